@@ -1,1 +1,3 @@
 //! vers-mocks.
+
+pub mod oauth;
