@@ -1,3 +1,4 @@
 //! vers-mocks.
 
+pub mod mailhog;
 pub mod oauth;
