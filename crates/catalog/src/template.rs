@@ -1,0 +1,39 @@
+//! The interface every catalog template implements.
+
+use std::collections::BTreeMap;
+
+use crate::{CatalogError, EngineBinary, Exec, InstanceCtx, Launch, MissingEngine, Probe};
+
+/// One kind of service: how to find its engine, prepare its data, run, probe, seed and
+/// quiesce it. The engine crate executes what a template describes.
+pub trait Template: Send + Sync {
+    /// The template name as manifests write it, e.g. `postgres`.
+    fn name(&self) -> &'static str;
+
+    /// The engine binaries for `version` (a major such as `15`, or `None` for the default).
+    fn engine(&self, version: Option<&str>) -> Result<EngineBinary, MissingEngine>;
+
+    /// Commands run on the host (no network) once, when the data directory is empty.
+    fn init_data(
+        &self,
+        ctx: &InstanceCtx,
+        engine: &EngineBinary,
+    ) -> Result<Vec<Exec>, CatalogError>;
+
+    /// Writes config files (into the data or run directory) and returns the server command,
+    /// which listens only on `ctx.listen` and `ctx.ports`.
+    fn launch(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Result<Launch, CatalogError>;
+
+    /// The default health probe (a manifest `healthcheck` overrides it).
+    fn health(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Probe;
+
+    /// Commands run once inside the environment after the first healthy start of a fresh
+    /// data directory (databases, extensions, users, init scripts...).
+    fn setup(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Result<Vec<Exec>, CatalogError>;
+
+    /// Best-effort commands run inside the environment before a checkpoint.
+    fn quiesce(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Vec<Exec>;
+
+    /// Extra environment for clients of this service (e.g. `PGHOST`); may be empty.
+    fn connection_env(&self, ctx: &InstanceCtx) -> BTreeMap<String, String>;
+}

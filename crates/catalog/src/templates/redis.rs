@@ -1,0 +1,220 @@
+//! Redis 6 and 7 from the distro's `redis-server`: a generated `redis.conf`, `PING` health.
+//!
+//! Persistence is on unless `persistence: false`: checkpoints capture the data directory,
+//! so a Redis without an append-only file would lose its keys in every branch. With the
+//! AOF written on every command (fsynced once a second) a frozen Redis has everything it
+//! acknowledged in the page cache that the snapshot captures, so `quiesce` has nothing to do.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::binaries::{find_tool, major_of, version_matches, version_of};
+use crate::config::Config;
+use crate::{
+    CatalogError, EngineBinary, EngineSource, Exec, InstanceCtx, Launch, MissingEngine, Probe,
+    Template,
+};
+
+/// The standard Redis port.
+const PORT: u16 = 6379;
+/// Eviction policies Redis accepts.
+const POLICIES: [&str; 8] = [
+    "noeviction",
+    "allkeys-lru",
+    "volatile-lru",
+    "allkeys-random",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lfu",
+    "volatile-lfu",
+];
+
+/// The `redis` template.
+pub(crate) struct Redis;
+
+/// The installed `redis-server`, whatever its version.
+pub(crate) fn installed() -> Option<EngineBinary> {
+    let server = find_tool(&[PathBuf::from("/usr/bin/redis-server")], "redis-server")?;
+    let version = version_of(&server, &["--version"])?;
+    let bin_dir = server.parent()?.to_path_buf();
+    let source = if bin_dir == std::path::Path::new("/usr/bin") {
+        EngineSource::Distro {
+            package: "redis-server".into(),
+        }
+    } else {
+        EngineSource::Path
+    };
+    Some(EngineBinary {
+        template: "redis".into(),
+        major: major_of(&version),
+        version,
+        bin_dir,
+        source,
+    })
+}
+
+/// `redis-cli`, next to the server or on `PATH`.
+fn cli(engine: &EngineBinary) -> PathBuf {
+    find_tool(&[engine.bin_dir.join("redis-cli")], "redis-cli")
+        .unwrap_or_else(|| PathBuf::from("redis-cli"))
+}
+
+/// The password from `password` (or its alias `requirepass`).
+fn password(cfg: &Config<'_>) -> Result<Option<String>, CatalogError> {
+    match cfg.get_any(&["password", "requirepass"]) {
+        None => Ok(None),
+        Some((key, _)) => cfg.scalar(key),
+    }
+}
+
+/// Quotes a `redis.conf` argument.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// Percent-encodes everything but unreserved URL characters (for the password in `REDIS_URL`).
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The `redis.conf` of an instance.
+pub(crate) fn conf(ctx: &InstanceCtx) -> Result<String, CatalogError> {
+    let cfg = Config::new(&ctx.service, &ctx.config);
+    let mut lines = vec![
+        format!("bind {}", ctx.listen),
+        format!("port {}", ctx.port(0, PORT)),
+        format!("dir {}", quoted(&ctx.data_dir.display().to_string())),
+        "protected-mode no".to_string(),
+        "daemonize no".to_string(),
+        "logfile \"\"".to_string(),
+    ];
+    let maxmemory = match cfg.size("maxmemory")? {
+        Some(bytes) => Some(bytes),
+        None => ctx.memory_limit.map(|limit| limit / 4 * 3),
+    };
+    if let Some(bytes) = maxmemory {
+        lines.push(format!("maxmemory {bytes}"));
+    }
+    if let Some(policy) = cfg.scalar("maxmemory_policy")? {
+        if !POLICIES.contains(&policy.as_str()) {
+            return Err(cfg.error(
+                "maxmemory_policy",
+                format!("`{policy}` is not one of {}", POLICIES.join(", ")),
+            ));
+        }
+        lines.push(format!("maxmemory-policy {policy}"));
+    }
+    if let Some(n) = cfg.unsigned("databases")? {
+        lines.push(format!("databases {n}"));
+    }
+    if let Some(pass) = password(&cfg)? {
+        lines.push(format!("requirepass {}", quoted(&pass)));
+    }
+    if cfg.boolean("cluster")? == Some(true) {
+        return Err(cfg.error(
+            "cluster",
+            "Redis Cluster needs several nodes and slot assignment; vers runs one Redis per service, so remove `cluster: true` (use `replicas` for an app, or several redis services)",
+        ));
+    }
+    if cfg.boolean("persistence")?.unwrap_or(true) {
+        lines.extend([
+            "appendonly yes".to_string(),
+            "appendfsync everysec".to_string(),
+            "save 3600 1 300 100 60 10000".to_string(),
+        ]);
+    } else {
+        lines.extend(["save \"\"".to_string(), "appendonly no".to_string()]);
+    }
+    Ok(lines.join("\n") + "\n")
+}
+
+impl Template for Redis {
+    fn name(&self) -> &'static str {
+        "redis"
+    }
+
+    fn engine(&self, version: Option<&str>) -> Result<EngineBinary, MissingEngine> {
+        let missing = |hint: String| MissingEngine {
+            template: "redis".into(),
+            version: version.map(String::from),
+            hint,
+        };
+        match installed() {
+            None => Err(missing(
+                "install it with: apt-get install redis-server, or: vers engines install redis".into(),
+            )),
+            Some(e) if version.is_none_or(|v| version_matches(&e.version, v)) => Ok(e),
+            Some(e) => Err(missing(format!(
+                "this machine has Redis {} ({}), and no Redis {} is available from its package sources; use redis@{}",
+                e.version,
+                e.bin_dir.join("redis-server").display(),
+                version.unwrap_or_default(),
+                e.major
+            ))),
+        }
+    }
+
+    fn init_data(
+        &self,
+        _ctx: &InstanceCtx,
+        _engine: &EngineBinary,
+    ) -> Result<Vec<Exec>, CatalogError> {
+        Ok(Vec::new())
+    }
+
+    fn launch(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Result<Launch, CatalogError> {
+        let path = ctx.run_dir.join("redis.conf");
+        std::fs::write(&path, conf(ctx)?).map_err(|e| CatalogError::io(&path, e))?;
+        Ok(Launch {
+            program: engine.bin_dir.join("redis-server"),
+            args: vec![path.display().to_string()],
+            env: BTreeMap::new(),
+            cwd: ctx.data_dir.clone(),
+        })
+    }
+
+    fn health(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Probe {
+        let script = format!(
+            "[ \"$({} -h {} -p {} ping)\" = PONG ]",
+            cli(engine).display(),
+            ctx.listen,
+            ctx.port(0, PORT)
+        );
+        let mut env = BTreeMap::new();
+        if let Ok(Some(pass)) = password(&Config::new(&ctx.service, &ctx.config)) {
+            env.insert("REDISCLI_AUTH".to_string(), pass);
+        }
+        Probe::Exec(Exec::new("/bin/sh", ["-c".to_string(), script]).with_env(env))
+    }
+
+    fn setup(&self, _ctx: &InstanceCtx, _engine: &EngineBinary) -> Result<Vec<Exec>, CatalogError> {
+        Ok(Vec::new())
+    }
+
+    fn quiesce(&self, _ctx: &InstanceCtx, _engine: &EngineBinary) -> Vec<Exec> {
+        Vec::new()
+    }
+
+    fn connection_env(&self, ctx: &InstanceCtx) -> BTreeMap<String, String> {
+        let port = ctx.port(0, PORT);
+        let auth = match password(&Config::new(&ctx.service, &ctx.config)) {
+            Ok(Some(p)) => format!(":{}@", percent_encode(&p)),
+            _ => String::new(),
+        };
+        BTreeMap::from([
+            ("REDIS_HOST".to_string(), ctx.public_name.clone()),
+            ("REDIS_PORT".to_string(), port.to_string()),
+            (
+                "REDIS_URL".to_string(),
+                format!("redis://{auth}{}:{port}", ctx.public_name),
+            ),
+        ])
+    }
+}
