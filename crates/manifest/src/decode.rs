@@ -1,0 +1,731 @@
+//! Decodes the YAML tree into the typed [`Manifest`], checking every key and value and
+//! remembering where references appear so that [`crate::validate`] can check them.
+
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+
+use crate::config;
+use crate::ctx::{suggestion_help, Ctx};
+use crate::model::*;
+use crate::read::{self, describe, Fields};
+use crate::selector::AfterSelector;
+use crate::templates::{self, all_templates};
+use crate::yaml::{Node, NodeKind, Pos};
+
+/// Chaos actions (SPEC section 6).
+pub const CHAOS_ACTIONS: &[&str] = &[
+    "pause",
+    "kill",
+    "network-delay",
+    "network-loss",
+    "network-isolate",
+    "bandwidth",
+    "reset-peer",
+    "timeout",
+    "http-error",
+    "cpu-stress",
+    "memory-stress",
+    "disk-fill",
+];
+
+/// Deploy targets accepted.
+pub const DEPLOY_TARGETS: &[&str] = &["vers.sh/hosted", "local"];
+
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "version",
+    "vm",
+    "services",
+    "tests",
+    "checkpoints",
+    "matrix",
+    "deploy",
+    "chaos",
+    "monitoring",
+];
+const SERVICE_KEYS: &[&str] = &[
+    "template",
+    "build",
+    "command",
+    "config",
+    "env",
+    "depends_on",
+    "soft_depends_on",
+    "healthcheck",
+    "replicas",
+    "resources",
+    "ports",
+];
+const SUITE_KEYS: &[&str] = &[
+    "command",
+    "branches",
+    "depends_on",
+    "checkpoint",
+    "setup",
+    "env",
+    "timeout",
+    "parallel",
+    "run_first",
+];
+const BRANCH_KEYS: &[&str] = &["name", "env", "description", "before", "after", "command", "from", "expect"];
+
+/// What a recorded reference must name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefKind {
+    /// A service (`depends_on` of a service, chaos targets).
+    Service,
+    /// A service or a suite (`depends_on` of a suite).
+    ServiceOrSuite,
+}
+
+/// Positions of things checked after decoding.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// Position of each service's key.
+    pub service_pos: IndexMap<String, Pos>,
+    /// Position of each suite's key.
+    pub suite_pos: IndexMap<String, Pos>,
+    /// Names that must resolve: position, name, what it must be, and who refers.
+    pub refs: Vec<(Pos, String, RefKind, String)>,
+    /// Position of each checkpoint's `after` value (parallel to `Manifest::checkpoints`).
+    pub after_pos: Vec<Pos>,
+    /// Position of each matrix key and of each of its values.
+    pub matrix_pos: IndexMap<String, (Pos, Vec<Pos>)>,
+}
+
+/// Decodes the root node. Returns the manifest even when errors were recorded.
+pub fn decode(cx: &mut Ctx, root: &Node, path: &Path) -> (Manifest, Index) {
+    let mut m = Manifest::empty(path);
+    let mut ix = Index::default();
+    let Some(top) = read::fields(cx, root, Some(TOP_KEYS), "the manifest") else {
+        return (m, ix);
+    };
+    if let Some(n) = top.require(cx, "name", "the manifest") {
+        if let Some(name) = read::string(cx, n, "`name`") {
+            if name.trim().is_empty() {
+                cx.err(n.pos, "`name` must not be empty");
+            }
+            m.name = name;
+        }
+    }
+    m.version = top.get("version").and_then(|n| read::string(cx, n, "`version`"));
+    m.vm = top.get("vm").and_then(|n| decode_vm(cx, n));
+    if let Some(n) = top.get("services") {
+        decode_services(cx, n, &mut m, &mut ix);
+    }
+    if let Some(n) = top.get("tests") {
+        decode_tests(cx, n, &mut m, &mut ix);
+    }
+    if let Some(n) = top.get("checkpoints") {
+        decode_checkpoints(cx, n, &mut m, &mut ix);
+    }
+    if let Some(n) = top.get("matrix") {
+        decode_matrix(cx, n, &mut m, &mut ix);
+    }
+    if let Some(n) = top.get("deploy") {
+        m.deploy = decode_deploy(cx, n);
+    }
+    if let Some(n) = top.get("chaos") {
+        m.chaos = decode_chaos(cx, n, &mut ix);
+    }
+    if let Some(n) = top.get("monitoring") {
+        if matches!(n.kind, NodeKind::Map(_)) {
+            read::fields(cx, n, None, "`monitoring`");
+            m.monitoring = Some(n.to_json());
+        } else {
+            cx.err(n.pos, format!("`monitoring` must be a mapping, found {}", n.type_name()));
+        }
+    }
+    (m, ix)
+}
+
+fn decode_vm(cx: &mut Ctx, node: &Node) -> Option<Vm> {
+    let f = read::fields(cx, node, Some(&["memory_mib", "vcpu", "storage_mib"]), "`vm`")?;
+    let vm = Vm {
+        memory_mib: f.get("memory_mib").and_then(|n| read::uint(cx, n, "`vm.memory_mib`")),
+        vcpu: f.get("vcpu").and_then(|n| read::uint32(cx, n, "`vm.vcpu`")),
+        storage_mib: f.get("storage_mib").and_then(|n| read::uint(cx, n, "`vm.storage_mib`")),
+    };
+    for (key, value) in [("memory_mib", vm.memory_mib), ("vcpu", vm.vcpu.map(u64::from)), ("storage_mib", vm.storage_mib)] {
+        if value == Some(0) {
+            if let Some(n) = f.get(key) {
+                cx.err(n.pos, format!("`vm.{key}` must be greater than 0"));
+            }
+        }
+    }
+    Some(vm)
+}
+
+/// Service names become host names: letters, digits, `-` and `_`, starting with a letter or digit.
+fn valid_service_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name.len() <= 63
+}
+
+fn decode_services(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
+    let Some(f) = read::fields(cx, node, None, "`services`") else { return };
+    for (name, key, value) in f.iter() {
+        if !valid_service_name(name) {
+            cx.err_help(
+                key.pos,
+                format!("invalid service name `{name}`"),
+                "service names are host names: letters, digits, - and _ (at most 63), starting with a letter or digit",
+            );
+        }
+        ix.service_pos.insert(name.to_string(), key.pos);
+        let svc = decode_service(cx, name, key, value, ix);
+        m.services.insert(name.to_string(), svc);
+    }
+}
+
+fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut Index) -> Service {
+    let mut svc = Service {
+        line: key.pos.line,
+        ..Service::default()
+    };
+    let what = format!("service `{name}`");
+    let Some(f) = read::fields(cx, node, Some(SERVICE_KEYS), &what) else { return svc };
+    if let Some(n) = f.get("template") {
+        svc.template = decode_template_ref(cx, n, &what);
+    }
+    if let Some(n) = f.get("build") {
+        svc.build = decode_build(cx, n, &what);
+    }
+    if let Some(n) = f.get("command") {
+        svc.command = read::template_string(cx, n, &format!("`command` of {what}"));
+    }
+    if let Some(n) = f.get("config") {
+        svc.config = n.to_json();
+        match svc.template.as_ref().and_then(|t| templates::template(&t.name)) {
+            Some(info) => config::check(cx, n, info.config, &format!("`config` of {what}")),
+            None if svc.template.is_none() => cx.err_help(
+                n.pos,
+                format!("{what} has `config` but no `template`"),
+                "config configures a catalog template; pass settings to an app through `env`",
+            ),
+            None => {}
+        }
+    }
+    if let Some(n) = f.get("env") {
+        svc.env = read::env_map(cx, n, &format!("`env` of {what}"));
+    }
+    for (key, kind) in [("depends_on", 0), ("soft_depends_on", 1)] {
+        let Some(n) = f.get(key) else { continue };
+        let mut list: Vec<String> = Vec::new();
+        for (dep, dn) in read::string_list(cx, n, &format!("`{key}` of {what}")) {
+            if list.contains(&dep) {
+                cx.err(dn.pos, format!("`{dep}` is listed twice in `{key}` of {what}"));
+                continue;
+            }
+            ix.refs.push((dn.pos, dep.clone(), RefKind::Service, format!("`{key}` of {what}")));
+            list.push(dep);
+        }
+        if kind == 0 {
+            svc.depends_on = list;
+        } else {
+            svc.soft_depends_on = list;
+        }
+    }
+    for dep in &svc.depends_on {
+        if svc.soft_depends_on.contains(dep) {
+            if let Some(n) = f.get("soft_depends_on") {
+                cx.err(n.pos, format!("{what} lists `{dep}` in both depends_on and soft_depends_on"));
+            }
+        }
+    }
+    if let Some(n) = f.get("healthcheck") {
+        svc.healthcheck = decode_healthcheck(cx, n, &what);
+    }
+    if let Some(n) = f.get("replicas") {
+        if let Some(r) = read::uint32(cx, n, &format!("`replicas` of {what}")) {
+            if r == 0 {
+                cx.err(n.pos, format!("`replicas` of {what} must be at least 1"));
+            } else if r > 64 {
+                cx.err(n.pos, format!("`replicas` of {what} is {r}; at most 64 are supported"));
+            }
+            svc.replicas = r.max(1);
+        }
+    }
+    if let Some(n) = f.get("resources") {
+        svc.resources = decode_resources(cx, n, &what);
+    }
+    if let Some(n) = f.get("ports") {
+        svc.ports = decode_ports(cx, n, &what);
+    }
+    if svc.template.is_none() && svc.build.is_none() && svc.command.is_none() {
+        cx.err_help(
+            key.pos,
+            format!("{what} has neither `template`, `build` nor `command`"),
+            "use `template: postgres@15` for a catalog service, or `build: .` / `command: …` for your app",
+        );
+    }
+    if svc.template.is_some() && svc.build.is_some() {
+        if let Some(n) = f.get("build") {
+            cx.err(n.pos, format!("{what} has both `template` and `build`; use one"));
+        }
+    }
+    svc
+}
+
+/// Reads and checks `template: name[@version]` against the catalog.
+fn decode_template_ref(cx: &mut Ctx, node: &Node, what: &str) -> Option<TemplateRef> {
+    let text = read::string(cx, node, &format!("`template` of {what}"))?;
+    let t = TemplateRef::parse(&text);
+    let Some(info) = templates::template(&t.name) else {
+        let names: Vec<&str> = all_templates().iter().map(|t| t.name).collect();
+        let help = match crate::ctx::suggest(&t.name, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`? templates: {}", names.join(", ")),
+            None => format!("templates: {}", names.join(", ")),
+        };
+        cx.err_help(node.pos, format!("unknown template `{}` in {what}", t.name), help);
+        return None;
+    };
+    if let Some(v) = &t.version {
+        if !info.is_versioned() {
+            cx.err_help(
+                node.pos,
+                format!("template `{}` is unversioned, but {what} asks for version `{v}`", info.name),
+                format!("write `template: {}`", info.name),
+            );
+        } else if !info.supports(v) {
+            cx.err_help(
+                node.pos,
+                format!("unsupported version `{v}` of `{}` in {what}", info.name),
+                format!("supported versions: {}", info.versions.join(", ")),
+            );
+        }
+    }
+    Some(t)
+}
+
+fn decode_build(cx: &mut Ctx, node: &Node, what: &str) -> Option<Build> {
+    let ctx_what = format!("`build` of {what}");
+    if let NodeKind::Scalar { .. } = node.kind {
+        let s = read::string(cx, node, &ctx_what)?;
+        return Some(Build {
+            context: PathBuf::from(s),
+            command: None,
+        });
+    }
+    let f = read::fields(cx, node, Some(&["context", "command"]), &ctx_what)?;
+    let context = f
+        .get("context")
+        .and_then(|n| read::string(cx, n, &format!("`build.context` of {what}")))
+        .unwrap_or_else(|| ".".to_string());
+    let command = f
+        .get("command")
+        .and_then(|n| read::template_string(cx, n, &format!("`build.command` of {what}")));
+    Some(Build {
+        context: PathBuf::from(context),
+        command,
+    })
+}
+
+fn decode_healthcheck(cx: &mut Ctx, node: &Node, what: &str) -> Option<Healthcheck> {
+    let hw = format!("`healthcheck` of {what}");
+    let f = read::fields(
+        cx,
+        node,
+        Some(&["command", "path", "interval", "timeout", "retries", "start_period"]),
+        &hw,
+    )?;
+    let command = f.get("command").and_then(|n| match &n.kind {
+        NodeKind::Seq(_) => {
+            let parts: Vec<String> = read::string_list(cx, n, &hw).into_iter().map(|(s, _)| s).collect();
+            let skip = usize::from(matches!(parts.first().map(String::as_str), Some("CMD" | "CMD-SHELL")));
+            Some(parts[skip..].join(" "))
+        }
+        _ => read::template_string(cx, n, &format!("`healthcheck.command` of {what}")),
+    });
+    let path = f.get("path").and_then(|n| read::string(cx, n, &format!("`healthcheck.path` of {what}")));
+    if let (Some(p), Some(n)) = (&path, f.get("path")) {
+        if !p.starts_with('/') {
+            cx.err_help(n.pos, format!("`healthcheck.path` of {what} must start with /"), "e.g. path: /health");
+        }
+    }
+    let dur = |cx: &mut Ctx, key: &str| f.get(key).and_then(|n| read::duration(cx, n, &format!("`healthcheck.{key}` of {what}")));
+    let interval = dur(cx, "interval");
+    let timeout = dur(cx, "timeout");
+    let start_period = dur(cx, "start_period");
+    let retries = f.get("retries").and_then(|n| read::uint32(cx, n, &format!("`healthcheck.retries` of {what}")));
+    Some(Healthcheck {
+        command,
+        path,
+        interval,
+        timeout,
+        retries,
+        start_period,
+    })
+}
+
+fn decode_limit<T: Copy>(
+    cx: &mut Ctx,
+    node: &Node,
+    what: &str,
+    one: &dyn Fn(&mut Ctx, &Node, &str) -> Option<T>,
+) -> Option<Limit<T>> {
+    if let NodeKind::Map(_) = node.kind {
+        let f = read::fields(cx, node, Some(&["request", "limit"]), what)?;
+        let request = f.get("request").and_then(|n| one(cx, n, &format!("{what}.request")));
+        let limit = f.get("limit").and_then(|n| one(cx, n, &format!("{what}.limit")));
+        return Some(Limit { request, limit });
+    }
+    let v = one(cx, node, what)?;
+    Some(Limit {
+        request: Some(v),
+        limit: Some(v),
+    })
+}
+
+/// CPUs: a number (`0.5`, `2`) or millicores (`500m`).
+fn cpu(cx: &mut Ctx, node: &Node, what: &str) -> Option<f64> {
+    let text = read::string(cx, node, what)?;
+    let t = text.trim();
+    let parsed = match t.strip_suffix('m') {
+        Some(milli) => milli.parse::<u64>().ok().map(|v| v as f64 / 1000.0),
+        None => t.parse::<f64>().ok(),
+    };
+    match parsed.filter(|v| v.is_finite() && *v > 0.0) {
+        Some(v) => Some(v),
+        None => {
+            cx.err_help(node.pos, format!("{what} must be a positive number of CPUs, found `{t}`"), "e.g. 0.5, 2 or 500m");
+            None
+        }
+    }
+}
+
+fn decode_resources(cx: &mut Ctx, node: &Node, what: &str) -> Option<Resources> {
+    let rw = format!("`resources` of {what}");
+    let f = read::fields(cx, node, Some(&["memory", "cpu", "storage"]), &rw)?;
+    let memory = f
+        .get("memory")
+        .and_then(|n| decode_limit(cx, n, &format!("`resources.memory` of {what}"), &read::size));
+    let cpu = f.get("cpu").and_then(|n| decode_limit(cx, n, &format!("`resources.cpu` of {what}"), &cpu));
+    let storage = f
+        .get("storage")
+        .and_then(|n| decode_limit(cx, n, &format!("`resources.storage` of {what}"), &read::size));
+    Some(Resources { memory, cpu, storage })
+}
+
+fn parse_port(s: &str) -> Option<u16> {
+    s.trim().parse::<u16>().ok().filter(|p| *p > 0)
+}
+
+fn decode_ports(cx: &mut Ctx, node: &Node, what: &str) -> Vec<PortMap> {
+    let mut out: Vec<PortMap> = Vec::new();
+    let items: Vec<&Node> = match &node.kind {
+        NodeKind::Seq(items) => items.iter().collect(),
+        _ => {
+            cx.err(node.pos, format!("`ports` of {what} must be a list like [\"3001:3000\"], found {}", describe(node)));
+            return out;
+        }
+    };
+    for item in items {
+        let Some(s) = read::string(cx, item, &format!("an item of `ports` of {what}")) else { continue };
+        let parsed = match s.split_once(':') {
+            Some((h, c)) => parse_port(h).zip(parse_port(c)),
+            None => parse_port(&s).map(|p| (p, p)),
+        };
+        match parsed {
+            Some((host, container)) => {
+                if out.iter().any(|p| p.host == host) {
+                    cx.err(item.pos, format!("host port {host} is forwarded twice in {what}"));
+                }
+                out.push(PortMap { host, container });
+            }
+            None => cx.err_help(
+                item.pos,
+                format!("invalid port mapping `{s}` in {what}"),
+                "use \"HOST:CONTAINER\" with ports 1-65535, e.g. \"3001:3000\"",
+            ),
+        }
+    }
+    out
+}
+
+fn decode_tests(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
+    let Some(f) = read::fields(cx, node, None, "`tests`") else { return };
+    for (name, key, value) in f.iter() {
+        ix.suite_pos.insert(name.to_string(), key.pos);
+        let suite = decode_suite(cx, name, value, ix);
+        m.tests.insert(name.to_string(), suite);
+    }
+}
+
+fn decode_suite(cx: &mut Ctx, name: &str, node: &Node, ix: &mut Index) -> Suite {
+    let what = format!("suite `{name}`");
+    let mut suite = Suite::default();
+    let Some(f) = read::fields(cx, node, Some(SUITE_KEYS), &what) else { return suite };
+    suite.command = f.get("command").and_then(|n| read::template_string(cx, n, &format!("`command` of {what}")));
+    if let Some(n) = f.get("depends_on") {
+        for (dep, dn) in read::string_list(cx, n, &format!("`depends_on` of {what}")) {
+            if dep == name {
+                cx.err(dn.pos, format!("{what} depends on itself"));
+                continue;
+            }
+            ix.refs.push((dn.pos, dep.clone(), RefKind::ServiceOrSuite, format!("`depends_on` of {what}")));
+            suite.depends_on.push(dep);
+        }
+    }
+    suite.checkpoint = f.get("checkpoint").and_then(|n| read::string(cx, n, &format!("`checkpoint` of {what}")));
+    if let Some(n) = f.get("setup") {
+        suite.setup = commands(cx, n, &format!("`setup` of {what}"));
+    }
+    if let Some(n) = f.get("env") {
+        suite.env = read::env_map(cx, n, &format!("`env` of {what}"));
+    }
+    suite.timeout = f.get("timeout").and_then(|n| read::duration(cx, n, &format!("`timeout` of {what}")));
+    suite.parallel = f.get("parallel").and_then(|n| read::boolean(cx, n, &format!("`parallel` of {what}"))).unwrap_or(false);
+    suite.run_first = f.get("run_first").and_then(|n| read::boolean(cx, n, &format!("`run_first` of {what}"))).unwrap_or(false);
+    if let Some(n) = f.get("branches") {
+        match &n.kind {
+            NodeKind::Seq(items) => {
+                for item in items {
+                    let Some(b) = decode_branch(cx, item, &what) else { continue };
+                    if suite.branches.iter().any(|x| x.name == b.name) {
+                        cx.err(item.pos, format!("duplicate branch name `{}` in {what}", b.name));
+                        continue;
+                    }
+                    suite.branches.push(b);
+                }
+            }
+            _ => cx.err(n.pos, format!("`branches` of {what} must be a list, found {}", n.type_name())),
+        }
+    }
+    let has_command = suite.command.is_some();
+    if !has_command && (suite.branches.is_empty() || suite.branches.iter().any(|b| b.command.is_none())) {
+        cx.err_help(
+            f.pos,
+            format!("{what} has no `command`"),
+            "add `command:` to the suite (or to every branch)",
+        );
+    }
+    suite
+}
+
+/// A command or a list of commands, each checked for interpolation syntax.
+fn commands(cx: &mut Ctx, node: &Node, what: &str) -> Vec<String> {
+    let items = read::string_list(cx, node, what);
+    for (s, n) in &items {
+        read::check_interp(cx, n, s, what);
+    }
+    items.into_iter().map(|(s, _)| s).collect()
+}
+
+fn decode_branch(cx: &mut Ctx, node: &Node, suite_what: &str) -> Option<Branch> {
+    if let NodeKind::Scalar { .. } = node.kind {
+        let name = read::string(cx, node, &format!("a branch of {suite_what}"))?;
+        return Some(Branch {
+            name,
+            ..Branch::default()
+        });
+    }
+    let f: Fields = read::fields(cx, node, Some(BRANCH_KEYS), &format!("a branch of {suite_what}"))?;
+    let name_node = f.require(cx, "name", &format!("a branch of {suite_what}"))?;
+    let name = read::string(cx, name_node, "branch `name`")?;
+    let what = format!("branch `{name}` of {suite_what}");
+    let mut b = Branch {
+        name,
+        ..Branch::default()
+    };
+    if let Some(n) = f.get("env") {
+        b.env = read::env_map(cx, n, &format!("`env` of {what}"));
+    }
+    b.description = f.get("description").and_then(|n| read::string(cx, n, &format!("`description` of {what}")));
+    if let Some(n) = f.get("before") {
+        b.before = commands(cx, n, &format!("`before` of {what}"));
+    }
+    if let Some(n) = f.get("after") {
+        b.after = commands(cx, n, &format!("`after` of {what}"));
+    }
+    b.command = f.get("command").and_then(|n| read::template_string(cx, n, &format!("`command` of {what}")));
+    b.from = f.get("from").and_then(|n| read::string(cx, n, &format!("`from` of {what}")));
+    b.expect = f.get("expect").and_then(|n| decode_expect(cx, n, &what));
+    Some(b)
+}
+
+fn decode_expect(cx: &mut Ctx, node: &Node, what: &str) -> Option<Expect> {
+    let ew = format!("`expect` of {what}");
+    if let NodeKind::Map(_) = node.kind {
+        let f = read::fields(cx, node, Some(&["exit_code"]), &ew)?;
+        let n = f.require(cx, "exit_code", &ew)?;
+        return exit_code(cx, n, &ew).map(Expect::ExitCode);
+    }
+    let s = read::string(cx, node, &ew)?;
+    match s.trim() {
+        "pass" | "success" => Some(Expect::Pass),
+        "fail" | "failure" => Some(Expect::Fail),
+        t if t.parse::<i64>().is_ok() => exit_code(cx, node, &ew).map(Expect::ExitCode),
+        t => {
+            cx.err_help(node.pos, format!("invalid {ew}: `{t}`"), "use pass, fail, an exit code, or {exit_code: N}");
+            None
+        }
+    }
+}
+
+fn exit_code(cx: &mut Ctx, node: &Node, what: &str) -> Option<i32> {
+    let n = read::uint(cx, node, what)?;
+    if n > 255 {
+        cx.err(node.pos, format!("{what}: exit codes are 0-255, found {n}"));
+        return None;
+    }
+    i32::try_from(n).ok()
+}
+
+fn decode_checkpoints(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
+    let NodeKind::Seq(items) = &node.kind else {
+        cx.err(node.pos, format!("`checkpoints` must be a list, found {}", node.type_name()));
+        return;
+    };
+    for item in items {
+        let Some(f) = read::fields(cx, item, Some(&["name", "after", "description"]), "a checkpoint") else { continue };
+        let Some(name) = f.require(cx, "name", "a checkpoint").and_then(|n| read::string(cx, n, "checkpoint `name`")) else {
+            continue;
+        };
+        let what = format!("checkpoint `{name}`");
+        let Some(after_node) = f.require(cx, "after", &what) else { continue };
+        let Some(after_text) = read::string(cx, after_node, &format!("`after` of {what}")) else { continue };
+        if m.checkpoints.iter().any(|c| c.name == name) {
+            if let Some(n) = f.get("name") {
+                cx.err(n.pos, format!("duplicate checkpoint name `{name}`"));
+            }
+            continue;
+        }
+        let after = AfterSelector::parse(&after_text);
+        if let AfterSelector::Shell(cmd) = &after {
+            read::check_interp(cx, after_node, cmd, &format!("`after` of {what}"));
+        }
+        let description = f.get("description").and_then(|n| read::string(cx, n, &format!("`description` of {what}")));
+        ix.after_pos.push(after_node.pos);
+        m.checkpoints.push(Checkpoint { name, after, description });
+    }
+}
+
+fn decode_matrix(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
+    let Some(f) = read::fields(cx, node, None, "`matrix`") else { return };
+    for (key, key_node, value) in f.iter() {
+        let what = format!("`matrix.{key}`");
+        let NodeKind::Seq(items) = &value.kind else {
+            cx.err(value.pos, format!("{what} must be a list of versions, found {}", describe(value)));
+            continue;
+        };
+        if items.is_empty() {
+            cx.err(value.pos, format!("{what} has no values"));
+            continue;
+        }
+        let mut values = Vec::new();
+        let mut positions = Vec::new();
+        for item in items {
+            if let Some(v) = read::string(cx, item, &format!("a value of {what}")) {
+                if values.contains(&v) {
+                    cx.err(item.pos, format!("`{v}` is listed twice in {what}"));
+                    continue;
+                }
+                values.push(v);
+                positions.push(item.pos);
+            }
+        }
+        m.matrix.insert(key.to_string(), values);
+        ix.matrix_pos.insert(key.to_string(), (key_node.pos, positions));
+    }
+}
+
+fn decode_deploy(cx: &mut Ctx, node: &Node) -> IndexMap<String, Deploy> {
+    let mut out = IndexMap::new();
+    let Some(f) = read::fields(cx, node, None, "`deploy`") else { return out };
+    for (name, _, value) in f.iter() {
+        let what = format!("deploy target `{name}`");
+        let Some(df) = read::fields(cx, value, Some(&["target", "domain", "scaling", "env"]), &what) else { continue };
+        let Some(tn) = df.require(cx, "target", &what) else { continue };
+        let Some(target) = read::string(cx, tn, &format!("`target` of {what}")) else { continue };
+        if !DEPLOY_TARGETS.contains(&target.as_str()) {
+            cx.err_help(tn.pos, format!("unknown deploy target `{target}` in {what}"), suggestion_help(&target, DEPLOY_TARGETS));
+        }
+        let domain = df.get("domain").and_then(|n| read::string(cx, n, &format!("`domain` of {what}")));
+        let scaling = df.get("scaling").and_then(|n| {
+            let sw = format!("`scaling` of {what}");
+            let sf = read::fields(cx, n, Some(&["min", "max"]), &sw)?;
+            let min = sf.get("min").and_then(|x| read::uint32(cx, x, &format!("`scaling.min` of {what}"))).unwrap_or(1);
+            let max = sf.get("max").and_then(|x| read::uint32(cx, x, &format!("`scaling.max` of {what}"))).unwrap_or(min);
+            if min > max {
+                cx.err(n.pos, format!("{sw}: min ({min}) is greater than max ({max})"));
+            }
+            Some(Scaling { min, max })
+        });
+        let env = df.get("env").map(|n| read::env_map(cx, n, &format!("`env` of {what}"))).unwrap_or_default();
+        out.insert(name.to_string(), Deploy { target, domain, scaling, env });
+    }
+    out
+}
+
+fn decode_chaos(cx: &mut Ctx, node: &Node, ix: &mut Index) -> Option<Chaos> {
+    let f = read::fields(cx, node, Some(&["scenarios"]), "`chaos`")?;
+    let mut chaos = Chaos::default();
+    let Some(list) = f.get("scenarios") else { return Some(chaos) };
+    let NodeKind::Seq(items) = &list.kind else {
+        cx.err(list.pos, format!("`chaos.scenarios` must be a list, found {}", list.type_name()));
+        return Some(chaos);
+    };
+    const KEYS: &[&str] = &[
+        "name", "service", "action", "duration", "latency", "jitter", "loss", "rate", "status", "from", "description",
+    ];
+    for item in items {
+        let Some(sf) = read::fields(cx, item, Some(KEYS), "a chaos scenario") else { continue };
+        let Some(name) = sf.require(cx, "name", "a chaos scenario").and_then(|n| read::string(cx, n, "scenario `name`")) else {
+            continue;
+        };
+        let what = format!("chaos scenario `{name}`");
+        if chaos.scenarios.iter().any(|s| s.name == name) {
+            cx.err(item.pos, format!("duplicate chaos scenario name `{name}`"));
+        }
+        let mut sc = ChaosScenario {
+            name,
+            ..ChaosScenario::default()
+        };
+        if let Some(n) = sf.require(cx, "service", &what) {
+            if let Some(s) = read::string(cx, n, &format!("`service` of {what}")) {
+                ix.refs.push((n.pos, s.clone(), RefKind::Service, format!("`service` of {what}")));
+                sc.service = s;
+            }
+        }
+        if let Some(n) = sf.require(cx, "action", &what) {
+            if let Some(a) = read::string(cx, n, &format!("`action` of {what}")) {
+                if !CHAOS_ACTIONS.contains(&a.as_str()) {
+                    cx.err_help(n.pos, format!("unknown chaos action `{a}` in {what}"), suggestion_help(&a, CHAOS_ACTIONS));
+                }
+                sc.action = a;
+            }
+        }
+        let dur = |cx: &mut Ctx, key: &str| sf.get(key).and_then(|n| read::duration(cx, n, &format!("`{key}` of {what}")));
+        sc.duration = dur(cx, "duration");
+        sc.latency = dur(cx, "latency");
+        sc.jitter = dur(cx, "jitter");
+        if let Some(n) = sf.get("loss") {
+            let text = n.scalar().unwrap_or("").trim().trim_end_matches('%').to_string();
+            match text.parse::<f64>() {
+                Ok(p) if (0.0..=100.0).contains(&p) => sc.loss = Some(p),
+                _ => cx.err(n.pos, format!("`loss` of {what} must be a percentage 0-100, found {}", describe(n))),
+            }
+        }
+        sc.rate = sf.get("rate").and_then(|n| read::uint(cx, n, &format!("`rate` of {what}")));
+        if let Some(n) = sf.get("status") {
+            match read::uint(cx, n, &format!("`status` of {what}")) {
+                Some(s) if (100..=599).contains(&s) => sc.status = u16::try_from(s).ok(),
+                Some(s) => cx.err(n.pos, format!("`status` of {what} must be an HTTP status 100-599, found {s}")),
+                None => {}
+            }
+        }
+        if let Some(n) = sf.get("from") {
+            for (s, sn) in read::string_list(cx, n, &format!("`from` of {what}")) {
+                ix.refs.push((sn.pos, s.clone(), RefKind::Service, format!("`from` of {what}")));
+                sc.from.push(s);
+            }
+        }
+        sc.description = sf.get("description").and_then(|n| read::string(cx, n, &format!("`description` of {what}")));
+        chaos.scenarios.push(sc);
+    }
+    Some(chaos)
+}

@@ -1,0 +1,171 @@
+//! What `up` and `test` will do, derived from the manifest alone: start waves, checkpoints,
+//! suites with their branches, and matrix combinations.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::model::Manifest;
+use crate::validate::SERVICES_READY;
+
+/// The plan of a manifest (`vers integration plan --json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Services grouped into start waves.
+    pub waves: Vec<Vec<String>>,
+    /// Checkpoints in the order they are taken, `services-ready` first unless declared.
+    pub checkpoints: Vec<String>,
+    /// Suites in run order with their branches.
+    pub tests: Vec<TestPlan>,
+    /// Matrix combinations (empty without a matrix).
+    pub matrix: Vec<IndexMap<String, String>>,
+}
+
+/// One suite of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestPlan {
+    /// Suite name.
+    pub suite: String,
+    /// Branch names (the suite's name when it declares none).
+    pub branches: Vec<String>,
+}
+
+/// Computes the plan.
+pub fn plan(m: &Manifest) -> Plan {
+    let roots: Vec<String> = m.services.keys().cloned().collect();
+    let mut checkpoints = Vec::new();
+    if !m.checkpoints.iter().any(|c| c.name == SERVICES_READY) {
+        checkpoints.push(SERVICES_READY.to_string());
+    }
+    checkpoints.extend(m.checkpoints.iter().map(|c| c.name.clone()));
+    let tests = suite_order(m)
+        .into_iter()
+        .map(|suite| {
+            let s = &m.tests[suite.as_str()];
+            let branches = if s.branches.is_empty() {
+                vec![suite.clone()]
+            } else {
+                s.branches.iter().map(|b| b.name.clone()).collect()
+            };
+            TestPlan { suite, branches }
+        })
+        .collect();
+    Plan {
+        waves: waves_for(m, &roots),
+        checkpoints,
+        tests,
+        matrix: matrix_combinations(m),
+    }
+}
+
+/// Suites in run order: `run_first` ones first, then each after the suites it names in
+/// `depends_on`, else manifest order.
+pub fn suite_order(m: &Manifest) -> Vec<String> {
+    let mut remaining: Vec<&String> = m.tests.keys().collect();
+    remaining.sort_by_key(|s| (!m.tests[s.as_str()].run_first, m.tests.get_index_of(s.as_str())));
+    let mut ordered: Vec<String> = Vec::new();
+    while !remaining.is_empty() {
+        let pos = remaining
+            .iter()
+            .position(|s| {
+                m.tests[s.as_str()]
+                    .depends_on
+                    .iter()
+                    .filter(|d| m.tests.contains_key(*d) && !m.services.contains_key(*d))
+                    .all(|d| ordered.contains(d) || !remaining.contains(&d))
+            })
+            .unwrap_or(0);
+        ordered.push(remaining.remove(pos).clone());
+    }
+    ordered
+}
+
+/// Names of the services `roots` need: themselves and their transitive hard and soft
+/// dependencies, in manifest order. Unknown names are ignored.
+pub fn closure(m: &Manifest, roots: &[String]) -> Vec<String> {
+    let mut wanted = vec![false; m.services.len()];
+    let mut todo: Vec<usize> = roots.iter().filter_map(|r| m.services.get_index_of(r)).collect();
+    while let Some(i) = todo.pop() {
+        if wanted[i] {
+            continue;
+        }
+        wanted[i] = true;
+        let s = &m.services[i];
+        todo.extend(
+            s.depends_on
+                .iter()
+                .chain(s.soft_depends_on.iter())
+                .filter_map(|d| m.services.get_index_of(d)),
+        );
+    }
+    m.services
+        .keys()
+        .enumerate()
+        .filter(|(i, _)| wanted[*i])
+        .map(|(_, k)| k.clone())
+        .collect()
+}
+
+/// Start waves of `roots` and their transitive dependencies: each wave holds the services
+/// whose dependencies are all in earlier waves, in manifest order. Services on a cycle (only
+/// possible in an unvalidated manifest) go into one last wave.
+pub fn waves_for(m: &Manifest, roots: &[String]) -> Vec<Vec<String>> {
+    let mut left: Vec<String> = closure(m, roots);
+    let mut placed: Vec<String> = Vec::new();
+    let mut waves = Vec::new();
+    while !left.is_empty() {
+        let (wave, rest): (Vec<String>, Vec<String>) = left.into_iter().partition(|name| {
+            let s = &m.services[name.as_str()];
+            s.depends_on
+                .iter()
+                .chain(s.soft_depends_on.iter())
+                .filter(|d| m.services.contains_key(*d))
+                .all(|d| placed.contains(d))
+        });
+        if wave.is_empty() {
+            waves.push(rest);
+            break;
+        }
+        placed.extend(wave.iter().cloned());
+        waves.push(wave);
+        left = rest;
+    }
+    waves
+}
+
+/// Services a suite needs: the services in its `depends_on` (suite names excluded) with
+/// their transitive dependencies, or every service when it names none. Manifest order.
+pub fn suite_services(m: &Manifest, suite: &str) -> Vec<String> {
+    let Some(s) = m.tests.get(suite) else {
+        return Vec::new();
+    };
+    let roots: Vec<String> = s
+        .depends_on
+        .iter()
+        .filter(|d| m.services.contains_key(*d))
+        .cloned()
+        .collect();
+    if roots.is_empty() {
+        return m.services.keys().cloned().collect();
+    }
+    closure(m, &roots)
+}
+
+/// Every combination of the matrix values, first key varying slowest. Empty without a matrix.
+pub fn matrix_combinations(m: &Manifest) -> Vec<IndexMap<String, String>> {
+    if m.matrix.is_empty() {
+        return Vec::new();
+    }
+    let mut combos: Vec<IndexMap<String, String>> = vec![IndexMap::new()];
+    for (key, values) in &m.matrix {
+        let mut next = Vec::with_capacity(combos.len() * values.len());
+        for c in &combos {
+            for v in values {
+                let mut c2 = c.clone();
+                c2.insert(key.clone(), v.clone());
+                next.push(c2);
+            }
+        }
+        combos = next;
+    }
+    combos
+}

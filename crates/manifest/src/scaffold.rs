@@ -1,0 +1,295 @@
+//! Manifests written for the user: the stack templates of `vers integration init`, and
+//! `vers integration add`, which inserts a service while keeping every other byte.
+
+use crate::model::TemplateRef;
+use crate::templates;
+use crate::yaml::{self, NodeKind};
+
+const STACKS: &[(&str, &str)] = &[
+    ("blank", include_str!("../templates/blank.yaml")),
+    ("saas-starter", include_str!("../templates/saas-starter.yaml")),
+    (
+        "event-driven-microservices",
+        include_str!("../templates/event-driven-microservices.yaml"),
+    ),
+    ("data-pipeline", include_str!("../templates/data-pipeline.yaml")),
+    ("ecommerce-platform", include_str!("../templates/ecommerce-platform.yaml")),
+    ("multi-tenant-saas", include_str!("../templates/multi-tenant-saas.yaml")),
+];
+
+const STACK_NAMES: &[&str] = &[
+    "blank",
+    "saas-starter",
+    "event-driven-microservices",
+    "data-pipeline",
+    "ecommerce-platform",
+    "multi-tenant-saas",
+];
+
+/// Why a manifest could not be written or edited.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    /// `init --template` named no stack template.
+    #[error("unknown stack template `{0}`")]
+    UnknownStack(String),
+    /// A project or service name that cannot be used.
+    #[error("invalid {what} `{name}`: {why}")]
+    InvalidName {
+        /// `project name` or `service name`.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// `add` with a template the catalog does not have.
+    #[error("unknown template `{name}`; templates: {known}")]
+    UnknownTemplate {
+        /// The template asked for.
+        name: String,
+        /// The catalog's names.
+        known: String,
+    },
+    /// `add` of a name the manifest already has.
+    #[error("service `{0}` already exists in the manifest")]
+    ServiceExists(String),
+    /// A `--config` key that is empty or not a plain word.
+    #[error("invalid config key `{0}`")]
+    InvalidConfigKey(String),
+    /// The manifest to edit is not valid YAML.
+    #[error("the manifest is not valid YAML (line {line}, column {column}): {message}")]
+    Syntax {
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The parser's message.
+        message: String,
+    },
+    /// The manifest's top level is not a mapping, or `services` is not a block mapping.
+    #[error("cannot edit the manifest: {0}")]
+    Layout(String),
+}
+
+/// Names of the stack templates, `blank` first.
+pub fn stack_names() -> &'static [&'static str] {
+    STACK_NAMES
+}
+
+/// The text of a stack template as shipped (with its own `name:`).
+pub fn stack_template(name: &str) -> Option<&'static str> {
+    STACKS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+fn check_name(what: &'static str, name: &str) -> Result<(), EditError> {
+    let bad = |why| {
+        Err(EditError::InvalidName {
+            what,
+            name: name.to_string(),
+            why,
+        })
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.len() > 63 {
+        return bad("it is longer than 63 characters");
+    }
+    let ok_first = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !ok_first || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return bad("use letters, digits, - and _, starting with a letter or digit");
+    }
+    Ok(())
+}
+
+/// The stack template `template` with its top-level `name:` set to `project_name`.
+pub fn render_stack(template: &str, project_name: &str) -> Result<String, EditError> {
+    let text = stack_template(template).ok_or_else(|| EditError::UnknownStack(template.to_string()))?;
+    check_name("project name", project_name)?;
+    let mut out = String::with_capacity(text.len() + project_name.len());
+    let mut replaced = false;
+    for line in text.split_inclusive('\n') {
+        if !replaced && line.starts_with("name:") {
+            out.push_str(&format!("name: {project_name}\n"));
+            replaced = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    Ok(out)
+}
+
+/// Formats one `--config` value as YAML: `a,b` becomes `[a, b]`; numbers and booleans stay
+/// plain; text that YAML would misread is double-quoted.
+pub fn config_value(value: &str) -> String {
+    if value.contains(',') {
+        let items: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(scalar)
+            .collect();
+        return format!("[{}]", items.join(", "));
+    }
+    scalar(value.trim())
+}
+
+fn scalar(v: &str) -> String {
+    let plain_safe = !v.is_empty()
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_./@+".contains(c))
+        && !v.starts_with(['-', '.', '@'])
+        && !matches!(v, "null" | "Null" | "NULL" | "~")
+        || v.starts_with("http://")
+            && !v.chars().any(|c| c.is_whitespace() || "#,[]{}\"'".contains(c))
+        || v.starts_with("https://")
+            && !v.chars().any(|c| c.is_whitespace() || "#,[]{}\"'".contains(c));
+    let number = v.parse::<f64>().is_ok_and(f64::is_finite) && !v.starts_with('+');
+    if plain_safe || number {
+        v.to_string()
+    } else {
+        serde_json::Value::String(v.to_string()).to_string()
+    }
+}
+
+/// Leading spaces of a line.
+fn indent_of(line: &str) -> usize {
+    line.len() - line.trim_start_matches(' ').len()
+}
+
+fn is_content(line: &str) -> bool {
+    let t = line.trim();
+    !t.is_empty() && !t.starts_with('#')
+}
+
+/// Inserts a service `name` using `template` (with `config` key/value pairs) at the end of
+/// the `services:` block of `src`, keeping every other byte and matching the indentation.
+pub fn add_service(
+    src: &str,
+    name: &str,
+    template: &TemplateRef,
+    config: &[(String, String)],
+) -> Result<String, EditError> {
+    check_name("service name", name)?;
+    if templates::template(&template.name).is_none() {
+        return Err(EditError::UnknownTemplate {
+            name: template.name.clone(),
+            known: templates::all_templates()
+                .iter()
+                .map(|t| t.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    for (k, _) in config {
+        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-') {
+            return Err(EditError::InvalidConfigKey(k.clone()));
+        }
+    }
+    let root = yaml::parse(src).map_err(|e| EditError::Syntax {
+        line: e.pos.line,
+        column: e.pos.column,
+        message: e.message,
+    })?;
+    let services_node = match root.as_ref().map(|r| &r.kind) {
+        None => None,
+        Some(NodeKind::Map(entries)) => entries
+            .iter()
+            .find(|(k, _)| k.scalar() == Some("services"))
+            .map(|(k, v)| (k.pos.line, v)),
+        Some(_) => return Err(EditError::Layout("its top level is not a mapping".into())),
+    };
+    let lines: Vec<&str> = src.split_inclusive('\n').collect();
+    let newline = if src.contains("\r\n") { "\r\n" } else { "\n" };
+
+    let Some((key_line, value)) = services_node else {
+        // No `services:` yet: append one at the end.
+        let mut out = src.to_string();
+        if !out.is_empty() && !out.ends_with('\n') {
+            out.push_str(newline);
+        }
+        out.push_str(&format!("{newline}services:{newline}"));
+        out.push_str(&service_block(name, template, config, 2, 2, newline));
+        return Ok(out);
+    };
+    if let NodeKind::Map(entries) = &value.kind {
+        if entries.iter().any(|(k, _)| k.scalar() == Some(name)) {
+            return Err(EditError::ServiceExists(name.to_string()));
+        }
+    }
+    let key_idx = key_line.saturating_sub(1);
+    let key_text = lines.get(key_idx).copied().unwrap_or("");
+    if indent_of(key_text) != 0 {
+        return Err(EditError::Layout("`services:` is not at the start of its line".into()));
+    }
+    let after_colon = key_text.split_once(':').map(|(_, r)| r.trim()).unwrap_or("");
+    let inline = !after_colon.is_empty() && !after_colon.starts_with('#');
+    if inline && !value.is_null() && !matches!(&value.kind, NodeKind::Map(e) if e.is_empty()) {
+        return Err(EditError::Layout("`services` is written in flow style; add the service by hand".into()));
+    }
+
+    // The block: lines after `services:` until the next line at column 0 that is content.
+    let mut end = key_idx + 1;
+    let mut last_content = key_idx;
+    let mut child_indent: Option<usize> = None;
+    let mut grand_indent: Option<usize> = None;
+    while end < lines.len() {
+        let l = lines[end];
+        if is_content(l) && indent_of(l) == 0 {
+            break;
+        }
+        if is_content(l) {
+            let ind = indent_of(l);
+            match child_indent {
+                None => child_indent = Some(ind),
+                Some(c) if ind > c && grand_indent.is_none() => grand_indent = Some(ind - c),
+                _ => {}
+            }
+            last_content = end;
+        }
+        end += 1;
+    }
+    let child = child_indent.unwrap_or(2);
+    let step = grand_indent.unwrap_or(child);
+    let block = service_block(name, template, config, child, step, newline);
+
+    let mut out = String::with_capacity(src.len() + block.len() + 2);
+    if inline {
+        // `services: {}` becomes `services:` followed by the new block.
+        out.extend(lines[..key_idx].iter().copied());
+        out.push_str(&format!("services:{newline}"));
+        out.push_str(&block);
+        out.extend(lines[key_idx + 1..].iter().copied());
+        return Ok(out);
+    }
+    out.extend(lines[..=last_content].iter().copied());
+    if !out.ends_with('\n') {
+        out.push_str(newline);
+    }
+    if last_content > key_idx {
+        out.push_str(newline);
+    }
+    out.push_str(&block);
+    out.extend(lines[last_content + 1..].iter().copied());
+    Ok(out)
+}
+
+fn service_block(
+    name: &str,
+    template: &TemplateRef,
+    config: &[(String, String)],
+    indent: usize,
+    step: usize,
+    newline: &str,
+) -> String {
+    let pad = " ".repeat(indent);
+    let pad2 = " ".repeat(indent + step);
+    let pad3 = " ".repeat(indent + 2 * step);
+    let mut s = format!("{pad}{name}:{newline}{pad2}template: {template}{newline}");
+    if !config.is_empty() {
+        s.push_str(&format!("{pad2}config:{newline}"));
+        for (k, v) in config {
+            s.push_str(&format!("{pad3}{k}: {}{newline}", config_value(v)));
+        }
+    }
+    s
+}

@@ -1,0 +1,291 @@
+//! The catalog of service templates the manifest accepts: versions, standard ports and the
+//! shape of each template's `config` block (SPEC section 5 and Appendix A).
+
+use crate::config::{self, Shape};
+use crate::model::Service;
+
+/// One catalog template.
+#[derive(Debug)]
+pub struct TemplateInfo {
+    /// Name used in `template:`.
+    pub name: &'static str,
+    /// Supported versions (major or major.minor); empty for unversioned templates.
+    pub versions: &'static [&'static str],
+    /// Version used when `template:` names none.
+    pub default_version: Option<&'static str>,
+    /// Standard ports inside the environment, main first.
+    pub ports: &'static [u16],
+    /// Whether vers implements it itself (the mocks) rather than running an engine.
+    pub builtin: bool,
+    /// One line on what it is.
+    pub description: &'static str,
+    /// Shape of its `config` block.
+    pub config: &'static Shape,
+}
+
+impl TemplateInfo {
+    /// Whether `version` is supported: a listed version, or a more precise one under it
+    /// (`15.4` under `15`), or a major naming exactly one listed `major.minor` (`8` → `8.0`).
+    pub fn supports(&self, version: &str) -> bool {
+        let v = version.trim();
+        if v.is_empty() || self.versions.is_empty() {
+            return false;
+        }
+        self.versions.iter().any(|listed| {
+            v == *listed
+                || v.strip_prefix(listed).is_some_and(|rest| rest.starts_with('.'))
+                || listed.strip_prefix(v).is_some_and(|rest| rest.starts_with('.'))
+        })
+    }
+
+    /// The keys its `config` block accepts.
+    pub fn config_keys(&self) -> Vec<&'static str> {
+        match self.config {
+            Shape::Obj(fields) => fields.iter().map(|(k, _)| *k).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the template is versioned.
+    pub fn is_versioned(&self) -> bool {
+        !self.versions.is_empty()
+    }
+}
+
+/// Port an app service listens on when nothing says otherwise.
+pub const DEFAULT_APP_PORT: u16 = 3000;
+
+static TEMPLATES: &[TemplateInfo] = &[
+    TemplateInfo {
+        name: "postgres",
+        versions: &["13", "14", "15", "16", "17"],
+        default_version: Some("16"),
+        ports: &[5432],
+        builtin: false,
+        description: "PostgreSQL server",
+        config: &config::POSTGRES,
+    },
+    TemplateInfo {
+        name: "mysql",
+        versions: &["5.7", "8.0"],
+        default_version: Some("8.0"),
+        ports: &[3306],
+        builtin: false,
+        description: "MySQL server",
+        config: &config::MYSQL,
+    },
+    TemplateInfo {
+        name: "mariadb",
+        versions: &["10", "11"],
+        default_version: Some("11"),
+        ports: &[3306],
+        builtin: false,
+        description: "MariaDB server",
+        config: &config::MYSQL,
+    },
+    TemplateInfo {
+        name: "mongodb",
+        versions: &["5", "6", "7"],
+        default_version: Some("7"),
+        ports: &[27017],
+        builtin: false,
+        description: "MongoDB server",
+        config: &config::MONGODB,
+    },
+    TemplateInfo {
+        name: "redis",
+        versions: &["6", "7"],
+        default_version: Some("7"),
+        ports: &[6379],
+        builtin: false,
+        description: "Redis server",
+        config: &config::REDIS,
+    },
+    TemplateInfo {
+        name: "memcached",
+        versions: &["1.6"],
+        default_version: Some("1.6"),
+        ports: &[11211],
+        builtin: false,
+        description: "memcached",
+        config: &config::MEMCACHED,
+    },
+    TemplateInfo {
+        name: "kafka",
+        versions: &["3"],
+        default_version: Some("3"),
+        ports: &[9092],
+        builtin: false,
+        description: "Apache Kafka broker",
+        config: &config::KAFKA,
+    },
+    TemplateInfo {
+        name: "rabbitmq",
+        versions: &["3"],
+        default_version: Some("3"),
+        ports: &[5672, 15672],
+        builtin: false,
+        description: "RabbitMQ broker",
+        config: &config::RABBITMQ,
+    },
+    TemplateInfo {
+        name: "elasticsearch",
+        versions: &["7", "8"],
+        default_version: Some("8"),
+        ports: &[9200],
+        builtin: false,
+        description: "Elasticsearch",
+        config: &config::ELASTICSEARCH,
+    },
+    TemplateInfo {
+        name: "opensearch",
+        versions: &["2"],
+        default_version: Some("2"),
+        ports: &[9200],
+        builtin: false,
+        description: "OpenSearch",
+        config: &config::OPENSEARCH,
+    },
+    TemplateInfo {
+        name: "meilisearch",
+        versions: &["1"],
+        default_version: Some("1"),
+        ports: &[7700],
+        builtin: false,
+        description: "Meilisearch",
+        config: &config::MEILISEARCH,
+    },
+    TemplateInfo {
+        name: "localstack",
+        versions: &[],
+        default_version: None,
+        ports: &[4566],
+        builtin: false,
+        description: "LocalStack (AWS APIs)",
+        config: &config::LOCALSTACK,
+    },
+    TemplateInfo {
+        name: "stripe-mock",
+        versions: &[],
+        default_version: None,
+        ports: &[12111, 12112],
+        builtin: true,
+        description: "built-in Stripe API mock",
+        config: &config::STRIPE_MOCK,
+    },
+    TemplateInfo {
+        name: "oauth-mock",
+        versions: &[],
+        default_version: None,
+        ports: &[8080],
+        builtin: true,
+        description: "built-in OAuth 2.0 / OpenID Connect provider mock",
+        config: &config::OAUTH_MOCK,
+    },
+    TemplateInfo {
+        name: "mailhog",
+        versions: &[],
+        default_version: None,
+        ports: &[1025, 8025],
+        builtin: true,
+        description: "built-in SMTP capture with the MailHog API",
+        config: &config::MAILHOG,
+    },
+    TemplateInfo {
+        name: "kong",
+        versions: &["3"],
+        default_version: Some("3"),
+        ports: &[8000, 8001],
+        builtin: false,
+        description: "Kong API gateway",
+        config: &config::KONG,
+    },
+    TemplateInfo {
+        name: "traefik",
+        versions: &["2"],
+        default_version: Some("2"),
+        ports: &[80, 8080],
+        builtin: false,
+        description: "Traefik proxy",
+        config: &config::TRAEFIK,
+    },
+    TemplateInfo {
+        name: "monitoring-stack",
+        versions: &[],
+        default_version: None,
+        ports: &[9090, 3000, 16686],
+        builtin: false,
+        description: "Prometheus, Grafana and Jaeger",
+        config: &config::MONITORING_STACK,
+    },
+    TemplateInfo {
+        name: "logging-stack",
+        versions: &[],
+        default_version: None,
+        ports: &[3100],
+        builtin: false,
+        description: "Loki and Promtail",
+        config: &config::LOGGING_STACK,
+    },
+];
+
+/// The catalog entry for `name`.
+pub fn template(name: &str) -> Option<&'static TemplateInfo> {
+    TEMPLATES.iter().find(|t| t.name == name)
+}
+
+/// Every catalog template, in catalog order.
+pub fn all_templates() -> &'static [TemplateInfo] {
+    TEMPLATES
+}
+
+/// Standard ports of a service, main first: its template's, or for an app service the
+/// container ports of `ports`, else `env.PORT`, else 3000.
+pub fn standard_ports(service: &Service) -> Vec<u16> {
+    if let Some(t) = &service.template {
+        return template(&t.name).map(|i| i.ports.to_vec()).unwrap_or_default();
+    }
+    let mut ports: Vec<u16> = Vec::new();
+    for p in &service.ports {
+        if !ports.contains(&p.container) {
+            ports.push(p.container);
+        }
+    }
+    if ports.is_empty() {
+        let from_env = service.env.get("PORT").and_then(|p| p.trim().parse::<u16>().ok());
+        ports.push(from_env.unwrap_or(DEFAULT_APP_PORT));
+    }
+    ports
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{PortMap, TemplateRef};
+
+    #[test]
+    fn catalog_ports_and_versions() {
+        assert_eq!(template("postgres").unwrap().ports, &[5432]);
+        assert_eq!(template("mailhog").unwrap().ports, &[1025, 8025]);
+        assert!(template("postgres").unwrap().supports("15"));
+        assert!(template("postgres").unwrap().supports("15.4"));
+        assert!(!template("postgres").unwrap().supports("12"));
+        assert!(template("mysql").unwrap().supports("8"));
+        assert!(!template("stripe-mock").unwrap().supports("1"));
+        assert!(template("nope").is_none());
+        assert_eq!(all_templates().len(), 19);
+        assert!(template("redis").unwrap().config_keys().contains(&"maxmemory_policy"));
+    }
+
+    #[test]
+    fn app_ports() {
+        let mut s = Service::default();
+        assert_eq!(standard_ports(&s), vec![3000]);
+        s.env.insert("PORT".into(), "8081".into());
+        assert_eq!(standard_ports(&s), vec![8081]);
+        s.ports.push(PortMap { host: 3001, container: 4000 });
+        assert_eq!(standard_ports(&s), vec![4000]);
+        s.template = Some(TemplateRef { name: "redis".into(), version: None });
+        assert_eq!(standard_ports(&s), vec![6379]);
+    }
+}
