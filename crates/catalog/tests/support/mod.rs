@@ -1,0 +1,231 @@
+//! Shared helpers of the integration tests: an unprivileged user, instance directories,
+//! running `Exec`s and `Launch`es as that user, and killing every started process.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use vers_catalog::{Exec, InstanceCtx, Launch, Probe};
+
+/// `PATH` the engine gives commands.
+const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+
+/// The unprivileged user engines run as: `vers` (created when missing), else `nobody`.
+pub fn engine_user() -> (u32, u32) {
+    let lookup = |name: &str| -> Option<(u32, u32)> {
+        let uid = Command::new("id").args(["-u", name]).output().ok()?;
+        let gid = Command::new("id").args(["-g", name]).output().ok()?;
+        if !uid.status.success() {
+            return None;
+        }
+        Some((
+            String::from_utf8_lossy(&uid.stdout).trim().parse().ok()?,
+            String::from_utf8_lossy(&gid.stdout).trim().parse().ok()?,
+        ))
+    };
+    if let Some(ids) = lookup("vers") {
+        return ids;
+    }
+    let _ = Command::new("useradd").args(["--system", "vers"]).status();
+    lookup("vers")
+        .or_else(|| lookup("nobody"))
+        .expect("no unprivileged user for tests")
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Directories of one test instance (removed on drop).
+pub struct Dirs {
+    pub root: tempfile::TempDir,
+    pub data: PathBuf,
+    pub run: PathBuf,
+    pub project: PathBuf,
+}
+
+/// Creates data, run and project directories the engine user owns.
+pub fn dirs() -> Dirs {
+    let root = tempfile::Builder::new()
+        .prefix("vc")
+        .tempdir_in("/tmp")
+        .unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (uid, gid) = engine_user();
+    let mk = |name: &str| {
+        let p = root.path().join(name);
+        std::fs::create_dir(&p).unwrap();
+        std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
+        p
+    };
+    Dirs {
+        data: mk("data"),
+        run: mk("run"),
+        project: mk("project"),
+        root,
+    }
+}
+
+/// An instance context on 127.0.0.1 with `ports`.
+pub fn ctx(
+    service: &str,
+    template: &str,
+    dirs: &Dirs,
+    ports: Vec<u16>,
+    config: serde_json::Value,
+) -> InstanceCtx {
+    let (uid, gid) = engine_user();
+    InstanceCtx {
+        service: service.into(),
+        replica: 0,
+        template: Some(template.into()),
+        version: None,
+        listen: Ipv4Addr::LOCALHOST,
+        ports,
+        data_dir: dirs.data.clone(),
+        run_dir: dirs.run.clone(),
+        project_dir: dirs.project.clone(),
+        config,
+        env: BTreeMap::new(),
+        user_uid: uid,
+        user_gid: gid,
+        vers_exe: PathBuf::from("/usr/local/bin/vers"),
+        public_name: service.into(),
+        memory_limit: None,
+        command: None,
+        build_context: None,
+    }
+}
+
+/// Runs `exec` the way the engine does: as the engine user, cleared environment plus `PATH`.
+pub fn run(exec: &Exec) -> Output {
+    let (uid, gid) = engine_user();
+    let mut cmd = Command::new(&exec.program);
+    cmd.args(&exec.args)
+        .env_clear()
+        .env("PATH", PATH)
+        .envs(&exec.env)
+        .uid(uid)
+        .gid(gid)
+        .stdin(Stdio::null())
+        .current_dir(exec.cwd.as_deref().unwrap_or(Path::new("/")));
+    cmd.output().unwrap()
+}
+
+/// Runs `exec` and fails the test with its output when it does not exit 0.
+pub fn run_ok(exec: &Exec) -> String {
+    let out = run(exec);
+    assert!(
+        out.status.success(),
+        "{} {:?} failed: {}{}",
+        exec.program.display(),
+        exec.args,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A started server, stopped (SIGTERM, then SIGKILL) on drop.
+pub struct Running {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Running {
+    /// The server's combined output so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `launch` as the engine user with exactly its environment, logging to `log`.
+pub fn start(launch: &Launch, log: PathBuf) -> Running {
+    let (uid, gid) = engine_user();
+    let file = std::fs::File::create(&log).unwrap();
+    let child = Command::new(&launch.program)
+        .args(&launch.args)
+        .env_clear()
+        .envs(&launch.env)
+        .current_dir(&launch.cwd)
+        .uid(uid)
+        .gid(gid)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap();
+    Running { child, log }
+}
+
+/// Whether `probe` passes once against 127.0.0.1.
+pub fn probe_once(probe: &Probe) -> bool {
+    match probe {
+        Probe::Exec(exec) => run(exec).status.success(),
+        Probe::Tcp { port } => std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, *port)).is_ok(),
+        Probe::Http {
+            port,
+            path,
+            headers,
+        } => {
+            use std::io::{Read, Write};
+            let Ok(mut s) = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, *port)) else {
+                return false;
+            };
+            let mut req = format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n");
+            for (k, v) in headers {
+                req.push_str(&format!("{k}: {v}\r\n"));
+            }
+            req.push_str("\r\n");
+            if s.write_all(req.as_bytes()).is_err() {
+                return false;
+            }
+            let mut resp = String::new();
+            let _ = s.read_to_string(&mut resp);
+            resp.split_whitespace()
+                .nth(1)
+                .is_some_and(|code| code.starts_with('2'))
+        }
+    }
+}
+
+/// Waits until `probe` passes, failing the test with `server`'s log after 30 s.
+pub fn wait_healthy(probe: &Probe, server: &Running) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if probe_once(probe) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("never healthy: {probe:?}\n{}", server.log());
+}
