@@ -80,7 +80,7 @@ fn postgres_15_runs_and_is_set_up_as_the_manifest_says() {
     }
     assert!(d.data.join("pgdata/PG_VERSION").is_file());
     let launch = t.launch(&c, &engine).unwrap();
-    assert!(launch.args.contains(&format!("listen_addresses=127.0.0.1")));
+    assert!(launch.args.contains(&"listen_addresses=127.0.0.1".to_string()));
     assert!(launch.args.contains(&format!("port={port}")));
     assert!(
         launch.args.contains(&"shared_buffers=65536kB".to_string()),
