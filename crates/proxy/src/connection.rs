@@ -1,0 +1,219 @@
+//! Life of one client connection: admission (down, loss), backend choice, the two pumps, and
+//! the control loop that cuts, times out or resets the connection when faults say so.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+use crate::fault::FaultId;
+use crate::pump::{self, FaultCache, Flow};
+use crate::service::Shared;
+use crate::stats::ActiveGuard;
+
+/// How often a lost (stalled) connection checks whether its client hung up.
+const STALL_POLL: Duration = Duration::from_millis(500);
+
+/// How a connection is torn down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// Orderly close (FIN).
+    Close,
+    /// Abortive close toward the client (RST through SO_LINGER 0).
+    Reset,
+}
+
+/// Serves one accepted client connection until it ends.
+pub(crate) async fn handle(shared: Arc<Shared>, client: TcpStream, peer: SocketAddr) {
+    let _active = ActiveGuard::new(&shared.counters);
+    let peer_ip = peer.ip().to_canonical();
+    let mut faults = FaultCache::new(&shared.registry, peer_ip);
+    if shared.registry.is_stopped() {
+        return;
+    }
+    if faults.view.down {
+        reject(&shared, client, Ending::Reset);
+        return;
+    }
+    if faults.view.loss_percent > 0.0
+        && rand::rng().random::<f64>() * 100.0 < faults.view.loss_percent
+    {
+        if rand::rng().random::<bool>() {
+            reject(&shared, client, Ending::Reset);
+            return;
+        }
+        shared
+            .counters
+            .connections_rejected
+            .fetch_add(1, Ordering::Relaxed);
+        if !stall_while_lost(&shared, &client, &mut faults).await {
+            return;
+        }
+    }
+    let (backend, lease) = match shared.balancer.connect().await {
+        Ok(pair) => pair,
+        Err(err) => {
+            tracing::warn!(%peer, error = %err, "cannot forward connection");
+            reject(&shared, client, Ending::Reset);
+            return;
+        }
+    };
+    tracing::trace!(service = %shared.name, %peer, backend = %lease.addr(), "forwarding");
+    set_nodelay(&client);
+    set_nodelay(&backend);
+    relay(&shared, peer_ip, client, backend).await;
+}
+
+/// Closes a client connection without forwarding it.
+fn reject(shared: &Shared, client: TcpStream, ending: Ending) {
+    shared
+        .counters
+        .connections_rejected
+        .fetch_add(1, Ordering::Relaxed);
+    close(client, ending);
+}
+
+fn close(stream: TcpStream, ending: Ending) {
+    if ending == Ending::Reset {
+        if let Err(err) = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO)) {
+            tracing::debug!(error = %err, "cannot set SO_LINGER 0 for a reset");
+        }
+    }
+    drop(stream);
+}
+
+fn set_nodelay(stream: &TcpStream) {
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+    }
+}
+
+/// Holds a lost connection without data until the loss fault no longer applies (then returns
+/// true and the connection proceeds, like a retransmitted SYN getting through), the client
+/// hangs up or the proxy stops (false).
+async fn stall_while_lost(
+    shared: &Shared,
+    client: &TcpStream,
+    faults: &mut FaultCache<'_>,
+) -> bool {
+    let mut probe = [0u8; 1];
+    loop {
+        tokio::select! {
+            () = faults.changed() => {
+                if shared.registry.is_stopped() || faults.view.down {
+                    return false;
+                }
+                if faults.view.loss_percent <= 0.0 {
+                    return true;
+                }
+            }
+            () = tokio::time::sleep(STALL_POLL) => {
+                let hung_up = tokio::select! {
+                    biased;
+                    peeked = client.peek(&mut probe) => matches!(peeked, Ok(0) | Err(_)),
+                    () = std::future::ready(()) => false,
+                };
+                if hung_up {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// Runs both pumps and the control loop until the connection ends, then closes it.
+async fn relay(shared: &Shared, peer: IpAddr, mut client: TcpStream, mut backend: TcpStream) {
+    let ending = {
+        let (mut client_read, mut client_write) = client.split();
+        let (mut backend_read, mut backend_write) = backend.split();
+        let (tx, rx) = if shared.http {
+            let (tx, rx) = mpsc::channel(8);
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let mut up = pin!(pump::to_backend(
+            shared,
+            peer,
+            &mut client_read,
+            &mut backend_write,
+            tx
+        ));
+        let mut down = pin!(pump::to_client(
+            shared,
+            peer,
+            &mut backend_read,
+            &mut client_write,
+            rx
+        ));
+        let mut control = pin!(control(shared, peer));
+        let (mut up_done, mut down_done) = (false, false);
+        loop {
+            tokio::select! {
+                flow = &mut up, if !up_done => match flow {
+                    Ok(Flow::Eof) => up_done = true,
+                    Ok(Flow::Close) | Err(_) => break Ending::Close,
+                },
+                flow = &mut down, if !down_done => match flow {
+                    Ok(Flow::Eof) => down_done = true,
+                    Ok(Flow::Close) | Err(_) => break Ending::Close,
+                },
+                ending = &mut control => break ending,
+            }
+            if up_done && down_done {
+                break Ending::Close;
+            }
+        }
+    };
+    close(client, ending);
+    drop(backend);
+}
+
+/// Watches the faults of a live connection: cuts it when the service goes down or the proxy
+/// stops, resets it after a reset-peer delay, closes it after a timeout delay.
+async fn control(shared: &Shared, peer: IpAddr) -> Ending {
+    let mut faults = FaultCache::new(&shared.registry, peer);
+    let mut first_seen: HashMap<FaultId, Instant> = HashMap::new();
+    loop {
+        if shared.registry.is_stopped() {
+            return Ending::Close;
+        }
+        if faults.view.down {
+            return Ending::Reset;
+        }
+        let now = Instant::now();
+        let view = &faults.view;
+        first_seen.retain(|id, _| {
+            view.resets.iter().any(|(r, _)| r == id) || view.timeouts.iter().any(|(t, _)| t == id)
+        });
+        let resets = view
+            .resets
+            .iter()
+            .map(|(id, after)| (*id, *after, Ending::Reset));
+        let timeouts = view
+            .timeouts
+            .iter()
+            .filter(|(_, after)| !after.is_zero())
+            .map(|(id, after)| (*id, *after, Ending::Close));
+        let next = resets
+            .chain(timeouts)
+            .map(|(id, after, ending)| (*first_seen.entry(id).or_insert(now) + after, ending))
+            .min_by_key(|(at, _)| *at);
+        match next {
+            Some((at, ending)) if at <= now => return ending,
+            Some((at, _)) => {
+                tokio::select! {
+                    () = faults.changed() => {}
+                    () = tokio::time::sleep_until(at.into()) => {}
+                }
+            }
+            None => faults.changed().await,
+        }
+    }
+}
