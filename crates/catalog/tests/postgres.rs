@@ -80,7 +80,9 @@ fn postgres_15_runs_and_is_set_up_as_the_manifest_says() {
     }
     assert!(d.data.join("pgdata/PG_VERSION").is_file());
     let launch = t.launch(&c, &engine).unwrap();
-    assert!(launch.args.contains(&"listen_addresses=127.0.0.1".to_string()));
+    assert!(launch
+        .args
+        .contains(&"listen_addresses=127.0.0.1".to_string()));
     assert!(launch.args.contains(&format!("port={port}")));
     assert!(
         launch.args.contains(&"shared_buffers=65536kB".to_string()),
@@ -254,4 +256,72 @@ fn setup_rejects_missing_init_scripts_and_unknown_privileges() {
         err.contains("users[0].grants[0]") && err.contains("FLY"),
         "{err}"
     );
+}
+
+#[test]
+fn postgres_14_installed_from_npm_runs_with_extensions() {
+    let mut lines = Vec::new();
+    let engine =
+        vers_catalog::engines::install("postgres", "14", &mut |l| lines.push(l.to_string()))
+            .unwrap();
+    assert_eq!(engine.major, "14");
+    assert_eq!(
+        vers_catalog::engines::find("postgres", Some("14")).unwrap(),
+        engine
+    );
+    let t = template_for("postgres").unwrap();
+    let d = dirs();
+    let c = ctx(
+        "db14",
+        "postgres",
+        &d,
+        vec![free_port()],
+        json!({"databases": ["app"], "extensions": ["uuid-ossp", "pg_trgm"],
+               "users": [{"name": "app_user", "password": "pw", "grants": ["SELECT, INSERT"]}]}),
+    );
+    for step in t.init_data(&c, &engine).unwrap() {
+        run_ok(&step);
+    }
+    let server = start(
+        &t.launch(&c, &engine).unwrap(),
+        d.root.path().join("pg14.log"),
+    );
+    wait_healthy(&t.health(&c, &engine), &server);
+    for step in t.setup(&c, &engine).unwrap() {
+        run_ok(&step);
+    }
+    assert!(
+        run_ok(&psql(&c, "postgres", None, "app", "SELECT version()")).contains("PostgreSQL 14.")
+    );
+    assert_eq!(
+        run_ok(&psql(
+            &c,
+            "app_user",
+            Some("pw"),
+            "app",
+            "SELECT similarity('abc', 'abd') > 0"
+        ))
+        .trim(),
+        "t"
+    );
+    run_ok(&psql(
+        &c,
+        "postgres",
+        None,
+        "app",
+        "CREATE TABLE t (id serial, v text)",
+    ));
+    run_ok(&psql(
+        &c,
+        "app_user",
+        Some("pw"),
+        "app",
+        "INSERT INTO t (v) VALUES ('x')",
+    ));
+    let denied = run(&psql(&c, "app_user", Some("pw"), "app", "DELETE FROM t"));
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains("permission denied"),
+        "{denied:?}"
+    );
+    drop(server);
 }
