@@ -2,3 +2,4 @@
 
 pub mod mailhog;
 pub mod oauth;
+pub mod stripe;
