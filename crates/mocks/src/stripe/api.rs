@@ -13,7 +13,12 @@ use super::resources::{
 };
 
 /// Runs the endpoint named by `method` and the path segments after `/v1/`.
-pub(crate) fn dispatch(ctx: &mut Ctx, method: &Method, segs: &[&str], p: &Params) -> Result<Value, ApiError> {
+pub(crate) fn dispatch(
+    ctx: &mut Ctx,
+    method: &Method,
+    segs: &[&str],
+    p: &Params,
+) -> Result<Value, ApiError> {
     let get = method == Method::GET;
     let post = method == Method::POST;
     let delete = method == Method::DELETE;
@@ -24,9 +29,12 @@ pub(crate) fn dispatch(ctx: &mut Ctx, method: &Method, segs: &[&str], p: &Params
         ["customers", id] if get => customers::retrieve(ctx, id),
         ["customers", id] if post => customers::update(ctx, id, p),
         ["customers", id] if delete => customers::delete(ctx, id),
-        ["customers", id, "payment_methods"] if get => {
-            payment_methods::list(ctx, Some(id), p, &format!("/v1/customers/{id}/payment_methods"))
-        }
+        ["customers", id, "payment_methods"] if get => payment_methods::list(
+            ctx,
+            Some(id),
+            p,
+            &format!("/v1/customers/{id}/payment_methods"),
+        ),
         ["products"] if post => catalog::create_product(ctx, p),
         ["products"] if get => catalog::list_products(ctx, p),
         ["products", id] if get => fetch(ctx, "product", id, "product"),
@@ -85,7 +93,11 @@ pub(crate) fn dispatch(ctx: &mut Ctx, method: &Method, segs: &[&str], p: &Params
         ["invoices", id, "lines"] if get => {
             let inv = fetch(ctx, "invoice", id, "invoice")?;
             let lines = inv["lines"]["data"].as_array().cloned().unwrap_or_default();
-            list::page(lines.iter().collect(), &format!("/v1/invoices/{id}/lines"), p)
+            list::page(
+                lines.iter().collect(),
+                &format!("/v1/invoices/{id}/lines"),
+                p,
+            )
         }
         ["invoices", id, "finalize"] if post => billing::finalize_invoice(ctx, id),
         ["invoices", id, "pay"] if post => billing::pay_invoice(ctx, id, p),
@@ -112,7 +124,10 @@ pub(crate) fn dispatch(ctx: &mut Ctx, method: &Method, segs: &[&str], p: &Params
         ["checkout", "sessions", id] if get => checkout::retrieve(ctx, id, p),
         ["checkout", "sessions", id, "line_items"] if get => checkout::line_items(ctx, id, p),
         ["checkout", "sessions", id, "expire"] if post => checkout::expire(ctx, id),
-        _ => Err(ApiError::unknown_url(method.as_str(), &format!("/v1/{}", segs.join("/")))),
+        _ => Err(ApiError::unknown_url(
+            method.as_str(),
+            &format!("/v1/{}", segs.join("/")),
+        )),
     }
 }
 

@@ -70,7 +70,8 @@ impl ApiError {
 
     /// A 400 for a required parameter that is missing.
     pub fn missing_param(param: &str) -> Self {
-        Self::invalid(param, format!("Missing required param: {param}.")).with_code("parameter_missing")
+        Self::invalid(param, format!("Missing required param: {param}."))
+            .with_code("parameter_missing")
     }
 
     /// A 404 `resource_missing` for `id` of the given object kind.
@@ -148,7 +149,10 @@ impl ApiError {
             err.insert("code".into(), json!(code));
             err.insert(
                 "doc_url".into(),
-                json!(format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-"))),
+                json!(format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    code.replace('_', "-")
+                )),
             );
         }
         if let Some(dc) = &self.decline_code {
@@ -159,7 +163,9 @@ impl ApiError {
         }
         err.insert(
             "request_log_url".into(),
-            json!(format!("https://dashboard.stripe.com/test/logs/{request_id}")),
+            json!(format!(
+                "https://dashboard.stripe.com/test/logs/{request_id}"
+            )),
         );
         for (k, v) in &self.extra {
             err.insert(k.clone(), v.clone());

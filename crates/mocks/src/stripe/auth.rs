@@ -36,11 +36,18 @@ pub(crate) fn check(headers: &HeaderMap, method: &Method, segs: &[&str]) -> Resu
 
 fn key_of(headers: &HeaderMap) -> Option<String> {
     let value = headers.get("authorization")?.to_str().ok()?.trim();
-    if let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) {
+    if let Some(token) = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+    {
         return Some(token.trim().to_string()).filter(|t| !t.is_empty());
     }
-    let encoded = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic "))?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let user = text.split(':').next().unwrap_or_default().to_string();
     Some(user).filter(|u| !u.is_empty())
@@ -70,12 +77,31 @@ mod tests {
     fn keys_are_checked() {
         assert!(check(&headers("Bearer sk_test_123"), &Method::GET, &["charges"]).is_ok());
         assert!(check(&HeaderMap::new(), &Method::GET, &["charges"]).is_err());
-        let live = check(&headers("Bearer sk_live_1234567890abcd"), &Method::GET, &["charges"]).unwrap_err();
+        let live = check(
+            &headers("Bearer sk_live_1234567890abcd"),
+            &Method::GET,
+            &["charges"],
+        )
+        .unwrap_err();
         assert_eq!(live.status, 401);
-        assert!(live.message.contains("sk_live_**********abcd"), "{}", live.message);
+        assert!(
+            live.message.contains("sk_live_**********abcd"),
+            "{}",
+            live.message
+        );
         // basic auth: "sk_test_abc:" base64
-        assert!(check(&headers("Basic c2tfdGVzdF9hYmM6"), &Method::GET, &["charges"]).is_ok());
-        assert!(check(&headers("Bearer pk_test_1"), &Method::POST, &["payment_methods"]).is_ok());
+        assert!(check(
+            &headers("Basic c2tfdGVzdF9hYmM6"),
+            &Method::GET,
+            &["charges"]
+        )
+        .is_ok());
+        assert!(check(
+            &headers("Bearer pk_test_1"),
+            &Method::POST,
+            &["payment_methods"]
+        )
+        .is_ok());
         assert!(check(&headers("Bearer pk_test_1"), &Method::GET, &["charges"]).is_err());
     }
 }

@@ -75,7 +75,10 @@ mod tests {
     fn defaults_and_validation() {
         let s = Settings::from_config(&Value::Null).unwrap();
         assert_eq!(s.webhook_secret, "whsec_test");
-        let s = Settings::from_config(&json!({"webhook_endpoint": "http://app:3000/wh", "webhook_secret": "whsec_x"})).unwrap();
+        let s = Settings::from_config(
+            &json!({"webhook_endpoint": "http://app:3000/wh", "webhook_secret": "whsec_x"}),
+        )
+        .unwrap();
         assert_eq!(s.webhook_endpoint.as_deref(), Some("http://app:3000/wh"));
         assert_eq!(s.webhook_secret, "whsec_x");
         assert!(Settings::from_config(&json!({"webhook_endpoint": "app:3000"})).is_err());

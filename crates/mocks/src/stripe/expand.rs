@@ -55,12 +55,27 @@ mod tests {
     #[test]
     fn nested_and_list_paths_expand() {
         let mut st = State::default();
-        st.put("payment_intent", "pi_1", json!({"id": "pi_1", "object": "payment_intent"}));
-        st.put("invoice", "in_1", json!({"id": "in_1", "payment_intent": "pi_1"}));
+        st.put(
+            "payment_intent",
+            "pi_1",
+            json!({"id": "pi_1", "object": "payment_intent"}),
+        );
+        st.put(
+            "invoice",
+            "in_1",
+            json!({"id": "in_1", "payment_intent": "pi_1"}),
+        );
         st.put("customer", "cus_1", json!({"id": "cus_1"}));
         let mut sub = json!({"id": "sub_1", "latest_invoice": "in_1", "customer": "cus_1"});
-        expand(&st, &mut sub, &["latest_invoice.payment_intent".to_string()]);
-        assert_eq!(sub["latest_invoice"]["payment_intent"]["object"], "payment_intent");
+        expand(
+            &st,
+            &mut sub,
+            &["latest_invoice.payment_intent".to_string()],
+        );
+        assert_eq!(
+            sub["latest_invoice"]["payment_intent"]["object"],
+            "payment_intent"
+        );
         assert_eq!(sub["customer"], "cus_1");
         let mut list = json!({"data": [{"customer": "cus_1"}, {"customer": "cus_9"}]});
         expand(&st, &mut list, &["data.customer".to_string()]);

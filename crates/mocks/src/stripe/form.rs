@@ -54,9 +54,7 @@ fn insert(node: &mut Value, path: &[String], value: String) {
     if rest.is_empty() {
         map.insert(key, Value::String(value));
     } else {
-        let child = map
-            .entry(key)
-            .or_insert_with(|| Value::Object(Map::new()));
+        let child = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
         insert(child, rest, value);
     }
 }
@@ -65,9 +63,8 @@ fn insert(node: &mut Value, path: &[String], value: String) {
 fn normalize(node: Value, in_metadata: bool) -> Value {
     match node {
         Value::Object(map) => {
-            let all_indices = !map.is_empty()
-                && !in_metadata
-                && map.keys().all(|k| k.parse::<usize>().is_ok());
+            let all_indices =
+                !map.is_empty() && !in_metadata && map.keys().all(|k| k.parse::<usize>().is_ok());
             if all_indices {
                 let mut items: Vec<(usize, Value)> = map
                     .into_iter()

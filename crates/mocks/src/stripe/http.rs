@@ -46,7 +46,12 @@ fn base_url(headers: &HeaderMap, https: bool) -> String {
 impl StripeState {
     /// Runs `f` on the state with a fresh request context, commits what it changed, and
     /// wakes webhook delivery if it queued events.
-    fn transact<R>(&self, base: String, request: Value, f: impl FnOnce(&mut Ctx) -> R) -> Result<R, ApiError> {
+    fn transact<R>(
+        &self,
+        base: String,
+        request: Value,
+        f: impl FnOnce(&mut Ctx) -> R,
+    ) -> Result<R, ApiError> {
         let mut store = self
             .store
             .lock()
@@ -83,7 +88,12 @@ pub(crate) async fn healthz() -> impl IntoResponse {
 pub(crate) async fn not_found(method: Method, uri: Uri) -> Response {
     let request_id = format!("req_{}", random(14));
     let e = ApiError::unknown_url(method.as_str(), uri.path());
-    json_response(e.status, serde_json::to_vec(&e.body(&request_id)).unwrap_or_default(), &request_id, false)
+    json_response(
+        e.status,
+        serde_json::to_vec(&e.body(&request_id)).unwrap_or_default(),
+        &request_id,
+        false,
+    )
 }
 
 /// Every `/v1/...` endpoint.
@@ -102,7 +112,16 @@ pub(crate) async fn api(
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    let reply = handle(&state, https.is_some(), &method, &uri, &segs, &headers, &body, &request_id);
+    let reply = handle(
+        &state,
+        https.is_some(),
+        &method,
+        &uri,
+        &segs,
+        &headers,
+        &body,
+        &request_id,
+    );
     json_response(reply.status, reply.body, &request_id, reply.replayed)
 }
 
@@ -187,9 +206,15 @@ fn handle(
 fn json_response(status: StatusCode, body: Vec<u8>, request_id: &str, replayed: bool) -> Response {
     let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert("stripe-version", HeaderValue::from_static(API_VERSION));
-    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("request-id", v);
     }
@@ -220,14 +245,26 @@ pub(crate) async fn checkout_page(
     let base = base_url(&headers, https.is_some());
     let request = json!({"id": request_id, "idempotency_key": null});
     let outcome = state
-        .transact(base, request, |ctx| checkout::complete(ctx, &id, q.card.as_deref()))
+        .transact(base, request, |ctx| {
+            checkout::complete(ctx, &id, q.card.as_deref())
+        })
         .and_then(|r| r);
     match outcome {
         Ok(session) => match session["success_url"].as_str() {
             Some(url) => Redirect::to(&url.replace("{CHECKOUT_SESSION_ID}", &id)).into_response(),
-            None => json_response(StatusCode::OK, serde_json::to_vec(&session).unwrap_or_default(), &request_id, false),
+            None => json_response(
+                StatusCode::OK,
+                serde_json::to_vec(&session).unwrap_or_default(),
+                &request_id,
+                false,
+            ),
         },
-        Err(e) => json_response(e.status, serde_json::to_vec(&e.body(&request_id)).unwrap_or_default(), &request_id, false),
+        Err(e) => json_response(
+            e.status,
+            serde_json::to_vec(&e.body(&request_id)).unwrap_or_default(),
+            &request_id,
+            false,
+        ),
     }
 }
 
@@ -258,18 +295,37 @@ pub(crate) async fn three_ds_page(
         Err(e) => match e.extra.get("payment_intent") {
             Some(pi) => (pi.clone(), StatusCode::OK),
             None => {
-                return json_response(e.status, serde_json::to_vec(&e.body(&request_id)).unwrap_or_default(), &request_id, false)
+                return json_response(
+                    e.status,
+                    serde_json::to_vec(&e.body(&request_id)).unwrap_or_default(),
+                    &request_id,
+                    false,
+                )
             }
         },
     };
-    let redirect_status = if intent["status"] == "succeeded" || intent["status"] == "requires_capture" { "succeeded" } else { "failed" };
+    let redirect_status =
+        if intent["status"] == "succeeded" || intent["status"] == "requires_capture" {
+            "succeeded"
+        } else {
+            "failed"
+        };
     match intent["return_url"].as_str() {
         Some(ret) => {
-            let kind = if id.starts_with("seti_") { "setup_intent" } else { "payment_intent" };
+            let kind = if id.starts_with("seti_") {
+                "setup_intent"
+            } else {
+                "payment_intent"
+            };
             let sep = if ret.contains('?') { '&' } else { '?' };
             let secret = intent["client_secret"].as_str().unwrap_or_default();
             Redirect::to(&format!("{ret}{sep}{kind}={id}&{kind}_client_secret={secret}&redirect_status={redirect_status}")).into_response()
         }
-        None => json_response(status, serde_json::to_vec(&intent).unwrap_or_default(), &request_id, false),
+        None => json_response(
+            status,
+            serde_json::to_vec(&intent).unwrap_or_default(),
+            &request_id,
+            false,
+        ),
     }
 }

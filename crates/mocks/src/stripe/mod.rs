@@ -82,7 +82,10 @@ impl std::fmt::Debug for StripeState {
 impl StripeState {
     /// Loads the state from `data_dir` (or, on first start, creates the fixtures of
     /// `config`) and prepares webhook delivery.
-    pub fn open(data_dir: &std::path::Path, config: &serde_json::Value) -> Result<Arc<StripeState>, StripeError> {
+    pub fn open(
+        data_dir: &std::path::Path,
+        config: &serde_json::Value,
+    ) -> Result<Arc<StripeState>, StripeError> {
         let settings = Settings::from_config(config)?;
         let mut store = Store::open(data_dir)?;
         if store.state.is_empty() {
@@ -109,7 +112,9 @@ impl StripeState {
             for (kind, id) in noise {
                 store.state.remove(&kind, &id);
             }
-            store.state.put("_meta", "fixtures", json!({"loaded_at": ids::now()}));
+            store
+                .state
+                .put("_meta", "fixtures", json!({"loaded_at": ids::now()}));
             store.commit()?;
         }
         let client = reqwest::Client::builder()
@@ -156,8 +161,14 @@ pub fn router(state: Arc<StripeState>) -> Router {
     Router::new()
         .route("/healthz", get(http::healthz))
         .route("/v1/{*path}", axum::routing::any(http::api))
-        .route("/checkout/{id}", get(http::checkout_page).post(http::checkout_page))
-        .route("/3ds/{id}", get(http::three_ds_page).post(http::three_ds_page))
+        .route(
+            "/checkout/{id}",
+            get(http::checkout_page).post(http::checkout_page),
+        )
+        .route(
+            "/3ds/{id}",
+            get(http::three_ds_page).post(http::three_ds_page),
+        )
         .fallback(http::not_found)
         .with_state(state)
 }

@@ -26,7 +26,9 @@ impl Params {
 
     /// A string parameter (empty strings count as absent).
     pub fn str(&self, path: &str) -> Option<&str> {
-        self.get(path).and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.get(path)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     /// A required string parameter.
@@ -154,13 +156,18 @@ mod tests {
 
     #[test]
     fn typed_access_and_errors() {
-        let p = Params(json!({"amount": "12", "bad": "x", "confirm": "true", "card": {"number": "42"}, "metadata": {"a": "", "b": "2"}}));
+        let p = Params(
+            json!({"amount": "12", "bad": "x", "confirm": "true", "card": {"number": "42"}, "metadata": {"a": "", "b": "2"}}),
+        );
         assert_eq!(p.int("amount").unwrap(), Some(12));
         let err = p.int("bad").unwrap_err();
         assert_eq!(err.param.as_deref(), Some("bad"));
         assert_eq!(p.bool("confirm").unwrap(), Some(true));
         assert_eq!(p.str("card.number"), Some("42"));
-        assert_eq!(p.req_str("card.cvc").unwrap_err().param.as_deref(), Some("card[cvc]"));
+        assert_eq!(
+            p.req_str("card.cvc").unwrap_err().param.as_deref(),
+            Some("card[cvc]")
+        );
         let merged = merge_metadata(&json!({"a": "1", "c": "3"}), &p);
         assert_eq!(merged, json!({"b": "2", "c": "3"}));
     }

@@ -228,7 +228,12 @@ impl Store {
                 .state
                 .kinds
                 .iter()
-                .map(|(k, m)| (k.clone(), m.iter().map(|(i, v)| (i.clone(), v.clone())).collect()))
+                .map(|(k, m)| {
+                    (
+                        k.clone(),
+                        m.iter().map(|(i, v)| (i.clone(), v.clone())).collect(),
+                    )
+                })
                 .collect(),
         };
         let path = self.dir.join(SNAPSHOT);
@@ -302,7 +307,8 @@ mod tests {
             s.state.put("customer", "cus_1", json!({"id": "cus_1"}));
             s.state.put("customer", "cus_2", json!({"id": "cus_2"}));
             s.commit().unwrap();
-            s.state.put("customer", "cus_1", json!({"id": "cus_1", "name": "x"}));
+            s.state
+                .put("customer", "cus_1", json!({"id": "cus_1", "name": "x"}));
             s.state.remove("customer", "cus_2");
             s.commit().unwrap();
         }
@@ -310,7 +316,8 @@ mod tests {
             .append(true)
             .open(dir.path().join(JOURNAL))
             .unwrap();
-        f.write_all(b"{\"seq\":3,\"changes\":[{\"k\":\"customer\"").unwrap();
+        f.write_all(b"{\"seq\":3,\"changes\":[{\"k\":\"customer\"")
+            .unwrap();
         drop(f);
         let mut s = Store::open(dir.path()).unwrap();
         assert_eq!(s.state.get("customer", "cus_1").unwrap()["name"], "x");

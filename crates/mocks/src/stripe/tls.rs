@@ -27,7 +27,11 @@ pub(crate) fn acceptor(dir: &Path, listen: IpAddr) -> Result<TlsAcceptor, Stripe
     let cert_path = dir.join("cert.pem");
     let key_path = dir.join("key.pem");
     if !cert_path.is_file() || !key_path.is_file() {
-        let mut names = vec!["localhost".to_string(), "stripe".to_string(), "stripe-mock".to_string()];
+        let mut names = vec![
+            "localhost".to_string(),
+            "stripe".to_string(),
+            "stripe-mock".to_string(),
+        ];
         names.push(listen.to_string());
         let cert = rcgen::generate_simple_self_signed(names).map_err(|e| tls(e.to_string()))?;
         write_atomic(&key_path, cert.signing_key.serialize_pem().as_bytes())?;

@@ -104,7 +104,10 @@ fn collect(state: &StripeState) -> (Vec<Due>, Duration) {
     for d in &due {
         inflight.insert(d.id.clone());
     }
-    (due, Duration::from_millis(u64::try_from(wait_ms.max(10)).unwrap_or(1000)))
+    (
+        due,
+        Duration::from_millis(u64::try_from(wait_ms.max(10)).unwrap_or(1000)),
+    )
 }
 
 /// POSTs one delivery and records the result.
@@ -114,7 +117,10 @@ async fn send(state: Arc<StripeState>, d: Due) {
         .client
         .post(&d.url)
         .header("content-type", "application/json; charset=utf-8")
-        .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+        .header(
+            "user-agent",
+            "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+        )
         .header("stripe-signature", header)
         .body(d.payload)
         .send()
@@ -156,7 +162,10 @@ fn record(state: &StripeState, id: &str, ok: bool) {
             }
         }
         if !ok {
-            tracing::warn!(delivery = id, "webhook delivery given up after {MAX_ATTEMPTS} attempts");
+            tracing::warn!(
+                delivery = id,
+                "webhook delivery given up after {MAX_ATTEMPTS} attempts"
+            );
         }
     } else {
         d["attempts"] = json!(attempts);
@@ -167,4 +176,3 @@ fn record(state: &StripeState, id: &str, ok: bool) {
         tracing::error!(error = %e, "cannot persist a webhook delivery result");
     }
 }
-

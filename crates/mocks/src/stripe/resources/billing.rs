@@ -53,7 +53,9 @@ fn item_price(ctx: &mut Ctx, item: &Params, i: usize) -> Result<Value, ApiError>
     }
     if let Some(mut data) = item.sub("price_data") {
         if data.get("recurring").is_none() {
-            return Err(ApiError::missing_param(&format!("items[{i}][price_data][recurring]")));
+            return Err(ApiError::missing_param(&format!(
+                "items[{i}][price_data][recurring]"
+            )));
         }
         if let Some(product) = data.str("product").map(str::to_string) {
             data.0["product"] = json!(product);
@@ -112,9 +114,16 @@ fn create_invoice(
     finalize: bool,
 ) -> Value {
     let id = new_id("in");
-    let total: i64 = lines.iter().map(|l| l["amount"].as_i64().unwrap_or(0)).sum();
+    let total: i64 = lines
+        .iter()
+        .map(|l| l["amount"].as_i64().unwrap_or(0))
+        .sum();
     let due = total.max(0);
-    let email = ctx.st.get("customer", customer).map(|c| c["email"].clone()).unwrap_or(Value::Null);
+    let email = ctx
+        .st
+        .get("customer", customer)
+        .map(|c| c["email"].clone())
+        .unwrap_or(Value::Null);
     let lines: Vec<Value> = lines
         .into_iter()
         .map(|mut l| {
@@ -205,21 +214,37 @@ fn subscription_line(item: &Value, sub_id: &str, start: i64, end: i64) -> Value 
 }
 
 /// Charges an open invoice through its PaymentIntent (created on the first attempt).
-fn attempt_invoice(ctx: &mut Ctx, inv_id: &str, pm: Option<String>, off_session: bool) -> Result<Value, ApiError> {
+fn attempt_invoice(
+    ctx: &mut Ctx,
+    inv_id: &str,
+    pm: Option<String>,
+    off_session: bool,
+) -> Result<Value, ApiError> {
     let mut inv = fetch(ctx, "invoice", inv_id, "invoice")?;
     if inv["amount_due"].as_i64().unwrap_or(0) == 0 {
         invoice_paid(ctx, inv_id)?;
         return fetch(ctx, "invoice", inv_id, "invoice");
     }
     let customer = inv["customer"].as_str().unwrap_or_default().to_string();
-    let sub = inv["subscription"].as_str().and_then(|s| ctx.st.get("subscription", s)).cloned();
+    let sub = inv["subscription"]
+        .as_str()
+        .and_then(|s| ctx.st.get("subscription", s))
+        .cloned();
     let pm = pm.or_else(|| default_payment_method(ctx, &customer, sub.as_ref()));
     let pi_id = match inv["payment_intent"].as_str() {
         Some(pi) => pi.to_string(),
         None => {
             let currency = inv["currency"].as_str().unwrap_or("usd").to_string();
             let amount = inv["amount_due"].as_i64().unwrap_or(0);
-            let pi = payment_intents::insert(ctx, amount, &currency, Some(&customer), None, Some(inv_id), &Params::empty())?;
+            let pi = payment_intents::insert(
+                ctx,
+                amount,
+                &currency,
+                Some(&customer),
+                None,
+                Some(inv_id),
+                &Params::empty(),
+            )?;
             let id = pi["id"].as_str().unwrap_or_default().to_string();
             inv["payment_intent"] = json!(id);
             id
@@ -254,7 +279,10 @@ pub(crate) fn invoice_paid(ctx: &mut Ctx, inv_id: &str) -> Result<(), ApiError> 
         inv["number"] = json!(format!("MOCK-{:06}", ctx.st.count("invoice")));
         inv["status_transitions"]["finalized_at"] = json!(ctx.now);
     }
-    if let Some(pi) = inv["payment_intent"].as_str().and_then(|p| ctx.st.get("payment_intent", p)) {
+    if let Some(pi) = inv["payment_intent"]
+        .as_str()
+        .and_then(|p| ctx.st.get("payment_intent", p))
+    {
         inv["charge"] = pi["latest_charge"].clone();
     }
     ctx.st.put("invoice", inv_id, inv.clone());
@@ -270,7 +298,10 @@ pub(crate) fn invoice_paid(ctx: &mut Ctx, inv_id: &str) -> Result<(), ApiError> 
 pub(crate) fn invoice_payment_failed(ctx: &mut Ctx, inv_id: &str) -> Result<(), ApiError> {
     let inv = fetch(ctx, "invoice", inv_id, "invoice")?;
     ctx.emit("invoice.payment_failed", &inv, None);
-    if let (Some(sub_id), false) = (inv["subscription"].as_str(), inv["billing_reason"] == "subscription_create") {
+    if let (Some(sub_id), false) = (
+        inv["subscription"].as_str(),
+        inv["billing_reason"] == "subscription_create",
+    ) {
         set_subscription_status(ctx, sub_id, &["active"], "past_due")?;
     }
     Ok(())
@@ -283,7 +314,12 @@ pub(crate) fn invoice_action_required(ctx: &mut Ctx, inv_id: &str) -> Result<(),
     Ok(())
 }
 
-fn set_subscription_status(ctx: &mut Ctx, sub_id: &str, from: &[&str], to: &str) -> Result<(), ApiError> {
+fn set_subscription_status(
+    ctx: &mut Ctx,
+    sub_id: &str,
+    from: &[&str],
+    to: &str,
+) -> Result<(), ApiError> {
     let before = fetch(ctx, "subscription", sub_id, "subscription")?;
     if !from.iter().any(|s| before["status"] == *s) {
         return Ok(());
@@ -292,7 +328,11 @@ fn set_subscription_status(ctx: &mut Ctx, sub_id: &str, from: &[&str], to: &str)
     sub["status"] = json!(to);
     ctx.st.put("subscription", sub_id, sub.clone());
     if ctx.creating.as_deref() != Some(sub_id) {
-        ctx.emit("customer.subscription.updated", &sub, previous(&before, &sub));
+        ctx.emit(
+            "customer.subscription.updated",
+            &sub,
+            previous(&before, &sub),
+        );
     }
     Ok(())
 }
@@ -320,15 +360,30 @@ pub(crate) fn create_subscription(ctx: &mut Ctx, p: &Params) -> Result<Value, Ap
         }
         None => None,
     };
-    let behavior = p.str("payment_behavior").unwrap_or("allow_incomplete").to_string();
-    let collection = p.str("collection_method").unwrap_or("charge_automatically").to_string();
+    let behavior = p
+        .str("payment_behavior")
+        .unwrap_or("allow_incomplete")
+        .to_string();
+    let collection = p
+        .str("collection_method")
+        .unwrap_or("charge_automatically")
+        .to_string();
     let recurring = &items[0]["price"]["recurring"];
-    let interval = recurring["interval"].as_str().unwrap_or("month").to_string();
+    let interval = recurring["interval"]
+        .as_str()
+        .unwrap_or("month")
+        .to_string();
     let count = recurring["interval_count"].as_i64().unwrap_or(1);
-    let currency = items[0]["price"]["currency"].as_str().unwrap_or("usd").to_string();
+    let currency = items[0]["price"]["currency"]
+        .as_str()
+        .unwrap_or("usd")
+        .to_string();
     let trial_end = match (p.int("trial_period_days")?, p.str("trial_end")) {
         (Some(days), _) if days > 0 => Some(ctx.now + days * 86_400),
-        (_, Some(t)) if t != "now" => Some(t.parse::<i64>().map_err(|_| ApiError::invalid("trial_end", "Invalid integer"))?),
+        (_, Some(t)) if t != "now" => Some(
+            t.parse::<i64>()
+                .map_err(|_| ApiError::invalid("trial_end", "Invalid integer"))?,
+        ),
         _ => None,
     };
     let start = ctx.now;
@@ -385,14 +440,25 @@ pub(crate) fn create_subscription(ctx: &mut Ctx, p: &Params) -> Result<Value, Ap
     });
     ctx.st.put("subscription", &id, sub.clone());
     ctx.creating = Some(id.clone());
-    let lines: Vec<Value> = items.iter().map(|i| {
-        let mut l = subscription_line(i, &id, start, end);
-        if trial_end.is_some() {
-            l["amount"] = json!(0);
-        }
-        l
-    }).collect();
-    let inv = create_invoice(ctx, &customer, Some(&id), lines, "subscription_create", &currency, true);
+    let lines: Vec<Value> = items
+        .iter()
+        .map(|i| {
+            let mut l = subscription_line(i, &id, start, end);
+            if trial_end.is_some() {
+                l["amount"] = json!(0);
+            }
+            l
+        })
+        .collect();
+    let inv = create_invoice(
+        ctx,
+        &customer,
+        Some(&id),
+        lines,
+        "subscription_create",
+        &currency,
+        true,
+    );
     let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
     let mut stored = fetch(ctx, "subscription", &id, "subscription")?;
     stored["latest_invoice"] = json!(inv_id);
@@ -403,7 +469,15 @@ pub(crate) fn create_subscription(ctx: &mut Ctx, p: &Params) -> Result<Value, Ap
             invoice_paid(ctx, &inv_id)?;
         }
     } else if behavior == "default_incomplete" {
-        let pi = payment_intents::insert(ctx, total, &currency, Some(&customer), default_pm.as_deref(), Some(&inv_id), &Params::empty())?;
+        let pi = payment_intents::insert(
+            ctx,
+            total,
+            &currency,
+            Some(&customer),
+            default_pm.as_deref(),
+            Some(&inv_id),
+            &Params::empty(),
+        )?;
         let mut inv = fetch(ctx, "invoice", &inv_id, "invoice")?;
         inv["payment_intent"] = pi["id"].clone();
         ctx.st.put("invoice", &inv_id, inv);
@@ -431,7 +505,10 @@ pub(crate) fn update_subscription(ctx: &mut Ctx, id: &str, p: &Params) -> Result
     }
     let mut sub = before.clone();
     let customer = sub["customer"].as_str().unwrap_or_default().to_string();
-    let behavior = p.str("proration_behavior").unwrap_or("create_prorations").to_string();
+    let behavior = p
+        .str("proration_behavior")
+        .unwrap_or("create_prorations")
+        .to_string();
     let when = p.int("proration_date")?.unwrap_or(ctx.now);
     let start = sub["current_period_start"].as_i64().unwrap_or(ctx.now);
     let end = sub["current_period_end"].as_i64().unwrap_or(ctx.now);
@@ -446,15 +523,29 @@ pub(crate) fn update_subscription(ctx: &mut Ctx, id: &str, p: &Params) -> Result
         let existing = change.str("id").map(str::to_string);
         let deleted = change.bool("deleted")?.unwrap_or(false);
         let position = match &existing {
-            Some(si) => Some(items.iter().position(|it| it["id"] == si.as_str()).ok_or_else(|| {
-                ApiError::no_such("subscription item", si, Some(&format!("items[{i}][id]")))
-            })?),
+            Some(si) => Some(
+                items
+                    .iter()
+                    .position(|it| it["id"] == si.as_str())
+                    .ok_or_else(|| {
+                        ApiError::no_such("subscription item", si, Some(&format!("items[{i}][id]")))
+                    })?,
+            ),
             None => None,
         };
         if let Some(pos) = position {
             let old = items[pos].clone();
             if deleted {
-                prorations.push((-(item_amount(&old) as f64 * fraction).round() as i64, format!("Unused time on {} after proration", old["price"]["product"].as_str().unwrap_or("")), old["price"].clone(), old["quantity"].as_i64().unwrap_or(1), old["id"].as_str().unwrap_or_default().to_string()));
+                prorations.push((
+                    -(item_amount(&old) as f64 * fraction).round() as i64,
+                    format!(
+                        "Unused time on {} after proration",
+                        old["price"]["product"].as_str().unwrap_or("")
+                    ),
+                    old["price"].clone(),
+                    old["quantity"].as_i64().unwrap_or(1),
+                    old["id"].as_str().unwrap_or_default().to_string(),
+                ));
                 items.remove(pos);
                 continue;
             }
@@ -470,8 +561,26 @@ pub(crate) fn update_subscription(ctx: &mut Ctx, id: &str, p: &Params) -> Result
             new["metadata"] = merge_metadata(&new["metadata"], change);
             if item_amount(&new) != item_amount(&old) || new["price"]["id"] != old["price"]["id"] {
                 let si = old["id"].as_str().unwrap_or_default().to_string();
-                prorations.push((-(item_amount(&old) as f64 * fraction).round() as i64, format!("Unused time on {} after proration", old["price"]["product"].as_str().unwrap_or("")), old["price"].clone(), old["quantity"].as_i64().unwrap_or(1), si.clone()));
-                prorations.push(((item_amount(&new) as f64 * fraction).round() as i64, format!("Remaining time on {} after proration", new["price"]["product"].as_str().unwrap_or("")), new["price"].clone(), new["quantity"].as_i64().unwrap_or(1), si));
+                prorations.push((
+                    -(item_amount(&old) as f64 * fraction).round() as i64,
+                    format!(
+                        "Unused time on {} after proration",
+                        old["price"]["product"].as_str().unwrap_or("")
+                    ),
+                    old["price"].clone(),
+                    old["quantity"].as_i64().unwrap_or(1),
+                    si.clone(),
+                ));
+                prorations.push((
+                    (item_amount(&new) as f64 * fraction).round() as i64,
+                    format!(
+                        "Remaining time on {} after proration",
+                        new["price"]["product"].as_str().unwrap_or("")
+                    ),
+                    new["price"].clone(),
+                    new["quantity"].as_i64().unwrap_or(1),
+                    si,
+                ));
             }
             items[pos] = new;
         } else {
@@ -487,20 +596,41 @@ pub(crate) fn update_subscription(ctx: &mut Ctx, id: &str, p: &Params) -> Result
             item["current_period_start"] = json!(start);
             item["current_period_end"] = json!(end);
             let si = item["id"].as_str().unwrap_or_default().to_string();
-            prorations.push(((item_amount(&item) as f64 * fraction).round() as i64, format!("Remaining time on {} after proration", price["product"].as_str().unwrap_or("")), price, quantity, si));
+            prorations.push((
+                (item_amount(&item) as f64 * fraction).round() as i64,
+                format!(
+                    "Remaining time on {} after proration",
+                    price["product"].as_str().unwrap_or("")
+                ),
+                price,
+                quantity,
+                si,
+            ));
             items.push(item);
         }
     }
     if !p.objects("items").is_empty() {
-        sub["plan"] = if items.len() == 1 { items[0]["plan"].clone() } else { Value::Null };
-        sub["quantity"] = if items.len() == 1 { items[0]["quantity"].clone() } else { Value::Null };
+        sub["plan"] = if items.len() == 1 {
+            items[0]["plan"].clone()
+        } else {
+            Value::Null
+        };
+        sub["quantity"] = if items.len() == 1 {
+            items[0]["quantity"].clone()
+        } else {
+            Value::Null
+        };
         sub["items"]["total_count"] = json!(items.len());
         sub["items"]["data"] = Value::Array(items);
     }
     if let Some(flag) = p.bool("cancel_at_period_end")? {
         sub["cancel_at_period_end"] = json!(flag);
         sub["cancel_at"] = if flag { json!(end) } else { Value::Null };
-        sub["cancellation_details"]["reason"] = if flag { json!("cancellation_requested") } else { Value::Null };
+        sub["cancellation_details"]["reason"] = if flag {
+            json!("cancellation_requested")
+        } else {
+            Value::Null
+        };
     }
     if let Some(at) = p.int("cancel_at")? {
         sub["cancel_at"] = json!(at);
@@ -546,7 +676,15 @@ pub(crate) fn update_subscription(ctx: &mut Ctx, id: &str, p: &Params) -> Result
         }
         if behavior == "always_invoice" {
             let lines = lines.iter().map(line_from_item).collect();
-            let inv = create_invoice(ctx, &customer, Some(id), lines, "subscription_update", &currency, true);
+            let inv = create_invoice(
+                ctx,
+                &customer,
+                Some(id),
+                lines,
+                "subscription_update",
+                &currency,
+                true,
+            );
             let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
             mark_items_invoiced(ctx, &inv);
             let mut s = fetch(ctx, "subscription", id, "subscription")?;
@@ -560,7 +698,11 @@ pub(crate) fn update_subscription(ctx: &mut Ctx, id: &str, p: &Params) -> Result
         }
     }
     let after = fetch(ctx, "subscription", id, "subscription")?;
-    ctx.emit("customer.subscription.updated", &after, previous(&before, &after));
+    ctx.emit(
+        "customer.subscription.updated",
+        &after,
+        previous(&before, &after),
+    );
     Ok(after)
 }
 
@@ -605,8 +747,7 @@ fn mark_items_invoiced(ctx: &mut Ctx, inv: &Value) {
 pub(crate) fn cancel_subscription(ctx: &mut Ctx, id: &str, p: &Params) -> Result<Value, ApiError> {
     let before = fetch(ctx, "subscription", id, "subscription")?;
     if before["status"] == "canceled" {
-        return Err(ApiError::no_such("subscription", id, Some("id"))
-            .with_code("resource_missing"));
+        return Err(ApiError::no_such("subscription", id, Some("id")).with_code("resource_missing"));
     }
     let mut sub = before.clone();
     sub["status"] = json!("canceled");
@@ -630,7 +771,9 @@ pub(crate) fn list_subscriptions(ctx: &Ctx, p: &Params) -> Result<Value, ApiErro
     list::list(ctx.st, "subscription", "/v1/subscriptions", p, |s| {
         customer.is_none_or(|c| s["customer"] == c)
             && price.is_none_or(|pr| {
-                s["items"]["data"].as_array().is_some_and(|items| items.iter().any(|i| i["price"]["id"] == pr))
+                s["items"]["data"]
+                    .as_array()
+                    .is_some_and(|items| items.iter().any(|i| i["price"]["id"] == pr))
             })
             && match status {
                 Some("all") => true,
@@ -658,10 +801,22 @@ pub(crate) fn create_invoice_api(ctx: &mut Ctx, p: &Params) -> Result<Value, Api
     let currency = p
         .str("currency")
         .map(str::to_lowercase)
-        .or_else(|| pending.first().and_then(|i| i["currency"].as_str().map(str::to_string)))
+        .or_else(|| {
+            pending
+                .first()
+                .and_then(|i| i["currency"].as_str().map(str::to_string))
+        })
         .unwrap_or_else(|| "usd".to_string());
     let lines = pending.iter().map(line_from_item).collect();
-    let mut inv = create_invoice(ctx, &customer, sub.as_deref(), lines, "manual", &currency, false);
+    let mut inv = create_invoice(
+        ctx,
+        &customer,
+        sub.as_deref(),
+        lines,
+        "manual",
+        &currency,
+        false,
+    );
     mark_items_invoiced(ctx, &inv);
     inv["auto_advance"] = json!(p.bool("auto_advance")?.unwrap_or(false));
     inv["description"] = json!(p.str("description"));
@@ -678,7 +833,10 @@ pub(crate) fn create_invoice_api(ctx: &mut Ctx, p: &Params) -> Result<Value, Api
 pub(crate) fn finalize_invoice(ctx: &mut Ctx, id: &str) -> Result<Value, ApiError> {
     let mut inv = fetch(ctx, "invoice", id, "invoice")?;
     if inv["status"] != "draft" {
-        return Err(ApiError::request("invoice_not_editable", "This invoice is already finalized, you can't re-finalize a non-draft invoice."));
+        return Err(ApiError::request(
+            "invoice_not_editable",
+            "This invoice is already finalized, you can't re-finalize a non-draft invoice.",
+        ));
     }
     inv["status"] = json!("open");
     inv["number"] = json!(format!("MOCK-{:06}", ctx.st.count("invoice")));
@@ -692,8 +850,18 @@ pub(crate) fn finalize_invoice(ctx: &mut Ctx, id: &str) -> Result<Value, ApiErro
 pub(crate) fn pay_invoice(ctx: &mut Ctx, id: &str, p: &Params) -> Result<Value, ApiError> {
     let inv = fetch(ctx, "invoice", id, "invoice")?;
     match inv["status"].as_str() {
-        Some("paid") => return Err(ApiError::request("invoice_already_paid", "Invoice is already paid")),
-        Some("void") => return Err(ApiError::request("invoice_not_editable", "This invoice has been voided and cannot be paid.")),
+        Some("paid") => {
+            return Err(ApiError::request(
+                "invoice_already_paid",
+                "Invoice is already paid",
+            ))
+        }
+        Some("void") => {
+            return Err(ApiError::request(
+                "invoice_not_editable",
+                "This invoice has been voided and cannot be paid.",
+            ))
+        }
         Some("draft") => {
             finalize_invoice(ctx, id)?;
         }
@@ -718,7 +886,13 @@ pub(crate) fn pay_invoice(ctx: &mut Ctx, id: &str, p: &Params) -> Result<Value, 
 pub(crate) fn void_invoice(ctx: &mut Ctx, id: &str) -> Result<Value, ApiError> {
     let mut inv = fetch(ctx, "invoice", id, "invoice")?;
     if inv["status"] != "open" {
-        return Err(ApiError::request("invoice_not_editable", format!("You can only void open invoices; this one is {}.", inv["status"])));
+        return Err(ApiError::request(
+            "invoice_not_editable",
+            format!(
+                "You can only void open invoices; this one is {}.",
+                inv["status"]
+            ),
+        ));
     }
     inv["status"] = json!("void");
     inv["amount_remaining"] = json!(0);
@@ -757,12 +931,22 @@ pub(crate) fn create_invoice_item(ctx: &mut Ctx, p: &Params) -> Result<Value, Ap
     check_customer(ctx, &customer, "customer")?;
     let (amount, currency, price, quantity) = match p.str("price") {
         Some(price_id) => {
-            let price = ctx.st.get("price", price_id).cloned().ok_or_else(|| ApiError::no_such("price", price_id, Some("price")))?;
+            let price = ctx
+                .st
+                .get("price", price_id)
+                .cloned()
+                .ok_or_else(|| ApiError::no_such("price", price_id, Some("price")))?;
             let q = p.int("quantity")?.unwrap_or(1);
-            (price["unit_amount"].as_i64().unwrap_or(0) * q, price["currency"].as_str().unwrap_or("usd").to_string(), price, q)
+            (
+                price["unit_amount"].as_i64().unwrap_or(0) * q,
+                price["currency"].as_str().unwrap_or("usd").to_string(),
+                price,
+                q,
+            )
         }
         None => (
-            p.int("amount")?.ok_or_else(|| ApiError::missing_param("amount"))?,
+            p.int("amount")?
+                .ok_or_else(|| ApiError::missing_param("amount"))?,
             p.req_str("currency")?.to_lowercase(),
             Value::Null,
             1,
@@ -799,6 +983,7 @@ pub(crate) fn list_invoice_items(ctx: &Ctx, p: &Params) -> Result<Value, ApiErro
     let customer = p.str("customer");
     let pending = p.bool("pending")?;
     list::list(ctx.st, "invoiceitem", "/v1/invoiceitems", p, |i| {
-        customer.is_none_or(|c| i["customer"] == c) && pending.is_none_or(|pd| i["invoice"].is_null() == pd)
+        customer.is_none_or(|c| i["customer"] == c)
+            && pending.is_none_or(|pd| i["invoice"].is_null() == pd)
     })
 }

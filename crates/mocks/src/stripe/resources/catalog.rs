@@ -46,7 +46,11 @@ pub(crate) fn create_product(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiErro
         "updated": ctx.now,
         "url": null,
     });
-    copy_strings(&mut product, p, &["description", "statement_descriptor", "unit_label", "url"]);
+    copy_strings(
+        &mut product,
+        p,
+        &["description", "statement_descriptor", "unit_label", "url"],
+    );
     ctx.st.put("product", &id, product.clone());
     ctx.emit("product.created", &product, None);
     if let Some(mut data) = p.sub("default_price_data") {
@@ -62,7 +66,18 @@ pub(crate) fn create_product(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiErro
 pub(crate) fn update_product(ctx: &mut Ctx, id: &str, p: &Params) -> Result<Value, ApiError> {
     let before = fetch(ctx, "product", id, "product")?;
     let mut product = before.clone();
-    copy_strings(&mut product, p, &["name", "description", "statement_descriptor", "unit_label", "url", "default_price"]);
+    copy_strings(
+        &mut product,
+        p,
+        &[
+            "name",
+            "description",
+            "statement_descriptor",
+            "unit_label",
+            "url",
+            "default_price",
+        ],
+    );
     if let Some(active) = p.bool("active")? {
         product["active"] = json!(active);
     }
@@ -115,13 +130,21 @@ pub(crate) fn create_price(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiError>
             .ok_or_else(|| ApiError::missing_param("unit_amount"))?,
     };
     if unit_amount < 0 {
-        return Err(ApiError::invalid("unit_amount", "This value must be greater than or equal to 0."));
+        return Err(ApiError::invalid(
+            "unit_amount",
+            "This value must be greater than or equal to 0.",
+        ));
     }
     let recurring = match p.sub("recurring") {
         Some(r) => {
-            let interval = r.req_str("interval").map_err(|_| ApiError::missing_param("recurring[interval]"))?;
+            let interval = r
+                .req_str("interval")
+                .map_err(|_| ApiError::missing_param("recurring[interval]"))?;
             if !["day", "week", "month", "year"].contains(&interval) {
-                return Err(ApiError::invalid("recurring[interval]", "Invalid recurring[interval]: must be one of day, week, month, or year"));
+                return Err(ApiError::invalid(
+                    "recurring[interval]",
+                    "Invalid recurring[interval]: must be one of day, week, month, or year",
+                ));
             }
             json!({
                 "aggregate_usage": null,
@@ -135,7 +158,15 @@ pub(crate) fn create_price(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiError>
         None => Value::Null,
     };
     let id = fresh_id(ctx, p, "price")?;
-    Ok(store_price(ctx, &id, &product, unit_amount, &currency, recurring, p))
+    Ok(store_price(
+        ctx,
+        &id,
+        &product,
+        unit_amount,
+        &currency,
+        recurring,
+        p,
+    ))
 }
 
 /// Stores a price object.
@@ -208,14 +239,31 @@ pub(crate) fn create_shipping_rate(ctx: &mut Ctx, p: &Params) -> Result<Value, A
     let amount = p
         .int("fixed_amount.amount")?
         .ok_or_else(|| ApiError::missing_param("fixed_amount[amount]"))?;
-    let currency = p.str("fixed_amount.currency").unwrap_or("usd").to_lowercase();
+    let currency = p
+        .str("fixed_amount.currency")
+        .unwrap_or("usd")
+        .to_lowercase();
     let id = fresh_id(ctx, p, "shr")?;
-    let rate = shipping_rate(&id, ctx.now, &name, amount, &currency, merge_metadata(&json!({}), p));
+    let rate = shipping_rate(
+        &id,
+        ctx.now,
+        &name,
+        amount,
+        &currency,
+        merge_metadata(&json!({}), p),
+    );
     ctx.st.put("shipping_rate", &id, rate.clone());
     Ok(rate)
 }
 
-fn shipping_rate(id: &str, created: i64, name: &str, amount: i64, currency: &str, metadata: Value) -> Value {
+fn shipping_rate(
+    id: &str,
+    created: i64,
+    name: &str,
+    amount: i64,
+    currency: &str,
+    metadata: Value,
+) -> Value {
     json!({
         "id": id,
         "object": "shipping_rate",
@@ -264,7 +312,9 @@ pub(crate) fn fixture_product(ctx: &mut Ctx, f: &Value) -> Result<(), String> {
     }
     create_product(ctx, &p).map_err(|e| format!("product {id}: {}", e.message))?;
     for price in f["prices"].as_array().into_iter().flatten() {
-        let pid = price["id"].as_str().ok_or_else(|| format!("product {id}: prices[]: `id` is required"))?;
+        let pid = price["id"]
+            .as_str()
+            .ok_or_else(|| format!("product {id}: prices[]: `id` is required"))?;
         let amount = price["unit_amount"]
             .as_i64()
             .or_else(|| price["amount"].as_i64())
@@ -295,7 +345,9 @@ pub(crate) fn fixture_product(ctx: &mut Ctx, f: &Value) -> Result<(), String> {
 
 /// Loads a fixture shipping rate `{id, display_name, amount, currency}`.
 pub(crate) fn fixture_shipping_rate(ctx: &mut Ctx, f: &Value) -> Result<(), String> {
-    let id = f["id"].as_str().ok_or("shipping_rates[]: `id` is required")?;
+    let id = f["id"]
+        .as_str()
+        .ok_or("shipping_rates[]: `id` is required")?;
     let name = f["display_name"].as_str().unwrap_or(id);
     let amount = f["amount"]
         .as_i64()

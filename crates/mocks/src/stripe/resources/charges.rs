@@ -12,14 +12,28 @@ use super::fetch;
 
 /// Records a charge for PaymentIntent `pi` paid with `pm_id`: succeeded (captured or only
 /// authorized) or failed with `decline`. Emits `charge.succeeded` / `charge.failed`.
-pub(crate) fn record(ctx: &mut Ctx, pi: &Value, pm_id: &str, decline: Option<&Decline>, capture: bool) -> Value {
+pub(crate) fn record(
+    ctx: &mut Ctx,
+    pi: &Value,
+    pm_id: &str,
+    decline: Option<&Decline>,
+    capture: bool,
+) -> Value {
     let id = new_id("ch");
     let amount = pi["amount"].as_i64().unwrap_or(0);
-    let pm = ctx.st.get("payment_method", pm_id).cloned().unwrap_or(Value::Null);
+    let pm = ctx
+        .st
+        .get("payment_method", pm_id)
+        .cloned()
+        .unwrap_or(Value::Null);
     let succeeded = decline.is_none();
     let outcome = match decline {
-        None => json!({"network_status": "approved_by_network", "reason": null, "risk_level": "normal", "risk_score": 32, "seller_message": "Payment complete.", "type": "authorized"}),
-        Some(d) => json!({"network_status": "declined_by_network", "reason": d.decline_code, "risk_level": "normal", "risk_score": 40, "seller_message": "The bank did not return any further details with this decline.", "type": "issuer_declined"}),
+        None => {
+            json!({"network_status": "approved_by_network", "reason": null, "risk_level": "normal", "risk_score": 32, "seller_message": "Payment complete.", "type": "authorized"})
+        }
+        Some(d) => {
+            json!({"network_status": "declined_by_network", "reason": d.decline_code, "risk_level": "normal", "risk_score": 40, "seller_message": "The bank did not return any further details with this decline.", "type": "issuer_declined"})
+        }
     };
     let charge = json!({
         "id": id,
@@ -70,7 +84,11 @@ pub(crate) fn record(ctx: &mut Ctx, pi: &Value, pm_id: &str, decline: Option<&De
     });
     ctx.st.put("charge", &id, charge.clone());
     ctx.emit(
-        if succeeded { "charge.succeeded" } else { "charge.failed" },
+        if succeeded {
+            "charge.succeeded"
+        } else {
+            "charge.failed"
+        },
         &charge,
         None,
     );
@@ -84,7 +102,11 @@ pub(crate) fn capture(ctx: &mut Ctx, charge_id: &str, amount: i64) -> Option<Val
     charge["amount_captured"] = json!(amount);
     charge["balance_transaction"] = json!(new_id("txn"));
     ctx.st.put("charge", charge_id, charge.clone());
-    ctx.emit("charge.captured", &charge, Some(json!({"captured": false, "amount_captured": 0})));
+    ctx.emit(
+        "charge.captured",
+        &charge,
+        Some(json!({"captured": false, "amount_captured": 0})),
+    );
     Some(charge)
 }
 
@@ -117,7 +139,9 @@ pub(crate) fn create_refund(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiError
             if pi["status"] != "succeeded" {
                 return Err(ApiError::request(
                     "charge_not_refundable",
-                    format!("This PaymentIntent ({pi_id}) does not have a successful charge to refund."),
+                    format!(
+                        "This PaymentIntent ({pi_id}) does not have a successful charge to refund."
+                    ),
                 )
                 .with_param("payment_intent"));
             }
@@ -125,7 +149,8 @@ pub(crate) fn create_refund(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiError
         }
         (None, None) => return Err(ApiError::missing_param("charge")),
     };
-    let mut charge = fetch(ctx, "charge", &charge_id, "charge").map_err(|e| e.with_param("charge"))?;
+    let mut charge =
+        fetch(ctx, "charge", &charge_id, "charge").map_err(|e| e.with_param("charge"))?;
     if charge["status"] != "succeeded" || charge["captured"] != true {
         return Err(ApiError::request(
             "charge_not_refundable",
@@ -144,7 +169,10 @@ pub(crate) fn create_refund(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiError
     if amount <= 0 || amount > captured - refunded {
         return Err(ApiError::invalid(
             "amount",
-            format!("Refund amount ({amount}) is greater than unrefunded amount on charge ({}).", captured - refunded),
+            format!(
+                "Refund amount ({amount}) is greater than unrefunded amount on charge ({}).",
+                captured - refunded
+            ),
         )
         .with_code("amount_too_large"));
     }
@@ -170,7 +198,10 @@ pub(crate) fn create_refund(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiError
     let before = json!({"amount_refunded": refunded, "refunded": false});
     charge["amount_refunded"] = json!(refunded + amount);
     charge["refunded"] = json!(refunded + amount >= captured);
-    let mut refunds: Vec<Value> = charge["refunds"]["data"].as_array().cloned().unwrap_or_default();
+    let mut refunds: Vec<Value> = charge["refunds"]["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     refunds.insert(0, refund.clone());
     charge["refunds"]["total_count"] = json!(refunds.len());
     charge["refunds"]["data"] = Value::Array(refunds);

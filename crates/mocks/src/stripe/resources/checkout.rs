@@ -31,13 +31,13 @@ pub(crate) fn create(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiError> {
     let mut currency = p.str("currency").map(str::to_lowercase);
     for (i, li) in p.objects("line_items").iter().enumerate() {
         let price = match (li.str("price"), li.sub("price_data")) {
-            (Some(pid), _) => ctx
-                .st
-                .get("price", pid)
-                .cloned()
-                .ok_or_else(|| ApiError::no_such("price", pid, Some(&format!("line_items[{i}][price]"))))?,
+            (Some(pid), _) => ctx.st.get("price", pid).cloned().ok_or_else(|| {
+                ApiError::no_such("price", pid, Some(&format!("line_items[{i}][price]")))
+            })?,
             (None, Some(data)) => super::catalog::create_price(ctx, &data)?,
-            (None, None) => return Err(ApiError::missing_param(&format!("line_items[{i}][price]"))),
+            (None, None) => {
+                return Err(ApiError::missing_param(&format!("line_items[{i}][price]")))
+            }
         };
         if mode == "subscription" && price["type"] != "recurring" && i == 0 {
             return Err(ApiError::invalid(
@@ -67,17 +67,27 @@ pub(crate) fn create(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiError> {
             "quantity": quantity,
         }));
     }
-    let subtotal: i64 = items.iter().map(|i| i["amount_total"].as_i64().unwrap_or(0)).sum();
+    let subtotal: i64 = items
+        .iter()
+        .map(|i| i["amount_total"].as_i64().unwrap_or(0))
+        .sum();
     let shipping_options: Vec<Value> = p
         .objects("shipping_options")
         .iter()
         .filter_map(|o| o.str("shipping_rate").map(str::to_string))
         .map(|rate| {
-            let amount = ctx.st.get("shipping_rate", &rate).map(|r| r["fixed_amount"]["amount"].clone()).unwrap_or(json!(0));
+            let amount = ctx
+                .st
+                .get("shipping_rate", &rate)
+                .map(|r| r["fixed_amount"]["amount"].clone())
+                .unwrap_or(json!(0));
             json!({"shipping_amount": amount, "shipping_rate": rate})
         })
         .collect();
-    let shipping_amount = shipping_options.first().and_then(|o| o["shipping_amount"].as_i64()).unwrap_or(0);
+    let shipping_amount = shipping_options
+        .first()
+        .and_then(|o| o["shipping_amount"].as_i64())
+        .unwrap_or(0);
     let shipping_cost = shipping_options.first().map(|o| {
         json!({"amount_subtotal": o["shipping_amount"], "amount_tax": 0, "amount_total": o["shipping_amount"], "shipping_rate": o["shipping_rate"]})
     });
@@ -129,15 +139,29 @@ pub(crate) fn retrieve(ctx: &Ctx, id: &str, p: &Params) -> Result<Value, ApiErro
 }
 
 fn line_items_list(ctx: &Ctx, id: &str) -> Value {
-    let items = ctx.st.get(LINE_ITEMS, id).and_then(Value::as_array).cloned().unwrap_or_default();
+    let items = ctx
+        .st
+        .get(LINE_ITEMS, id)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     list::whole(items, &format!("/v1/checkout/sessions/{id}/line_items"))
 }
 
 /// `GET /v1/checkout/sessions/{id}/line_items`.
 pub(crate) fn line_items(ctx: &Ctx, id: &str, p: &Params) -> Result<Value, ApiError> {
     fetch(ctx, "checkout.session", id, "checkout.session")?;
-    let items = ctx.st.get(LINE_ITEMS, id).and_then(Value::as_array).cloned().unwrap_or_default();
-    list::page(items.iter().collect(), &format!("/v1/checkout/sessions/{id}/line_items"), p)
+    let items = ctx
+        .st
+        .get(LINE_ITEMS, id)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    list::page(
+        items.iter().collect(),
+        &format!("/v1/checkout/sessions/{id}/line_items"),
+        p,
+    )
 }
 
 /// `POST /v1/checkout/sessions/{id}/expire`.
@@ -146,7 +170,10 @@ pub(crate) fn expire(ctx: &mut Ctx, id: &str) -> Result<Value, ApiError> {
     if session["status"] != "open" {
         return Err(ApiError::request(
             "checkout_session_unexpected_state",
-            format!("Only Checkout Sessions with a status of `open` can be expired; this one is {}.", session["status"]),
+            format!(
+                "Only Checkout Sessions with a status of `open` can be expired; this one is {}.",
+                session["status"]
+            ),
         ));
     }
     session["status"] = json!("expired");
@@ -162,12 +189,18 @@ pub(crate) fn list(ctx: &Ctx, p: &Params) -> Result<Value, ApiError> {
     let pi = p.str("payment_intent");
     let sub = p.str("subscription");
     let status = p.str("status");
-    list::list(ctx.st, "checkout.session", "/v1/checkout/sessions", p, |s| {
-        customer.is_none_or(|c| s["customer"] == c)
-            && pi.is_none_or(|x| s["payment_intent"] == x)
-            && sub.is_none_or(|x| s["subscription"] == x)
-            && status.is_none_or(|x| s["status"] == x)
-    })
+    list::list(
+        ctx.st,
+        "checkout.session",
+        "/v1/checkout/sessions",
+        p,
+        |s| {
+            customer.is_none_or(|c| s["customer"] == c)
+                && pi.is_none_or(|x| s["payment_intent"] == x)
+                && sub.is_none_or(|x| s["subscription"] == x)
+                && status.is_none_or(|x| s["status"] == x)
+        },
+    )
 }
 
 /// Completes an open session as if the customer paid on the hosted page with test card
@@ -183,7 +216,10 @@ pub(crate) fn complete(ctx: &mut Ctx, id: &str, card: Option<&str>) -> Result<Va
     let customer = match session["customer"].as_str() {
         Some(c) => c.to_string(),
         None => {
-            let email = session["customer_email"].as_str().unwrap_or("customer@example.com").to_string();
+            let email = session["customer_email"]
+                .as_str()
+                .unwrap_or("customer@example.com")
+                .to_string();
             let c = customers::create(ctx, &Params(json!({"email": email})))?;
             c["id"].as_str().unwrap_or_default().to_string()
         }
@@ -193,13 +229,24 @@ pub(crate) fn complete(ctx: &mut Ctx, id: &str, card: Option<&str>) -> Result<Va
     let pm = payment_methods::store_card(ctx, None, &facts, &Params::empty());
     let pm_id = pm["id"].as_str().unwrap_or_default().to_string();
     payment_methods::attach_to(ctx, &pm_id, &customer)?;
-    let email = ctx.st.get("customer", &customer).map(|c| c["email"].clone()).unwrap_or(Value::Null);
+    let email = ctx
+        .st
+        .get("customer", &customer)
+        .map(|c| c["email"].clone())
+        .unwrap_or(Value::Null);
     session["customer"] = json!(customer);
     session["customer_details"] = json!({"email": email, "name": null, "phone": null, "address": null, "tax_exempt": "none", "tax_ids": []});
-    let items = ctx.st.get(LINE_ITEMS, id).and_then(Value::as_array).cloned().unwrap_or_default();
+    let items = ctx
+        .st
+        .get(LINE_ITEMS, id)
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     match session["mode"].as_str() {
         Some("subscription") => {
-            let mut p = Params(json!({"customer": customer, "default_payment_method": pm_id, "payment_behavior": "allow_incomplete"}));
+            let mut p = Params(
+                json!({"customer": customer, "default_payment_method": pm_id, "payment_behavior": "allow_incomplete"}),
+            );
             let list: Vec<Value> = items
                 .iter()
                 .filter(|i| i["price"]["type"] == "recurring")
@@ -208,20 +255,35 @@ pub(crate) fn complete(ctx: &mut Ctx, id: &str, card: Option<&str>) -> Result<Va
             p.0["items"] = Value::Array(list);
             let sub = billing::create_subscription(ctx, &p)?;
             if sub["status"] != "active" && sub["status"] != "trialing" {
-                return Err(ApiError::card("card_declined", Some("generic_decline"), "Your card was declined."));
+                return Err(ApiError::card(
+                    "card_declined",
+                    Some("generic_decline"),
+                    "Your card was declined.",
+                ));
             }
             session["subscription"] = sub["id"].clone();
             session["invoice"] = sub["latest_invoice"].clone();
             session["payment_status"] = json!("paid");
         }
         Some("setup") => {
-            let si = super::setup_intents::create(ctx, &Params(json!({"customer": customer, "payment_method": pm_id, "confirm": "true"})))?;
+            let si = super::setup_intents::create(
+                ctx,
+                &Params(json!({"customer": customer, "payment_method": pm_id, "confirm": "true"})),
+            )?;
             session["setup_intent"] = si["id"].clone();
         }
         _ => {
             let amount = session["amount_total"].as_i64().unwrap_or(0);
             let currency = session["currency"].as_str().unwrap_or("usd").to_string();
-            let pi = payment_intents::insert(ctx, amount, &currency, Some(&customer), Some(&pm_id), None, &Params::empty())?;
+            let pi = payment_intents::insert(
+                ctx,
+                amount,
+                &currency,
+                Some(&customer),
+                Some(&pm_id),
+                None,
+                &Params::empty(),
+            )?;
             let pi_id = pi["id"].as_str().unwrap_or_default().to_string();
             session["payment_intent"] = json!(pi_id);
             ctx.st.put("checkout.session", id, session.clone());

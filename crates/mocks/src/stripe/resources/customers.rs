@@ -53,7 +53,8 @@ pub(crate) fn build(id: &str, created: i64, p: &Params) -> Value {
 pub(crate) fn create(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiError> {
     let id = match p.str("id") {
         Some(id) if ctx.st.get_any(id).is_some() => {
-            return Err(ApiError::invalid("id", "Customer already exists.").with_code("resource_already_exists"))
+            return Err(ApiError::invalid("id", "Customer already exists.")
+                .with_code("resource_already_exists"))
         }
         Some(id) => id.to_string(),
         None => new_id("cus"),
@@ -78,11 +79,15 @@ fn apply_payment_settings(ctx: &mut Ctx, id: &str, p: &Params) -> Result<(), Api
         payment_methods::attach_to(ctx, &pm_id, id)?;
         customer["default_source"] = json!(pm_id);
     }
-    if let Some(default) = p.get("invoice_settings.default_payment_method").and_then(Value::as_str) {
+    if let Some(default) = p
+        .get("invoice_settings.default_payment_method")
+        .and_then(Value::as_str)
+    {
         if default.is_empty() {
             customer["invoice_settings"]["default_payment_method"] = Value::Null;
         } else {
-            let pm_id = payment_methods::resolve(ctx, default, "invoice_settings[default_payment_method]")?;
+            let pm_id =
+                payment_methods::resolve(ctx, default, "invoice_settings[default_payment_method]")?;
             payment_methods::attach_to(ctx, &pm_id, id)?;
             customer["invoice_settings"]["default_payment_method"] = json!(pm_id);
         }
@@ -148,10 +153,13 @@ pub(crate) fn search(ctx: &Ctx, p: &Params) -> Result<Value, ApiError> {
     let query = p.req_str("query")?;
     let mut clauses = Vec::new();
     for clause in query.split(" AND ") {
-        let (field, value) = clause
-            .split_once(':')
-            .ok_or_else(|| ApiError::invalid("query", format!("Invalid search clause: {clause}")))?;
-        let value = value.trim().trim_matches(|c| c == '\'' || c == '"').to_string();
+        let (field, value) = clause.split_once(':').ok_or_else(|| {
+            ApiError::invalid("query", format!("Invalid search clause: {clause}"))
+        })?;
+        let value = value
+            .trim()
+            .trim_matches(|c| c == '\'' || c == '"')
+            .to_string();
         let field = field.trim();
         let path = if let Some(key) = field
             .strip_prefix("metadata[")
@@ -161,7 +169,10 @@ pub(crate) fn search(ctx: &Ctx, p: &Params) -> Result<Value, ApiError> {
         } else if ["email", "name", "phone"].contains(&field) {
             field.to_string()
         } else {
-            return Err(ApiError::invalid("query", format!("Field `{field}` is an unsupported search field.")));
+            return Err(ApiError::invalid(
+                "query",
+                format!("Field `{field}` is an unsupported search field."),
+            ));
         };
         clauses.push((path, value));
     }
@@ -172,7 +183,8 @@ pub(crate) fn search(ctx: &Ctx, p: &Params) -> Result<Value, ApiError> {
         .filter(|c| c.get("deleted").is_none())
         .filter(|c| {
             clauses.iter().all(|(path, value)| {
-                super::super::params::lookup(c, path).and_then(Value::as_str) == Some(value.as_str())
+                super::super::params::lookup(c, path).and_then(Value::as_str)
+                    == Some(value.as_str())
             })
         })
         .collect();

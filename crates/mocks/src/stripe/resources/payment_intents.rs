@@ -48,10 +48,15 @@ pub(crate) fn insert(
 ) -> Result<Value, ApiError> {
     let capture_method = p.str("capture_method").unwrap_or("automatic");
     if !["automatic", "automatic_async", "manual"].contains(&capture_method) {
-        return Err(ApiError::invalid("capture_method", format!("Invalid capture_method: {capture_method}")));
+        return Err(ApiError::invalid(
+            "capture_method",
+            format!("Invalid capture_method: {capture_method}"),
+        ));
     }
     let apm = match p.bool("automatic_payment_methods.enabled")? {
-        Some(true) => json!({"enabled": true, "allow_redirects": p.str("automatic_payment_methods.allow_redirects").unwrap_or("always")}),
+        Some(true) => {
+            json!({"enabled": true, "allow_redirects": p.str("automatic_payment_methods.allow_redirects").unwrap_or("always")})
+        }
         _ => Value::Null,
     };
     let mut types = p.strings("payment_method_types");
@@ -101,7 +106,19 @@ pub(crate) fn insert(
         "transfer_data": null,
         "transfer_group": null,
     });
-    copy_strings(&mut pi, p, &["description", "receipt_email", "setup_future_usage", "shipping", "statement_descriptor", "statement_descriptor_suffix", "return_url"]);
+    copy_strings(
+        &mut pi,
+        p,
+        &[
+            "description",
+            "receipt_email",
+            "setup_future_usage",
+            "shipping",
+            "statement_descriptor",
+            "statement_descriptor_suffix",
+            "return_url",
+        ],
+    );
     ctx.st.put("payment_intent", &id, pi.clone());
     ctx.emit("payment_intent.created", &pi, None);
     Ok(pi)
@@ -109,10 +126,14 @@ pub(crate) fn insert(
 
 /// `POST /v1/payment_intents`.
 pub(crate) fn create(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiError> {
-    let amount = p.int("amount")?.ok_or_else(|| ApiError::missing_param("amount"))?;
+    let amount = p
+        .int("amount")?
+        .ok_or_else(|| ApiError::missing_param("amount"))?;
     if amount < 1 {
-        return Err(ApiError::invalid("amount", "This value must be greater than or equal to 1.")
-            .with_code("amount_too_small"));
+        return Err(
+            ApiError::invalid("amount", "This value must be greater than or equal to 1.")
+                .with_code("amount_too_small"),
+        );
     }
     let currency = p.req_str("currency")?.to_lowercase();
     let customer = p.str("customer");
@@ -151,7 +172,17 @@ pub(crate) fn update(ctx: &mut Ctx, id: &str, p: &Params) -> Result<Value, ApiEr
             pi["status"] = json!("requires_confirmation");
         }
     }
-    copy_strings(&mut pi, p, &["description", "receipt_email", "setup_future_usage", "shipping", "statement_descriptor"]);
+    copy_strings(
+        &mut pi,
+        p,
+        &[
+            "description",
+            "receipt_email",
+            "setup_future_usage",
+            "shipping",
+            "statement_descriptor",
+        ],
+    );
     pi["metadata"] = merge_metadata(&pi["metadata"], p);
     ctx.st.put("payment_intent", id, pi.clone());
     Ok(pi)
@@ -168,20 +199,40 @@ fn unexpected_state(action: &str, status: &str) -> ApiError {
 pub(crate) fn confirm(ctx: &mut Ctx, id: &str, p: &Params) -> Result<Value, ApiError> {
     let mut pi = fetch(ctx, "payment_intent", id, "payment_intent")?;
     let status = pi["status"].as_str().unwrap_or_default().to_string();
-    if !["requires_payment_method", "requires_confirmation", "requires_action"].contains(&status.as_str()) {
+    if ![
+        "requires_payment_method",
+        "requires_confirmation",
+        "requires_action",
+    ]
+    .contains(&status.as_str())
+    {
         return Err(unexpected_state("confirm", &status).with("payment_intent", pi));
     }
     if let Some(pm) = payment_method_param(ctx, p)? {
         pi["payment_method"] = json!(pm);
     }
-    copy_strings(&mut pi, p, &["return_url", "receipt_email", "setup_future_usage", "shipping"]);
+    copy_strings(
+        &mut pi,
+        p,
+        &[
+            "return_url",
+            "receipt_email",
+            "setup_future_usage",
+            "shipping",
+        ],
+    );
     ctx.st.put("payment_intent", id, pi);
     pay(ctx, id, off_session(p)?, false)
 }
 
 /// Charges the PaymentIntent's payment method: succeeds, asks for 3D Secure, or declines
 /// (402 with the PaymentIntent in the error). `authenticated` is set after 3D Secure.
-pub(crate) fn pay(ctx: &mut Ctx, id: &str, off_session: bool, authenticated: bool) -> Result<Value, ApiError> {
+pub(crate) fn pay(
+    ctx: &mut Ctx,
+    id: &str,
+    off_session: bool,
+    authenticated: bool,
+) -> Result<Value, ApiError> {
     let mut pi = fetch(ctx, "payment_intent", id, "payment_intent")?;
     let Some(pm_id) = pi["payment_method"].as_str().map(str::to_string) else {
         return Err(ApiError::invalid(
@@ -198,8 +249,12 @@ pub(crate) fn pay(ctx: &mut Ctx, id: &str, off_session: bool, authenticated: boo
     if needs_auth && !off_session {
         let url = format!("{}/3ds/{id}", ctx.base);
         pi["next_action"] = match pi["return_url"].as_str() {
-            Some(ret) => json!({"type": "redirect_to_url", "redirect_to_url": {"return_url": ret, "url": url}}),
-            None => json!({"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": url, "source": new_id("src")}}),
+            Some(ret) => {
+                json!({"type": "redirect_to_url", "redirect_to_url": {"return_url": ret, "url": url}})
+            }
+            None => {
+                json!({"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": url, "source": new_id("src")}})
+            }
         };
         pi["status"] = json!("requires_action");
         ctx.st.put("payment_intent", id, pi.clone());
@@ -219,7 +274,11 @@ pub(crate) fn pay(ctx: &mut Ctx, id: &str, off_session: bool, authenticated: boo
     pi["latest_charge"] = charge["id"].clone();
     let amount = pi["amount"].clone();
     if let Some(d) = decline {
-        let pm = ctx.st.get("payment_method", &pm_id).cloned().unwrap_or(Value::Null);
+        let pm = ctx
+            .st
+            .get("payment_method", &pm_id)
+            .cloned()
+            .unwrap_or(Value::Null);
         pi["last_payment_error"] = json!({
             "type": "card_error",
             "code": d.code,
@@ -248,7 +307,8 @@ pub(crate) fn pay(ctx: &mut Ctx, id: &str, off_session: bool, authenticated: boo
         pi["status"] = json!("requires_capture");
         pi["amount_capturable"] = amount;
     }
-    if let (Some(_), Some(customer)) = (pi["setup_future_usage"].as_str(), pi["customer"].as_str()) {
+    if let (Some(_), Some(customer)) = (pi["setup_future_usage"].as_str(), pi["customer"].as_str())
+    {
         payment_methods::attach_to(ctx, &pm_id, customer)?;
         payment_methods::mark_set_up(ctx, &pm_id);
     }
@@ -268,12 +328,18 @@ pub(crate) fn pay(ctx: &mut Ctx, id: &str, off_session: bool, authenticated: boo
 pub(crate) fn authenticate(ctx: &mut Ctx, id: &str, success: bool) -> Result<Value, ApiError> {
     let mut pi = fetch(ctx, "payment_intent", id, "payment_intent")?;
     if pi["status"] != "requires_action" {
-        return Err(unexpected_state("authenticate", pi["status"].as_str().unwrap_or_default()));
+        return Err(unexpected_state(
+            "authenticate",
+            pi["status"].as_str().unwrap_or_default(),
+        ));
     }
     if success {
         return pay(ctx, id, false, true);
     }
-    let pm = pi["payment_method"].as_str().and_then(|p| ctx.st.get("payment_method", p)).cloned();
+    let pm = pi["payment_method"]
+        .as_str()
+        .and_then(|p| ctx.st.get("payment_method", p))
+        .cloned();
     pi["last_payment_error"] = json!({
         "type": "invalid_request_error",
         "code": "payment_intent_authentication_failure",
@@ -295,7 +361,10 @@ pub(crate) fn authenticate(ctx: &mut Ctx, id: &str, success: bool) -> Result<Val
 pub(crate) fn capture(ctx: &mut Ctx, id: &str, p: &Params) -> Result<Value, ApiError> {
     let mut pi = fetch(ctx, "payment_intent", id, "payment_intent")?;
     if pi["status"] != "requires_capture" {
-        return Err(unexpected_state("capture", pi["status"].as_str().unwrap_or_default()));
+        return Err(unexpected_state(
+            "capture",
+            pi["status"].as_str().unwrap_or_default(),
+        ));
     }
     let capturable = pi["amount_capturable"].as_i64().unwrap_or(0);
     let amount = p.int("amount_to_capture")?.unwrap_or(capturable);
@@ -324,7 +393,13 @@ pub(crate) fn capture(ctx: &mut Ctx, id: &str, p: &Params) -> Result<Value, ApiE
 pub(crate) fn cancel(ctx: &mut Ctx, id: &str, p: &Params) -> Result<Value, ApiError> {
     let mut pi = fetch(ctx, "payment_intent", id, "payment_intent")?;
     let status = pi["status"].as_str().unwrap_or_default().to_string();
-    let cancelable = ["requires_payment_method", "requires_capture", "requires_confirmation", "requires_action", "processing"];
+    let cancelable = [
+        "requires_payment_method",
+        "requires_capture",
+        "requires_confirmation",
+        "requires_action",
+        "processing",
+    ];
     if !cancelable.contains(&status.as_str()) {
         return Err(ApiError::request(
             "payment_intent_unexpected_state",

@@ -42,7 +42,11 @@ fn year_of(ts: i64) -> i64 {
 }
 
 /// Reads `card[number|exp_month|exp_year|cvc]` or `card[token]` (param prefix `prefix`).
-pub(crate) fn card_from_params(ctx: &Ctx, card: &Params, prefix: &str) -> Result<CardFacts, ApiError> {
+pub(crate) fn card_from_params(
+    ctx: &Ctx,
+    card: &Params,
+    prefix: &str,
+) -> Result<CardFacts, ApiError> {
     if let Some(token) = card.str("token") {
         let test = cards::by_alias(token)
             .ok_or_else(|| ApiError::no_such("token", token, Some(&format!("{prefix}[token]"))))?;
@@ -55,8 +59,10 @@ pub(crate) fn card_from_params(ctx: &Ctx, card: &Params, prefix: &str) -> Result
         .filter(|c| !c.is_whitespace() && *c != '-')
         .collect();
     if !cards::luhn(&number) {
-        return Err(ApiError::card("incorrect_number", None, "Your card number is incorrect.")
-            .with_param(&format!("{prefix}[number]")));
+        return Err(
+            ApiError::card("incorrect_number", None, "Your card number is incorrect.")
+                .with_param(&format!("{prefix}[number]")),
+        );
     }
     let mut facts = match cards::by_number(&number) {
         Some(test) => CardFacts::from_test_card(test, ctx.now),
@@ -71,23 +77,35 @@ pub(crate) fn card_from_params(ctx: &Ctx, card: &Params, prefix: &str) -> Result
     };
     if let Some(m) = card.int("exp_month")? {
         if !(1..=12).contains(&m) {
-            return Err(ApiError::card("invalid_expiry_month", None, "Your card's expiration month is invalid.")
-                .with_param(&format!("{prefix}[exp_month]")));
+            return Err(ApiError::card(
+                "invalid_expiry_month",
+                None,
+                "Your card's expiration month is invalid.",
+            )
+            .with_param(&format!("{prefix}[exp_month]")));
         }
         facts.exp_month = m;
     }
     if let Some(y) = card.int("exp_year")? {
         let y = if y < 100 { 2000 + y } else { y };
         if y < year_of(ctx.now) {
-            return Err(ApiError::card("invalid_expiry_year", None, "Your card's expiration year is invalid.")
-                .with_param(&format!("{prefix}[exp_year]")));
+            return Err(ApiError::card(
+                "invalid_expiry_year",
+                None,
+                "Your card's expiration year is invalid.",
+            )
+            .with_param(&format!("{prefix}[exp_year]")));
         }
         facts.exp_year = y;
     }
     if let Some(cvc) = card.str("cvc") {
         if !(3..=4).contains(&cvc.len()) || !cvc.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(ApiError::card("invalid_cvc", None, "Your card's security code is invalid.")
-                .with_param(&format!("{prefix}[cvc]")));
+            return Err(ApiError::card(
+                "invalid_cvc",
+                None,
+                "Your card's security code is invalid.",
+            )
+            .with_param(&format!("{prefix}[cvc]")));
         }
     }
     Ok(facts)
@@ -151,7 +169,11 @@ pub(crate) fn behaviour(ctx: &Ctx, pm_id: &str) -> (Outcome, bool) {
 /// Records that the card was set up (SetupIntent succeeded) for off-session use.
 pub(crate) fn mark_set_up(ctx: &mut Ctx, pm_id: &str) {
     let (outcome, _) = behaviour(ctx, pm_id);
-    ctx.st.put(CARD_BEHAVIOUR, pm_id, json!({"outcome": outcome, "set_up": true}));
+    ctx.st.put(
+        CARD_BEHAVIOUR,
+        pm_id,
+        json!({"outcome": outcome, "set_up": true}),
+    );
 }
 
 /// The id of a stored PaymentMethod named by `id`, creating one for Stripe's test
@@ -200,7 +222,9 @@ pub(crate) fn create(ctx: &mut Ctx, p: &Params) -> Result<Value, ApiError> {
             format!("The payment method type `{kind}` is not supported by this mock; use `card`."),
         ));
     }
-    let card = p.sub("card").ok_or_else(|| ApiError::missing_param("card"))?;
+    let card = p
+        .sub("card")
+        .ok_or_else(|| ApiError::missing_param("card"))?;
     let facts = card_from_params(ctx, &card, "card")?;
     Ok(store_card(ctx, None, &facts, p))
 }
@@ -247,7 +271,11 @@ pub(crate) fn attach_to(ctx: &mut Ctx, pm_id: &str, customer: &str) -> Result<Va
     }
     pm["customer"] = json!(customer);
     ctx.st.put("payment_method", pm_id, pm.clone());
-    ctx.emit("payment_method.attached", &pm, Some(json!({"customer": null})));
+    ctx.emit(
+        "payment_method.attached",
+        &pm,
+        Some(json!({"customer": null})),
+    );
     Ok(pm)
 }
 
@@ -280,12 +308,21 @@ pub(crate) fn detach(ctx: &mut Ctx, id: &str) -> Result<Value, ApiError> {
             ctx.st.put("customer", &customer, c);
         }
     }
-    ctx.emit("payment_method.detached", &pm, Some(json!({"customer": customer})));
+    ctx.emit(
+        "payment_method.detached",
+        &pm,
+        Some(json!({"customer": customer})),
+    );
     Ok(pm)
 }
 
 /// `GET /v1/payment_methods?customer=` and `GET /v1/customers/{id}/payment_methods`.
-pub(crate) fn list(ctx: &Ctx, customer: Option<&str>, p: &Params, url: &str) -> Result<Value, ApiError> {
+pub(crate) fn list(
+    ctx: &Ctx,
+    customer: Option<&str>,
+    p: &Params,
+    url: &str,
+) -> Result<Value, ApiError> {
     if let Some(c) = customer {
         check_customer(ctx, c, "customer")?;
     }
@@ -297,7 +334,9 @@ pub(crate) fn list(ctx: &Ctx, customer: Option<&str>, p: &Params, url: &str) -> 
 
 /// Loads a fixture PaymentMethod `{id, type, card{brand, last4}}`.
 pub(crate) fn fixture(ctx: &mut Ctx, f: &Value) -> Result<(), String> {
-    let id = f["id"].as_str().ok_or("payment_methods[]: `id` is required")?;
+    let id = f["id"]
+        .as_str()
+        .ok_or("payment_methods[]: `id` is required")?;
     let last4 = f["card"]["last4"].as_str().unwrap_or("4242").to_string();
     let facts = CardFacts {
         brand: f["card"]["brand"].as_str().unwrap_or("visa").to_string(),
@@ -305,7 +344,9 @@ pub(crate) fn fixture(ctx: &mut Ctx, f: &Value) -> Result<(), String> {
         last4,
         funding: "credit".to_string(),
         exp_month: f["card"]["exp_month"].as_i64().unwrap_or(12),
-        exp_year: f["card"]["exp_year"].as_i64().unwrap_or(year_of(ctx.now) + 3),
+        exp_year: f["card"]["exp_year"]
+            .as_i64()
+            .unwrap_or(year_of(ctx.now) + 3),
     };
     let mut pm = store_card(ctx, Some(id), &facts, &Params::empty());
     if let Some(c) = f["customer"].as_str() {

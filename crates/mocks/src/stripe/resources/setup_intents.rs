@@ -82,7 +82,13 @@ pub(crate) fn update(ctx: &mut Ctx, id: &str, p: &Params) -> Result<Value, ApiEr
 pub(crate) fn confirm(ctx: &mut Ctx, id: &str, p: &Params) -> Result<Value, ApiError> {
     let mut si = fetch(ctx, "setup_intent", id, "setupintent")?;
     let status = si["status"].as_str().unwrap_or_default().to_string();
-    if !["requires_payment_method", "requires_confirmation", "requires_action"].contains(&status.as_str()) {
+    if ![
+        "requires_payment_method",
+        "requires_confirmation",
+        "requires_action",
+    ]
+    .contains(&status.as_str())
+    {
         return Err(ApiError::request(
             "setup_intent_unexpected_state",
             format!("You cannot confirm this SetupIntent because it has a status of {status}."),
@@ -113,8 +119,12 @@ pub(crate) fn run(ctx: &mut Ctx, id: &str, authenticated: bool) -> Result<Value,
     if !authenticated && outcome.needs_auth(false) {
         let url = format!("{}/3ds/{id}", ctx.base);
         si["next_action"] = match si["return_url"].as_str() {
-            Some(ret) => json!({"type": "redirect_to_url", "redirect_to_url": {"return_url": ret, "url": url}}),
-            None => json!({"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": url, "source": new_id("src")}}),
+            Some(ret) => {
+                json!({"type": "redirect_to_url", "redirect_to_url": {"return_url": ret, "url": url}})
+            }
+            None => {
+                json!({"type": "use_stripe_sdk", "use_stripe_sdk": {"type": "three_d_secure_redirect", "stripe_js": url, "source": new_id("src")}})
+            }
         };
         si["status"] = json!("requires_action");
         ctx.st.put("setup_intent", id, si.clone());
@@ -122,7 +132,11 @@ pub(crate) fn run(ctx: &mut Ctx, id: &str, authenticated: bool) -> Result<Value,
         return Ok(si);
     }
     if let Some(d) = outcome.setup_decline() {
-        let pm = ctx.st.get("payment_method", &pm_id).cloned().unwrap_or(Value::Null);
+        let pm = ctx
+            .st
+            .get("payment_method", &pm_id)
+            .cloned()
+            .unwrap_or(Value::Null);
         si["last_setup_error"] = json!({"type": "card_error", "code": d.code, "decline_code": d.decline_code, "message": d.message, "payment_method": pm});
         si["status"] = json!("requires_payment_method");
         si["payment_method"] = Value::Null;

@@ -14,7 +14,11 @@ fn check_url(url: &str) -> Result<(), ApiError> {
     if url.starts_with("http://") || url.starts_with("https://") {
         Ok(())
     } else {
-        Err(ApiError::invalid("url", format!("Invalid URL: {url}. URLs must begin with http:// or https://")).with_code("url_invalid"))
+        Err(ApiError::invalid(
+            "url",
+            format!("Invalid URL: {url}. URLs must begin with http:// or https://"),
+        )
+        .with_code("url_invalid"))
     }
 }
 
@@ -81,7 +85,13 @@ pub(crate) fn delete(ctx: &mut Ctx, id: &str) -> Result<Value, ApiError> {
 
 /// `GET /v1/webhook_endpoints`.
 pub(crate) fn list(ctx: &Ctx, p: &Params) -> Result<Value, ApiError> {
-    let mut page = list::list(ctx.st, "webhook_endpoint", "/v1/webhook_endpoints", p, |_| true)?;
+    let mut page = list::list(
+        ctx.st,
+        "webhook_endpoint",
+        "/v1/webhook_endpoints",
+        p,
+        |_| true,
+    )?;
     if let Some(items) = page["data"].as_array_mut() {
         for item in items.iter_mut() {
             *item = public_view(item);

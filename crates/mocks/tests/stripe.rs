@@ -1,0 +1,111 @@
+//! stripe-mock judged by the official Stripe Python SDK (`pip install stripe`), with a
+//! real webhook receiver verifying signatures through `stripe.Webhook.construct_event`.
+
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use vers_mocks::stripe::{serve_on, StripeOptions, StripeState};
+
+fn config(webhook_port: u16) -> serde_json::Value {
+    json!({
+        "webhook_endpoint": format!("http://127.0.0.1:{webhook_port}/config"),
+        "fixtures": {
+            "customers": [
+                {"id": "cus_fixture", "email": "fixture@example.com", "name": "Fixture", "metadata": {"plan": "pro"}}
+            ],
+            "products": [
+                {"id": "prod_starter", "name": "Starter Plan", "prices": [
+                    {"id": "price_starter_monthly", "unit_amount": 999, "recurring": {"interval": "month"}}
+                ]},
+                {"id": "prod_pro", "name": "Pro Plan", "prices": [
+                    {"id": "price_pro_monthly", "amount": 2999, "recurring": {"interval": "month"}}
+                ]}
+            ],
+            "payment_methods": [
+                {"id": "pm_fixture_visa", "type": "card", "card": {"brand": "visa", "last4": "4242"}}
+            ],
+            "shipping_rates": [
+                {"id": "shr_standard", "display_name": "Standard Shipping", "amount": 500},
+                {"id": "shr_express", "display_name": "Express Shipping", "amount": 1500}
+            ]
+        }
+    })
+}
+
+async fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+async fn start(
+    listener: TcpListener,
+    data_dir: &Path,
+    webhook_port: u16,
+) -> (String, JoinHandle<()>) {
+    let port = listener.local_addr().unwrap().port();
+    let opts = StripeOptions {
+        listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        http_port: port,
+        https_port: None,
+        data_dir: data_dir.to_path_buf(),
+        config: config(webhook_port),
+    };
+    let handle = tokio::spawn(async move {
+        serve_on(listener, None, opts).await.unwrap();
+    });
+    (format!("http://127.0.0.1:{port}"), handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_sdk_runs_every_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook_port = free_port().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (base, server) = start(listener, dir.path(), hook_port).await;
+    let port = hook_port.to_string();
+    let out = support::run_python("stripe_client.py", &[&base, &port]).await;
+    assert!(out.contains("stripe sdk checks passed"), "{out}");
+    assert!(dir.path().join("journal.jsonl").metadata().unwrap().len() > 0);
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_and_pending_webhooks_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let ids = dir.path().join("ids.json");
+    // Nothing listens on this port: every delivery fails and stays pending.
+    let dead_port = free_port().await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (base, server) = start(listener, &data, dead_port).await;
+    support::run_python(
+        "stripe_restart.py",
+        &[&base, "before", ids.to_str().unwrap()],
+    )
+    .await;
+    server.abort();
+    let _ = server.await;
+    let reopened = StripeState::open(&data, &config(dead_port)).unwrap();
+    assert!(
+        reopened.pending_webhooks() > 0,
+        "undelivered events stay pending on disk"
+    );
+    drop(reopened);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let listener = TcpListener::bind(addr).await.unwrap();
+    let (base, server) = start(listener, &data, dead_port).await;
+    let out = support::run_python(
+        "stripe_restart.py",
+        &[&base, "after", ids.to_str().unwrap()],
+    )
+    .await;
+    assert!(out.contains("phase after passed"), "{out}");
+    server.abort();
+}
