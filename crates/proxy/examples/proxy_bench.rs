@@ -1,0 +1,238 @@
+//! Measures what the proxy adds with no fault attached: request/response latency (p50/p99) and
+//! pipelined throughput, direct vs through the proxy, against redis-server (or a built-in echo
+//! server when redis-server is missing), then runs redis-benchmark against both if present.
+//!
+//! Run with `cargo run --release -p vers-proxy --example proxy_bench`.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use vers_proxy::ServiceProxy;
+
+const ROUND_TRIPS: usize = 20_000;
+const CONNECTIONS: usize = 8;
+const PIPELINE: usize = 32;
+const THROUGHPUT_TIME: Duration = Duration::from_secs(3);
+
+/// The request and the exact reply of one round trip.
+struct Exchange {
+    request: Vec<u8>,
+    reply_len: usize,
+}
+
+enum Backend {
+    Redis(Child),
+    Echo,
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Backend::Redis(child) = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+async fn start_backend() -> std::io::Result<(Backend, SocketAddr, Exchange)> {
+    let port = free_port()?;
+    let addr: SocketAddr = SocketAddr::from(([127, 0, 0, 1], port));
+    let spawned = Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .stdout(Stdio::null())
+        .spawn();
+    if let Ok(child) = spawned {
+        let backend = Backend::Redis(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(addr).await.is_err() {
+            if Instant::now() > deadline {
+                return Err(std::io::Error::other("redis-server did not start"));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let exchange = Exchange {
+            request: b"*1\r\n$4\r\nPING\r\n".to_vec(),
+            reply_len: b"+PONG\r\n".len(),
+        };
+        return Ok((backend, addr, exchange));
+    }
+    let listener = TcpListener::bind(addr).await?;
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = stream.set_nodelay(true);
+                let (mut r, mut w) = stream.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    let exchange = Exchange {
+        request: vec![b'x'; 64],
+        reply_len: 64,
+    };
+    Ok((Backend::Echo, addr, exchange))
+}
+
+async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Sequential round trips; returns (p50, p99) in microseconds.
+async fn latency(addr: SocketAddr, exchange: &Exchange) -> std::io::Result<(f64, f64)> {
+    let mut stream = connect(addr).await?;
+    let mut reply = vec![0u8; exchange.reply_len];
+    let mut samples = Vec::with_capacity(ROUND_TRIPS);
+    for i in 0..ROUND_TRIPS + 1000 {
+        let start = Instant::now();
+        stream.write_all(&exchange.request).await?;
+        stream.read_exact(&mut reply).await?;
+        if i >= 1000 {
+            samples.push(start.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    samples.sort_by(f64::total_cmp);
+    let pick = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+    Ok((pick(0.50), pick(0.99)))
+}
+
+/// Pipelined requests over several connections; returns requests per second.
+async fn throughput(addr: SocketAddr, exchange: &Exchange) -> std::io::Result<f64> {
+    let batch: Vec<u8> = exchange.request.repeat(PIPELINE);
+    let reply_len = exchange.reply_len * PIPELINE;
+    let deadline = Instant::now() + THROUGHPUT_TIME;
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let batch = batch.clone();
+        let mut stream = connect(addr).await?;
+        tasks.push(tokio::spawn(async move {
+            let mut reply = vec![0u8; reply_len];
+            let mut done = 0u64;
+            while Instant::now() < deadline {
+                stream.write_all(&batch).await?;
+                stream.read_exact(&mut reply).await?;
+                done += PIPELINE as u64;
+            }
+            Ok::<u64, std::io::Error>(done)
+        }));
+    }
+    let start = Instant::now();
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.map_err(std::io::Error::other)??;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// A bare `copy_bidirectional` forwarder, the floor any userspace tokio proxy pays.
+async fn reference_forwarder(backend: SocketAddr) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut server) = connect(backend).await else {
+                    return;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+fn redis_benchmark(port: u16) -> Option<String> {
+    let out = Command::new("redis-benchmark")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-t", "ping,set,get", "-q", "-n", "100000"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<String> = text
+        .split(['\r', '\n'])
+        .filter(|l| l.contains("requests per second"))
+        .map(|l| l.trim().to_string())
+        .collect();
+    Some(lines.join("\n    "))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> std::io::Result<()> {
+    let (backend, direct, exchange) = start_backend().await?;
+    let kind = match backend {
+        Backend::Redis(_) => "redis-server (PING/PONG)",
+        Backend::Echo => "built-in echo (64-byte messages)",
+    };
+    let proxy = ServiceProxy::new("bench", vec![direct], false);
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let front = listener.local_addr()?;
+    let serving = proxy.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+
+    let reference = reference_forwarder(direct).await?;
+
+    println!("backend: {kind}; direct {direct}, proxy {front}");
+    let (d50, d99) = latency(direct, &exchange).await?;
+    let (p50, p99) = latency(front, &exchange).await?;
+    let (r50, r99) = latency(reference, &exchange).await?;
+    println!("latency over {ROUND_TRIPS} sequential round trips:");
+    println!("  direct  p50 {d50:7.1} µs  p99 {d99:7.1} µs");
+    println!("  proxy   p50 {p50:7.1} µs  p99 {p99:7.1} µs");
+    println!("  bare copy_bidirectional forwarder: p50 {r50:7.1} µs  p99 {r99:7.1} µs");
+    println!(
+        "  added   p50 {:7.1} µs  p99 {:7.1} µs  (goal: added p50 <= 50 µs)",
+        p50 - d50,
+        p99 - d99
+    );
+
+    let direct_rps = throughput(direct, &exchange).await?;
+    let proxy_rps = throughput(front, &exchange).await?;
+    let reference_rps = throughput(reference, &exchange).await?;
+    println!(
+        "throughput, {CONNECTIONS} connections pipelining {PIPELINE} for {}s:",
+        THROUGHPUT_TIME.as_secs()
+    );
+    println!("  direct  {direct_rps:12.0} req/s");
+    println!("  proxy   {proxy_rps:12.0} req/s");
+    println!(
+        "  ratio   {:11.1} %  (goal: >= 80 %)",
+        proxy_rps / direct_rps * 100.0
+    );
+    println!(
+        "  bare copy_bidirectional forwarder: {reference_rps:12.0} req/s ({:.1} % of direct)",
+        reference_rps / direct_rps * 100.0
+    );
+
+    if matches!(backend, Backend::Redis(_)) {
+        if let (Some(d), Some(p)) = (
+            redis_benchmark(direct.port()),
+            redis_benchmark(front.port()),
+        ) {
+            println!("redis-benchmark -t ping,set,get -q -n 100000:");
+            println!("  direct:\n    {d}");
+            println!("  proxy:\n    {p}");
+        } else {
+            println!("redis-benchmark not found; skipped");
+        }
+    }
+    let stats = proxy.stats();
+    println!(
+        "proxy stats: {} connections, {} bytes to backend, {} bytes to clients",
+        stats.connections_total, stats.bytes_to_backend, stats.bytes_to_client
+    );
+    proxy.stop();
+    drop(backend);
+    Ok(())
+}
