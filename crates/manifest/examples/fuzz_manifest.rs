@@ -29,12 +29,65 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    ":", "- ", "[", "]", "{", "}", ",", "\"", "'", "&a ", "*a", "!!str ", "---\n", "...\n", "#", "|\n", ">\n",
-    "\t", "\n", "  ", "${", "${X:-", "$$", "}", "@", "@99", "services.*.healthcheck", "services.[a,b-*].healthcheck",
-    "tests.x.setup[3]", "depends_on: [", "soft_depends_on: ", "template: ", "postgres@15", "redis@7", "kafka@3",
-    "stripe-mock", "oauth-mock", "mailhog", "build: .", "replicas: ", "0", "-1", "99999999999999999999", "1.5",
-    "true", "null", "~", "256mb", "1gb", "500ms", "5m", "\u{feff}", "é", "\u{0}", "ports: [\"3001:3000\"]",
-    "matrix:\n  postgres: [14, 15]\n", "checkpoints:\n  - name: x\n    after: ", "expect: fail", "<<: *a",
+    ":",
+    "- ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    "\"",
+    "'",
+    "&a ",
+    "*a",
+    "!!str ",
+    "---\n",
+    "...\n",
+    "#",
+    "|\n",
+    ">\n",
+    "\t",
+    "\n",
+    "  ",
+    "${",
+    "${X:-",
+    "$$",
+    "}",
+    "@",
+    "@99",
+    "services.*.healthcheck",
+    "services.[a,b-*].healthcheck",
+    "tests.x.setup[3]",
+    "depends_on: [",
+    "soft_depends_on: ",
+    "template: ",
+    "postgres@15",
+    "redis@7",
+    "kafka@3",
+    "stripe-mock",
+    "oauth-mock",
+    "mailhog",
+    "build: .",
+    "replicas: ",
+    "0",
+    "-1",
+    "99999999999999999999",
+    "1.5",
+    "true",
+    "null",
+    "~",
+    "256mb",
+    "1gb",
+    "500ms",
+    "5m",
+    "\u{feff}",
+    "é",
+    "\u{0}",
+    "ports: [\"3001:3000\"]",
+    "matrix:\n  postgres: [14, 15]\n",
+    "checkpoints:\n  - name: x\n    after: ",
+    "expect: fail",
+    "<<: *a",
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[&str], input: &str) -> String {
@@ -109,7 +162,8 @@ fn mutate(rng: &mut Rng, seeds: &[&str], input: &str) -> String {
             }
             _ => {
                 let i = rng.below(s.len() + 1);
-                s.insert(i, b"\n :-[]{}#&*!|>'\"%@`\t"[rng.below(21)]);
+                const PUNCT: &[u8] = b"\n :-[]{}#&*!|>'\"%@`\t";
+                s.insert(i, PUNCT[rng.below(PUNCT.len())]);
             }
         }
     }
@@ -119,13 +173,19 @@ fn mutate(rng: &mut Rng, seeds: &[&str], input: &str) -> String {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(60);
-    let seed: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(0x9E37_79B9_7F4A_7C15);
-    let out_dir = args.get(3).cloned().unwrap_or_else(|| "fuzz-crashes".to_string());
+    let seed: u64 = args
+        .get(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(0x9E37_79B9_7F4A_7C15);
+    let out_dir = args
+        .get(3)
+        .cloned()
+        .unwrap_or_else(|| "fuzz-crashes".to_string());
     let seeds: Vec<&str> = vers_manifest::scaffold::stack_names()
         .iter()
         .filter_map(|n| vers_manifest::scaffold::stack_template(n))
         .collect();
-    panic::set_hook(Box::new(|_| {}));
+    panic::set_hook(Box::new(|info| eprintln!("panic: {info}")));
     let mut rng = Rng(seed | 1);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let path = Path::new("fuzz.yaml");
@@ -168,7 +228,9 @@ fn main() {
             }
         }
     }
-    println!("fuzz_manifest: {seconds}s, {iterations} iterations, {accepted} valid, {crashes} crashes");
+    println!(
+        "fuzz_manifest: {seconds}s, {iterations} iterations, {accepted} valid, {crashes} crashes"
+    );
     if crashes > 0 {
         std::process::exit(1);
     }

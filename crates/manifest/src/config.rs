@@ -41,7 +41,11 @@ pub enum Shape {
 
 const STRS: Shape = Shape::List(&Shape::Str);
 const DICT: Shape = Shape::Dict(&Shape::Any);
-const SQL_USER: Shape = Shape::Obj(&[("name", Shape::Str), ("password", Shape::Str), ("grants", STRS)]);
+const SQL_USER: Shape = Shape::Obj(&[
+    ("name", Shape::Str),
+    ("password", Shape::Str),
+    ("grants", STRS),
+]);
 
 /// Redis eviction policies.
 pub const REDIS_POLICIES: &[&str] = &[
@@ -56,10 +60,27 @@ pub const REDIS_POLICIES: &[&str] = &[
 ];
 
 /// Provider names `oauth-mock` knows in the list form.
-pub const OAUTH_PROVIDERS: &[&str] = &["google", "github", "microsoft", "apple", "auth0", "okta", "gitlab", "facebook"];
+pub const OAUTH_PROVIDERS: &[&str] = &[
+    "google",
+    "github",
+    "microsoft",
+    "apple",
+    "auth0",
+    "okta",
+    "gitlab",
+    "facebook",
+];
 
 /// Services LocalStack emulates here.
-pub const LOCALSTACK_SERVICES: &[&str] = &["s3", "sqs", "sns", "dynamodb", "lambda", "ses", "secretsmanager"];
+pub const LOCALSTACK_SERVICES: &[&str] = &[
+    "s3",
+    "sqs",
+    "sns",
+    "dynamodb",
+    "lambda",
+    "ses",
+    "secretsmanager",
+];
 
 /// `postgres` config.
 pub static POSTGRES: Shape = Shape::Obj(&[
@@ -80,24 +101,37 @@ pub static MYSQL: Shape = Shape::Obj(&[
 pub static MONGODB: Shape = Shape::Obj(&[
     ("databases", STRS),
     ("replica_set", Shape::Either(&[Shape::Bool, Shape::Str])),
-    ("auth", Shape::Obj(&[("enabled", Shape::Bool), ("root_password", Shape::Str)])),
+    (
+        "auth",
+        Shape::Obj(&[("enabled", Shape::Bool), ("root_password", Shape::Str)]),
+    ),
     (
         "indexes",
-        Shape::Dict(&Shape::List(&Shape::Obj(&[("keys", Shape::Any), ("options", Shape::Any)]))),
+        Shape::Dict(&Shape::List(&Shape::Obj(&[
+            ("keys", Shape::Any),
+            ("options", Shape::Any),
+        ]))),
     ),
 ]);
 /// `redis` config.
 pub static REDIS: Shape = Shape::Obj(&[
     ("maxmemory", Shape::Size),
     ("maxmemory_policy", Shape::OneOf(REDIS_POLICIES)),
-    ("persistence", Shape::Either(&[Shape::Bool, Shape::OneOf(&["rdb", "aof", "none"])])),
+    (
+        "persistence",
+        Shape::Either(&[Shape::Bool, Shape::OneOf(&["rdb", "aof", "none"])]),
+    ),
     ("databases", Shape::Int),
     ("password", Shape::Str),
     ("requirepass", Shape::Str),
     ("cluster", Shape::Bool),
 ]);
 /// `memcached` config.
-pub static MEMCACHED: Shape = Shape::Obj(&[("memory", Shape::Size), ("max_connections", Shape::Int), ("threads", Shape::Int)]);
+pub static MEMCACHED: Shape = Shape::Obj(&[
+    ("memory", Shape::Size),
+    ("max_connections", Shape::Int),
+    ("threads", Shape::Int),
+]);
 /// `kafka` config.
 pub static KAFKA: Shape = Shape::Obj(&[
     (
@@ -112,7 +146,10 @@ pub static KAFKA: Shape = Shape::Obj(&[
     ("schema_registry", Shape::Either(&[Shape::Bool, DICT])),
     ("connect", Shape::Either(&[Shape::Bool, DICT])),
     ("broker_settings", Shape::Dict(&Shape::Str)),
-    ("consumer_groups", Shape::List(&Shape::Obj(&[("name", Shape::Str), ("topics", STRS)]))),
+    (
+        "consumer_groups",
+        Shape::List(&Shape::Obj(&[("name", Shape::Str), ("topics", STRS)])),
+    ),
 ]);
 /// `rabbitmq` config.
 pub static RABBITMQ: Shape = Shape::Obj(&[
@@ -126,16 +163,38 @@ pub static RABBITMQ: Shape = Shape::Obj(&[
             ("tags", Shape::Either(&[Shape::Str, STRS])),
         ])),
     ),
-    ("exchanges", Shape::List(&Shape::Obj(&[("name", Shape::Str), ("type", Shape::Str), ("vhost", Shape::Str)]))),
-    ("queues", Shape::List(&Shape::Obj(&[("name", Shape::Str), ("durable", Shape::Bool), ("vhost", Shape::Str)]))),
+    (
+        "exchanges",
+        Shape::List(&Shape::Obj(&[
+            ("name", Shape::Str),
+            ("type", Shape::Str),
+            ("vhost", Shape::Str),
+        ])),
+    ),
+    (
+        "queues",
+        Shape::List(&Shape::Obj(&[
+            ("name", Shape::Str),
+            ("durable", Shape::Bool),
+            ("vhost", Shape::Str),
+        ])),
+    ),
     (
         "bindings",
-        Shape::List(&Shape::Obj(&[("exchange", Shape::Str), ("queue", Shape::Str), ("routing_key", Shape::Str)])),
+        Shape::List(&Shape::Obj(&[
+            ("exchange", Shape::Str),
+            ("queue", Shape::Str),
+            ("routing_key", Shape::Str),
+        ])),
     ),
     ("management", Shape::Bool),
     ("plugins", STRS),
 ]);
-const SEARCH_INDEX: Shape = Shape::Obj(&[("name", Shape::Str), ("mappings", Shape::Either(&[Shape::Str, DICT])), ("settings", DICT)]);
+const SEARCH_INDEX: Shape = Shape::Obj(&[
+    ("name", Shape::Str),
+    ("mappings", Shape::Either(&[Shape::Str, DICT])),
+    ("settings", DICT),
+]);
 /// `elasticsearch` config.
 pub static ELASTICSEARCH: Shape = Shape::Obj(&[
     ("indices", Shape::List(&SEARCH_INDEX)),
@@ -143,28 +202,52 @@ pub static ELASTICSEARCH: Shape = Shape::Obj(&[
     ("plugins", STRS),
 ]);
 /// `opensearch` config.
-pub static OPENSEARCH: Shape = Shape::Obj(&[("indices", Shape::List(&SEARCH_INDEX)), ("security", Shape::Either(&[Shape::Bool, DICT]))]);
+pub static OPENSEARCH: Shape = Shape::Obj(&[
+    ("indices", Shape::List(&SEARCH_INDEX)),
+    ("security", Shape::Either(&[Shape::Bool, DICT])),
+]);
 /// `meilisearch` config.
 pub static MEILISEARCH: Shape = Shape::Obj(&[
     ("master_key", Shape::Str),
-    ("indexes", Shape::List(&Shape::Obj(&[("name", Shape::Str), ("primary_key", Shape::Str), ("settings", DICT)]))),
+    (
+        "indexes",
+        Shape::List(&Shape::Obj(&[
+            ("name", Shape::Str),
+            ("primary_key", Shape::Str),
+            ("settings", DICT),
+        ])),
+    ),
 ]);
 /// `localstack` config.
 pub static LOCALSTACK: Shape = Shape::Obj(&[
     ("services", Shape::List(&Shape::OneOf(LOCALSTACK_SERVICES))),
     (
         "s3_buckets",
-        Shape::List(&Shape::Obj(&[("name", Shape::Str), ("acl", Shape::Str), ("cors", Shape::List(&DICT))])),
+        Shape::List(&Shape::Obj(&[
+            ("name", Shape::Str),
+            ("acl", Shape::Str),
+            ("cors", Shape::List(&DICT)),
+        ])),
     ),
     (
         "sqs_queues",
-        Shape::List(&Shape::Obj(&[("name", Shape::Str), ("attributes", DICT), ("is_dlq", Shape::Bool)])),
+        Shape::List(&Shape::Obj(&[
+            ("name", Shape::Str),
+            ("attributes", DICT),
+            ("is_dlq", Shape::Bool),
+        ])),
     ),
     (
         "sns_topics",
         Shape::List(&Shape::Obj(&[
             ("name", Shape::Str),
-            ("subscriptions", Shape::List(&Shape::Obj(&[("protocol", Shape::Str), ("endpoint", Shape::Str)]))),
+            (
+                "subscriptions",
+                Shape::List(&Shape::Obj(&[
+                    ("protocol", Shape::Str),
+                    ("endpoint", Shape::Str),
+                ])),
+            ),
         ])),
     ),
     (
@@ -215,7 +298,13 @@ pub static STRIPE_MOCK: Shape = Shape::Obj(&[
                             ("unit_amount", Shape::Int),
                             ("amount", Shape::Int),
                             ("currency", Shape::Str),
-                            ("recurring", Shape::Obj(&[("interval", Shape::OneOf(&["day", "week", "month", "year"]))])),
+                            (
+                                "recurring",
+                                Shape::Obj(&[(
+                                    "interval",
+                                    Shape::OneOf(&["day", "week", "month", "year"]),
+                                )]),
+                            ),
                         ])),
                     ),
                 ])),
@@ -225,12 +314,19 @@ pub static STRIPE_MOCK: Shape = Shape::Obj(&[
                 Shape::List(&Shape::Obj(&[
                     ("id", Shape::Str),
                     ("type", Shape::Str),
-                    ("card", Shape::Obj(&[("brand", Shape::Str), ("last4", Shape::Str)])),
+                    (
+                        "card",
+                        Shape::Obj(&[("brand", Shape::Str), ("last4", Shape::Str)]),
+                    ),
                 ])),
             ),
             (
                 "shipping_rates",
-                Shape::List(&Shape::Obj(&[("id", Shape::Str), ("display_name", Shape::Str), ("amount", Shape::Int)])),
+                Shape::List(&Shape::Obj(&[
+                    ("id", Shape::Str),
+                    ("display_name", Shape::Str),
+                    ("amount", Shape::Int),
+                ])),
             ),
         ]),
     ),
@@ -258,16 +354,29 @@ pub static KONG: Shape = Shape::Obj(&[
             ("paths", STRS),
             ("service", Shape::Str),
             ("strip_path", Shape::Bool),
-            ("plugins", Shape::List(&Shape::Obj(&[("name", Shape::Str), ("config", DICT)]))),
+            (
+                "plugins",
+                Shape::List(&Shape::Obj(&[("name", Shape::Str), ("config", DICT)])),
+            ),
         ])),
     ),
-    ("services", Shape::List(&Shape::Obj(&[("name", Shape::Str), ("url", Shape::Url)]))),
+    (
+        "services",
+        Shape::List(&Shape::Obj(&[("name", Shape::Str), ("url", Shape::Url)])),
+    ),
 ]);
 /// `traefik` config.
-pub static TRAEFIK: Shape = Shape::Obj(&[("entrypoints", DICT), ("routers", DICT), ("services", DICT)]);
+pub static TRAEFIK: Shape =
+    Shape::Obj(&[("entrypoints", DICT), ("routers", DICT), ("services", DICT)]);
 /// `monitoring-stack` config.
 pub static MONITORING_STACK: Shape = Shape::Obj(&[
-    ("prometheus", Shape::Obj(&[("scrape_interval", Shape::Duration), ("scrape_configs", Shape::List(&Shape::Any))])),
+    (
+        "prometheus",
+        Shape::Obj(&[
+            ("scrape_interval", Shape::Duration),
+            ("scrape_configs", Shape::List(&Shape::Any)),
+        ]),
+    ),
     (
         "grafana",
         Shape::Obj(&[
@@ -281,7 +390,10 @@ pub static MONITORING_STACK: Shape = Shape::Obj(&[
 /// `logging-stack` config.
 pub static LOGGING_STACK: Shape = Shape::Obj(&[
     ("loki", Shape::Obj(&[("retention_period", Shape::Str)])),
-    ("promtail", Shape::Obj(&[("scrape_configs", Shape::List(&Shape::Any))])),
+    (
+        "promtail",
+        Shape::Obj(&[("scrape_configs", Shape::List(&Shape::Any))]),
+    ),
 ]);
 
 const OAUTH_CLIENT: Shape = Shape::Obj(&[
@@ -310,14 +422,19 @@ fn check_oauth_providers(cx: &mut Ctx, node: &Node, what: &str) {
             }
         }
         NodeKind::Map(_) => {
-            let Some(f) = read::fields(cx, node, None, what) else { return };
+            let Some(f) = read::fields(cx, node, None, what) else {
+                return;
+            };
             for (name, _, v) in f.iter() {
                 check(cx, v, &OAUTH_CLIENT, &format!("{what}.{name}"));
             }
         }
         _ => cx.err(
             node.pos,
-            format!("{what} must be a list of provider names or a mapping of providers, found {}", describe(node)),
+            format!(
+                "{what} must be a list of provider names or a mapping of providers, found {}",
+                describe(node)
+            ),
         ),
     }
 }
@@ -389,7 +506,11 @@ pub fn check(cx: &mut Ctx, node: &Node, shape: &Shape, what: &str) {
         Shape::OneOf(words) => {
             if let Some(s) = read::string(cx, node, what) {
                 if !words.contains(&s.as_str()) {
-                    cx.err_help(node.pos, format!("invalid value `{s}` for {what}"), suggestion_help(&s, words));
+                    cx.err_help(
+                        node.pos,
+                        format!("invalid value `{s}` for {what}"),
+                        suggestion_help(&s, words),
+                    );
                 }
             }
         }
@@ -399,11 +520,16 @@ pub fn check(cx: &mut Ctx, node: &Node, shape: &Shape, what: &str) {
                     check(cx, it, item, &format!("{what}[{i}]"));
                 }
             }
-            _ => cx.err(node.pos, format!("{what} must be a list, found {}", describe(node))),
+            _ => cx.err(
+                node.pos,
+                format!("{what} must be a list, found {}", describe(node)),
+            ),
         },
         Shape::Obj(keys) => {
             let names: Vec<&str> = keys.iter().map(|(k, _)| *k).collect();
-            let Some(f) = read::fields(cx, node, Some(&names), what) else { return };
+            let Some(f) = read::fields(cx, node, Some(&names), what) else {
+                return;
+            };
             for (k, _, v) in f.iter() {
                 if let Some((_, s)) = keys.iter().find(|(name, _)| name == k) {
                     check(cx, v, s, &format!("{what}.{k}"));
@@ -411,21 +537,32 @@ pub fn check(cx: &mut Ctx, node: &Node, shape: &Shape, what: &str) {
             }
         }
         Shape::Dict(value) => {
-            let Some(f) = read::fields(cx, node, None, what) else { return };
+            let Some(f) = read::fields(cx, node, None, what) else {
+                return;
+            };
             for (k, _, v) in f.iter() {
                 check(cx, v, value, &format!("{what}.{k}"));
             }
         }
         Shape::Either(alts) => match alts.iter().find(|a| form_matches(a, node)) {
             Some(a) => check(cx, node, a, what),
-            None => cx.err(node.pos, format!("{what} must be {}, found {}", expected(shape), describe(node))),
+            None => cx.err(
+                node.pos,
+                format!(
+                    "{what} must be {}, found {}",
+                    expected(shape),
+                    describe(node)
+                ),
+            ),
         },
     }
 }
 
 /// Whether `s` is an `http://` or `https://` URL with a host (and no spaces).
 pub fn valid_http_url(s: &str) -> bool {
-    let rest = s.strip_prefix("http://").or_else(|| s.strip_prefix("https://"));
+    let rest = s
+        .strip_prefix("http://")
+        .or_else(|| s.strip_prefix("https://"));
     let Some(rest) = rest else { return false };
     let host_port = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = match host_port.rsplit_once(':') {

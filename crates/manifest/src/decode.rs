@@ -68,7 +68,16 @@ const SUITE_KEYS: &[&str] = &[
     "parallel",
     "run_first",
 ];
-const BRANCH_KEYS: &[&str] = &["name", "env", "description", "before", "after", "command", "from", "expect"];
+const BRANCH_KEYS: &[&str] = &[
+    "name",
+    "env",
+    "description",
+    "before",
+    "after",
+    "command",
+    "from",
+    "expect",
+];
 
 /// What a recorded reference must name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +118,9 @@ pub fn decode(cx: &mut Ctx, root: &Node, path: &Path) -> (Manifest, Index) {
             m.name = name;
         }
     }
-    m.version = top.get("version").and_then(|n| read::string(cx, n, "`version`"));
+    m.version = top
+        .get("version")
+        .and_then(|n| read::string(cx, n, "`version`"));
     m.vm = top.get("vm").and_then(|n| decode_vm(cx, n));
     if let Some(n) = top.get("services") {
         decode_services(cx, n, &mut m, &mut ix);
@@ -134,20 +145,36 @@ pub fn decode(cx: &mut Ctx, root: &Node, path: &Path) -> (Manifest, Index) {
             read::fields(cx, n, None, "`monitoring`");
             m.monitoring = Some(n.to_json());
         } else {
-            cx.err(n.pos, format!("`monitoring` must be a mapping, found {}", n.type_name()));
+            cx.err(
+                n.pos,
+                format!("`monitoring` must be a mapping, found {}", n.type_name()),
+            );
         }
     }
     (m, ix)
 }
 
 fn decode_vm(cx: &mut Ctx, node: &Node) -> Option<Vm> {
-    let f = read::fields(cx, node, Some(&["memory_mib", "vcpu", "storage_mib"]), "`vm`")?;
+    let f = read::fields(
+        cx,
+        node,
+        Some(&["memory_mib", "vcpu", "storage_mib"]),
+        "`vm`",
+    )?;
     let vm = Vm {
-        memory_mib: f.get("memory_mib").and_then(|n| read::uint(cx, n, "`vm.memory_mib`")),
+        memory_mib: f
+            .get("memory_mib")
+            .and_then(|n| read::uint(cx, n, "`vm.memory_mib`")),
         vcpu: f.get("vcpu").and_then(|n| read::uint32(cx, n, "`vm.vcpu`")),
-        storage_mib: f.get("storage_mib").and_then(|n| read::uint(cx, n, "`vm.storage_mib`")),
+        storage_mib: f
+            .get("storage_mib")
+            .and_then(|n| read::uint(cx, n, "`vm.storage_mib`")),
     };
-    for (key, value) in [("memory_mib", vm.memory_mib), ("vcpu", vm.vcpu.map(u64::from)), ("storage_mib", vm.storage_mib)] {
+    for (key, value) in [
+        ("memory_mib", vm.memory_mib),
+        ("vcpu", vm.vcpu.map(u64::from)),
+        ("storage_mib", vm.storage_mib),
+    ] {
         if value == Some(0) {
             if let Some(n) = f.get(key) {
                 cx.err(n.pos, format!("`vm.{key}` must be greater than 0"));
@@ -166,7 +193,9 @@ fn valid_service_name(name: &str) -> bool {
 }
 
 fn decode_services(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
-    let Some(f) = read::fields(cx, node, None, "`services`") else { return };
+    let Some(f) = read::fields(cx, node, None, "`services`") else {
+        return;
+    };
     for (name, key, value) in f.iter() {
         if !valid_service_name(name) {
             cx.err_help(
@@ -187,7 +216,9 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
         ..Service::default()
     };
     let what = format!("service `{name}`");
-    let Some(f) = read::fields(cx, node, Some(SERVICE_KEYS), &what) else { return svc };
+    let Some(f) = read::fields(cx, node, Some(SERVICE_KEYS), &what) else {
+        return svc;
+    };
     if let Some(n) = f.get("template") {
         svc.template = decode_template_ref(cx, n, &what);
     }
@@ -199,9 +230,13 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
     }
     if let Some(n) = f.get("config") {
         svc.config = n.to_json();
-        match svc.template.as_ref().and_then(|t| templates::template(&t.name)) {
+        match svc
+            .template
+            .as_ref()
+            .and_then(|t| templates::template(&t.name))
+        {
             Some(info) => config::check(cx, n, info.config, &format!("`config` of {what}")),
-            None if svc.template.is_none() => cx.err_help(
+            None if f.get("template").is_none() => cx.err_help(
                 n.pos,
                 format!("{what} has `config` but no `template`"),
                 "config configures a catalog template; pass settings to an app through `env`",
@@ -217,10 +252,18 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
         let mut list: Vec<String> = Vec::new();
         for (dep, dn) in read::string_list(cx, n, &format!("`{key}` of {what}")) {
             if list.contains(&dep) {
-                cx.err(dn.pos, format!("`{dep}` is listed twice in `{key}` of {what}"));
+                cx.err(
+                    dn.pos,
+                    format!("`{dep}` is listed twice in `{key}` of {what}"),
+                );
                 continue;
             }
-            ix.refs.push((dn.pos, dep.clone(), RefKind::Service, format!("`{key}` of {what}")));
+            ix.refs.push((
+                dn.pos,
+                dep.clone(),
+                RefKind::Service,
+                format!("`{key}` of {what}"),
+            ));
             list.push(dep);
         }
         if kind == 0 {
@@ -232,7 +275,10 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
     for dep in &svc.depends_on {
         if svc.soft_depends_on.contains(dep) {
             if let Some(n) = f.get("soft_depends_on") {
-                cx.err(n.pos, format!("{what} lists `{dep}` in both depends_on and soft_depends_on"));
+                cx.err(
+                    n.pos,
+                    format!("{what} lists `{dep}` in both depends_on and soft_depends_on"),
+                );
             }
         }
     }
@@ -244,7 +290,10 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
             if r == 0 {
                 cx.err(n.pos, format!("`replicas` of {what} must be at least 1"));
             } else if r > 64 {
-                cx.err(n.pos, format!("`replicas` of {what} is {r}; at most 64 are supported"));
+                cx.err(
+                    n.pos,
+                    format!("`replicas` of {what} is {r}; at most 64 are supported"),
+                );
             }
             svc.replicas = r.max(1);
         }
@@ -255,7 +304,10 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
     if let Some(n) = f.get("ports") {
         svc.ports = decode_ports(cx, n, &what);
     }
-    if svc.template.is_none() && svc.build.is_none() && svc.command.is_none() {
+    let declared = ["template", "build", "command"]
+        .iter()
+        .any(|k| f.get(k).is_some());
+    if !declared {
         cx.err_help(
             key.pos,
             format!("{what} has neither `template`, `build` nor `command`"),
@@ -264,7 +316,10 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
     }
     if svc.template.is_some() && svc.build.is_some() {
         if let Some(n) = f.get("build") {
-            cx.err(n.pos, format!("{what} has both `template` and `build`; use one"));
+            cx.err(
+                n.pos,
+                format!("{what} has both `template` and `build`; use one"),
+            );
         }
     }
     svc
@@ -280,14 +335,21 @@ fn decode_template_ref(cx: &mut Ctx, node: &Node, what: &str) -> Option<Template
             Some(s) => format!("did you mean `{s}`? templates: {}", names.join(", ")),
             None => format!("templates: {}", names.join(", ")),
         };
-        cx.err_help(node.pos, format!("unknown template `{}` in {what}", t.name), help);
+        cx.err_help(
+            node.pos,
+            format!("unknown template `{}` in {what}", t.name),
+            help,
+        );
         return None;
     };
     if let Some(v) = &t.version {
         if !info.is_versioned() {
             cx.err_help(
                 node.pos,
-                format!("template `{}` is unversioned, but {what} asks for version `{v}`", info.name),
+                format!(
+                    "template `{}` is unversioned, but {what} asks for version `{v}`",
+                    info.name
+                ),
                 format!("write `template: {}`", info.name),
             );
         } else if !info.supports(v) {
@@ -329,28 +391,52 @@ fn decode_healthcheck(cx: &mut Ctx, node: &Node, what: &str) -> Option<Healthche
     let f = read::fields(
         cx,
         node,
-        Some(&["command", "path", "interval", "timeout", "retries", "start_period"]),
+        Some(&[
+            "command",
+            "path",
+            "interval",
+            "timeout",
+            "retries",
+            "start_period",
+        ]),
         &hw,
     )?;
     let command = f.get("command").and_then(|n| match &n.kind {
         NodeKind::Seq(_) => {
-            let parts: Vec<String> = read::string_list(cx, n, &hw).into_iter().map(|(s, _)| s).collect();
-            let skip = usize::from(matches!(parts.first().map(String::as_str), Some("CMD" | "CMD-SHELL")));
+            let parts: Vec<String> = read::string_list(cx, n, &hw)
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+            let skip = usize::from(matches!(
+                parts.first().map(String::as_str),
+                Some("CMD" | "CMD-SHELL")
+            ));
             Some(parts[skip..].join(" "))
         }
         _ => read::template_string(cx, n, &format!("`healthcheck.command` of {what}")),
     });
-    let path = f.get("path").and_then(|n| read::string(cx, n, &format!("`healthcheck.path` of {what}")));
+    let path = f
+        .get("path")
+        .and_then(|n| read::string(cx, n, &format!("`healthcheck.path` of {what}")));
     if let (Some(p), Some(n)) = (&path, f.get("path")) {
         if !p.starts_with('/') {
-            cx.err_help(n.pos, format!("`healthcheck.path` of {what} must start with /"), "e.g. path: /health");
+            cx.err_help(
+                n.pos,
+                format!("`healthcheck.path` of {what} must start with /"),
+                "e.g. path: /health",
+            );
         }
     }
-    let dur = |cx: &mut Ctx, key: &str| f.get(key).and_then(|n| read::duration(cx, n, &format!("`healthcheck.{key}` of {what}")));
+    let dur = |cx: &mut Ctx, key: &str| {
+        f.get(key)
+            .and_then(|n| read::duration(cx, n, &format!("`healthcheck.{key}` of {what}")))
+    };
     let interval = dur(cx, "interval");
     let timeout = dur(cx, "timeout");
     let start_period = dur(cx, "start_period");
-    let retries = f.get("retries").and_then(|n| read::uint32(cx, n, &format!("`healthcheck.retries` of {what}")));
+    let retries = f
+        .get("retries")
+        .and_then(|n| read::uint32(cx, n, &format!("`healthcheck.retries` of {what}")));
     Some(Healthcheck {
         command,
         path,
@@ -369,8 +455,12 @@ fn decode_limit<T: Copy>(
 ) -> Option<Limit<T>> {
     if let NodeKind::Map(_) = node.kind {
         let f = read::fields(cx, node, Some(&["request", "limit"]), what)?;
-        let request = f.get("request").and_then(|n| one(cx, n, &format!("{what}.request")));
-        let limit = f.get("limit").and_then(|n| one(cx, n, &format!("{what}.limit")));
+        let request = f
+            .get("request")
+            .and_then(|n| one(cx, n, &format!("{what}.request")));
+        let limit = f
+            .get("limit")
+            .and_then(|n| one(cx, n, &format!("{what}.limit")));
         return Some(Limit { request, limit });
     }
     let v = one(cx, node, what)?;
@@ -391,7 +481,11 @@ fn cpu(cx: &mut Ctx, node: &Node, what: &str) -> Option<f64> {
     match parsed.filter(|v| v.is_finite() && *v > 0.0) {
         Some(v) => Some(v),
         None => {
-            cx.err_help(node.pos, format!("{what} must be a positive number of CPUs, found `{t}`"), "e.g. 0.5, 2 or 500m");
+            cx.err_help(
+                node.pos,
+                format!("{what} must be a positive number of CPUs, found `{t}`"),
+                "e.g. 0.5, 2 or 500m",
+            );
             None
         }
     }
@@ -403,11 +497,22 @@ fn decode_resources(cx: &mut Ctx, node: &Node, what: &str) -> Option<Resources> 
     let memory = f
         .get("memory")
         .and_then(|n| decode_limit(cx, n, &format!("`resources.memory` of {what}"), &read::size));
-    let cpu = f.get("cpu").and_then(|n| decode_limit(cx, n, &format!("`resources.cpu` of {what}"), &cpu));
-    let storage = f
-        .get("storage")
-        .and_then(|n| decode_limit(cx, n, &format!("`resources.storage` of {what}"), &read::size));
-    Some(Resources { memory, cpu, storage })
+    let cpu = f
+        .get("cpu")
+        .and_then(|n| decode_limit(cx, n, &format!("`resources.cpu` of {what}"), &cpu));
+    let storage = f.get("storage").and_then(|n| {
+        decode_limit(
+            cx,
+            n,
+            &format!("`resources.storage` of {what}"),
+            &read::size,
+        )
+    });
+    Some(Resources {
+        memory,
+        cpu,
+        storage,
+    })
 }
 
 fn parse_port(s: &str) -> Option<u16> {
@@ -419,12 +524,20 @@ fn decode_ports(cx: &mut Ctx, node: &Node, what: &str) -> Vec<PortMap> {
     let items: Vec<&Node> = match &node.kind {
         NodeKind::Seq(items) => items.iter().collect(),
         _ => {
-            cx.err(node.pos, format!("`ports` of {what} must be a list like [\"3001:3000\"], found {}", describe(node)));
+            cx.err(
+                node.pos,
+                format!(
+                    "`ports` of {what} must be a list like [\"3001:3000\"], found {}",
+                    describe(node)
+                ),
+            );
             return out;
         }
     };
     for item in items {
-        let Some(s) = read::string(cx, item, &format!("an item of `ports` of {what}")) else { continue };
+        let Some(s) = read::string(cx, item, &format!("an item of `ports` of {what}")) else {
+            continue;
+        };
         let parsed = match s.split_once(':') {
             Some((h, c)) => parse_port(h).zip(parse_port(c)),
             None => parse_port(&s).map(|p| (p, p)),
@@ -432,7 +545,10 @@ fn decode_ports(cx: &mut Ctx, node: &Node, what: &str) -> Vec<PortMap> {
         match parsed {
             Some((host, container)) => {
                 if out.iter().any(|p| p.host == host) {
-                    cx.err(item.pos, format!("host port {host} is forwarded twice in {what}"));
+                    cx.err(
+                        item.pos,
+                        format!("host port {host} is forwarded twice in {what}"),
+                    );
                 }
                 out.push(PortMap { host, container });
             }
@@ -447,7 +563,9 @@ fn decode_ports(cx: &mut Ctx, node: &Node, what: &str) -> Vec<PortMap> {
 }
 
 fn decode_tests(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
-    let Some(f) = read::fields(cx, node, None, "`tests`") else { return };
+    let Some(f) = read::fields(cx, node, None, "`tests`") else {
+        return;
+    };
     for (name, key, value) in f.iter() {
         ix.suite_pos.insert(name.to_string(), key.pos);
         let suite = decode_suite(cx, name, value, ix);
@@ -458,45 +576,77 @@ fn decode_tests(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
 fn decode_suite(cx: &mut Ctx, name: &str, node: &Node, ix: &mut Index) -> Suite {
     let what = format!("suite `{name}`");
     let mut suite = Suite::default();
-    let Some(f) = read::fields(cx, node, Some(SUITE_KEYS), &what) else { return suite };
-    suite.command = f.get("command").and_then(|n| read::template_string(cx, n, &format!("`command` of {what}")));
+    let Some(f) = read::fields(cx, node, Some(SUITE_KEYS), &what) else {
+        return suite;
+    };
+    suite.command = f
+        .get("command")
+        .and_then(|n| read::template_string(cx, n, &format!("`command` of {what}")));
     if let Some(n) = f.get("depends_on") {
         for (dep, dn) in read::string_list(cx, n, &format!("`depends_on` of {what}")) {
             if dep == name {
                 cx.err(dn.pos, format!("{what} depends on itself"));
                 continue;
             }
-            ix.refs.push((dn.pos, dep.clone(), RefKind::ServiceOrSuite, format!("`depends_on` of {what}")));
+            ix.refs.push((
+                dn.pos,
+                dep.clone(),
+                RefKind::ServiceOrSuite,
+                format!("`depends_on` of {what}"),
+            ));
             suite.depends_on.push(dep);
         }
     }
-    suite.checkpoint = f.get("checkpoint").and_then(|n| read::string(cx, n, &format!("`checkpoint` of {what}")));
+    suite.checkpoint = f
+        .get("checkpoint")
+        .and_then(|n| read::string(cx, n, &format!("`checkpoint` of {what}")));
     if let Some(n) = f.get("setup") {
         suite.setup = commands(cx, n, &format!("`setup` of {what}"));
     }
     if let Some(n) = f.get("env") {
         suite.env = read::env_map(cx, n, &format!("`env` of {what}"));
     }
-    suite.timeout = f.get("timeout").and_then(|n| read::duration(cx, n, &format!("`timeout` of {what}")));
-    suite.parallel = f.get("parallel").and_then(|n| read::boolean(cx, n, &format!("`parallel` of {what}"))).unwrap_or(false);
-    suite.run_first = f.get("run_first").and_then(|n| read::boolean(cx, n, &format!("`run_first` of {what}"))).unwrap_or(false);
+    suite.timeout = f
+        .get("timeout")
+        .and_then(|n| read::duration(cx, n, &format!("`timeout` of {what}")));
+    suite.parallel = f
+        .get("parallel")
+        .and_then(|n| read::boolean(cx, n, &format!("`parallel` of {what}")))
+        .unwrap_or(false);
+    suite.run_first = f
+        .get("run_first")
+        .and_then(|n| read::boolean(cx, n, &format!("`run_first` of {what}")))
+        .unwrap_or(false);
     if let Some(n) = f.get("branches") {
         match &n.kind {
             NodeKind::Seq(items) => {
                 for item in items {
-                    let Some(b) = decode_branch(cx, item, &what) else { continue };
+                    let Some(b) = decode_branch(cx, item, &what) else {
+                        continue;
+                    };
                     if suite.branches.iter().any(|x| x.name == b.name) {
-                        cx.err(item.pos, format!("duplicate branch name `{}` in {what}", b.name));
+                        cx.err(
+                            item.pos,
+                            format!("duplicate branch name `{}` in {what}", b.name),
+                        );
                         continue;
                     }
                     suite.branches.push(b);
                 }
             }
-            _ => cx.err(n.pos, format!("`branches` of {what} must be a list, found {}", n.type_name())),
+            _ => cx.err(
+                n.pos,
+                format!(
+                    "`branches` of {what} must be a list, found {}",
+                    n.type_name()
+                ),
+            ),
         }
     }
     let has_command = suite.command.is_some();
-    if !has_command && (suite.branches.is_empty() || suite.branches.iter().any(|b| b.command.is_none())) {
+    if !has_command
+        && (suite.branches.is_empty() || suite.branches.iter().any(|b| b.command.is_none()))
+    {
         cx.err_help(
             f.pos,
             format!("{what} has no `command`"),
@@ -523,7 +673,12 @@ fn decode_branch(cx: &mut Ctx, node: &Node, suite_what: &str) -> Option<Branch> 
             ..Branch::default()
         });
     }
-    let f: Fields = read::fields(cx, node, Some(BRANCH_KEYS), &format!("a branch of {suite_what}"))?;
+    let f: Fields = read::fields(
+        cx,
+        node,
+        Some(BRANCH_KEYS),
+        &format!("a branch of {suite_what}"),
+    )?;
     let name_node = f.require(cx, "name", &format!("a branch of {suite_what}"))?;
     let name = read::string(cx, name_node, "branch `name`")?;
     let what = format!("branch `{name}` of {suite_what}");
@@ -534,15 +689,21 @@ fn decode_branch(cx: &mut Ctx, node: &Node, suite_what: &str) -> Option<Branch> 
     if let Some(n) = f.get("env") {
         b.env = read::env_map(cx, n, &format!("`env` of {what}"));
     }
-    b.description = f.get("description").and_then(|n| read::string(cx, n, &format!("`description` of {what}")));
+    b.description = f
+        .get("description")
+        .and_then(|n| read::string(cx, n, &format!("`description` of {what}")));
     if let Some(n) = f.get("before") {
         b.before = commands(cx, n, &format!("`before` of {what}"));
     }
     if let Some(n) = f.get("after") {
         b.after = commands(cx, n, &format!("`after` of {what}"));
     }
-    b.command = f.get("command").and_then(|n| read::template_string(cx, n, &format!("`command` of {what}")));
-    b.from = f.get("from").and_then(|n| read::string(cx, n, &format!("`from` of {what}")));
+    b.command = f
+        .get("command")
+        .and_then(|n| read::template_string(cx, n, &format!("`command` of {what}")));
+    b.from = f
+        .get("from")
+        .and_then(|n| read::string(cx, n, &format!("`from` of {what}")));
     b.expect = f.get("expect").and_then(|n| decode_expect(cx, n, &what));
     Some(b)
 }
@@ -560,7 +721,11 @@ fn decode_expect(cx: &mut Ctx, node: &Node, what: &str) -> Option<Expect> {
         "fail" | "failure" => Some(Expect::Fail),
         t if t.parse::<i64>().is_ok() => exit_code(cx, node, &ew).map(Expect::ExitCode),
         t => {
-            cx.err_help(node.pos, format!("invalid {ew}: `{t}`"), "use pass, fail, an exit code, or {exit_code: N}");
+            cx.err_help(
+                node.pos,
+                format!("invalid {ew}: `{t}`"),
+                "use pass, fail, an exit code, or {exit_code: N}",
+            );
             None
         }
     }
@@ -577,17 +742,34 @@ fn exit_code(cx: &mut Ctx, node: &Node, what: &str) -> Option<i32> {
 
 fn decode_checkpoints(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
     let NodeKind::Seq(items) = &node.kind else {
-        cx.err(node.pos, format!("`checkpoints` must be a list, found {}", node.type_name()));
+        cx.err(
+            node.pos,
+            format!("`checkpoints` must be a list, found {}", node.type_name()),
+        );
         return;
     };
     for item in items {
-        let Some(f) = read::fields(cx, item, Some(&["name", "after", "description"]), "a checkpoint") else { continue };
-        let Some(name) = f.require(cx, "name", "a checkpoint").and_then(|n| read::string(cx, n, "checkpoint `name`")) else {
+        let Some(f) = read::fields(
+            cx,
+            item,
+            Some(&["name", "after", "description"]),
+            "a checkpoint",
+        ) else {
+            continue;
+        };
+        let Some(name) = f
+            .require(cx, "name", "a checkpoint")
+            .and_then(|n| read::string(cx, n, "checkpoint `name`"))
+        else {
             continue;
         };
         let what = format!("checkpoint `{name}`");
-        let Some(after_node) = f.require(cx, "after", &what) else { continue };
-        let Some(after_text) = read::string(cx, after_node, &format!("`after` of {what}")) else { continue };
+        let Some(after_node) = f.require(cx, "after", &what) else {
+            continue;
+        };
+        let Some(after_text) = read::string(cx, after_node, &format!("`after` of {what}")) else {
+            continue;
+        };
         if m.checkpoints.iter().any(|c| c.name == name) {
             if let Some(n) = f.get("name") {
                 cx.err(n.pos, format!("duplicate checkpoint name `{name}`"));
@@ -598,18 +780,32 @@ fn decode_checkpoints(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Inde
         if let AfterSelector::Shell(cmd) = &after {
             read::check_interp(cx, after_node, cmd, &format!("`after` of {what}"));
         }
-        let description = f.get("description").and_then(|n| read::string(cx, n, &format!("`description` of {what}")));
+        let description = f
+            .get("description")
+            .and_then(|n| read::string(cx, n, &format!("`description` of {what}")));
         ix.after_pos.push(after_node.pos);
-        m.checkpoints.push(Checkpoint { name, after, description });
+        m.checkpoints.push(Checkpoint {
+            name,
+            after,
+            description,
+        });
     }
 }
 
 fn decode_matrix(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
-    let Some(f) = read::fields(cx, node, None, "`matrix`") else { return };
+    let Some(f) = read::fields(cx, node, None, "`matrix`") else {
+        return;
+    };
     for (key, key_node, value) in f.iter() {
         let what = format!("`matrix.{key}`");
         let NodeKind::Seq(items) = &value.kind else {
-            cx.err(value.pos, format!("{what} must be a list of versions, found {}", describe(value)));
+            cx.err(
+                value.pos,
+                format!(
+                    "{what} must be a list of versions, found {}",
+                    describe(value)
+                ),
+            );
             continue;
         };
         if items.is_empty() {
@@ -629,34 +825,74 @@ fn decode_matrix(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
             }
         }
         m.matrix.insert(key.to_string(), values);
-        ix.matrix_pos.insert(key.to_string(), (key_node.pos, positions));
+        ix.matrix_pos
+            .insert(key.to_string(), (key_node.pos, positions));
     }
 }
 
 fn decode_deploy(cx: &mut Ctx, node: &Node) -> IndexMap<String, Deploy> {
     let mut out = IndexMap::new();
-    let Some(f) = read::fields(cx, node, None, "`deploy`") else { return out };
+    let Some(f) = read::fields(cx, node, None, "`deploy`") else {
+        return out;
+    };
     for (name, _, value) in f.iter() {
         let what = format!("deploy target `{name}`");
-        let Some(df) = read::fields(cx, value, Some(&["target", "domain", "scaling", "env"]), &what) else { continue };
-        let Some(tn) = df.require(cx, "target", &what) else { continue };
-        let Some(target) = read::string(cx, tn, &format!("`target` of {what}")) else { continue };
+        let Some(df) = read::fields(
+            cx,
+            value,
+            Some(&["target", "domain", "scaling", "env"]),
+            &what,
+        ) else {
+            continue;
+        };
+        let Some(tn) = df.require(cx, "target", &what) else {
+            continue;
+        };
+        let Some(target) = read::string(cx, tn, &format!("`target` of {what}")) else {
+            continue;
+        };
         if !DEPLOY_TARGETS.contains(&target.as_str()) {
-            cx.err_help(tn.pos, format!("unknown deploy target `{target}` in {what}"), suggestion_help(&target, DEPLOY_TARGETS));
+            cx.err_help(
+                tn.pos,
+                format!("unknown deploy target `{target}` in {what}"),
+                suggestion_help(&target, DEPLOY_TARGETS),
+            );
         }
-        let domain = df.get("domain").and_then(|n| read::string(cx, n, &format!("`domain` of {what}")));
+        let domain = df
+            .get("domain")
+            .and_then(|n| read::string(cx, n, &format!("`domain` of {what}")));
         let scaling = df.get("scaling").and_then(|n| {
             let sw = format!("`scaling` of {what}");
             let sf = read::fields(cx, n, Some(&["min", "max"]), &sw)?;
-            let min = sf.get("min").and_then(|x| read::uint32(cx, x, &format!("`scaling.min` of {what}"))).unwrap_or(1);
-            let max = sf.get("max").and_then(|x| read::uint32(cx, x, &format!("`scaling.max` of {what}"))).unwrap_or(min);
+            let min = sf
+                .get("min")
+                .and_then(|x| read::uint32(cx, x, &format!("`scaling.min` of {what}")))
+                .unwrap_or(1);
+            let max = sf
+                .get("max")
+                .and_then(|x| read::uint32(cx, x, &format!("`scaling.max` of {what}")))
+                .unwrap_or(min);
             if min > max {
-                cx.err(n.pos, format!("{sw}: min ({min}) is greater than max ({max})"));
+                cx.err(
+                    n.pos,
+                    format!("{sw}: min ({min}) is greater than max ({max})"),
+                );
             }
             Some(Scaling { min, max })
         });
-        let env = df.get("env").map(|n| read::env_map(cx, n, &format!("`env` of {what}"))).unwrap_or_default();
-        out.insert(name.to_string(), Deploy { target, domain, scaling, env });
+        let env = df
+            .get("env")
+            .map(|n| read::env_map(cx, n, &format!("`env` of {what}")))
+            .unwrap_or_default();
+        out.insert(
+            name.to_string(),
+            Deploy {
+                target,
+                domain,
+                scaling,
+                env,
+            },
+        );
     }
     out
 }
@@ -664,17 +900,40 @@ fn decode_deploy(cx: &mut Ctx, node: &Node) -> IndexMap<String, Deploy> {
 fn decode_chaos(cx: &mut Ctx, node: &Node, ix: &mut Index) -> Option<Chaos> {
     let f = read::fields(cx, node, Some(&["scenarios"]), "`chaos`")?;
     let mut chaos = Chaos::default();
-    let Some(list) = f.get("scenarios") else { return Some(chaos) };
+    let Some(list) = f.get("scenarios") else {
+        return Some(chaos);
+    };
     let NodeKind::Seq(items) = &list.kind else {
-        cx.err(list.pos, format!("`chaos.scenarios` must be a list, found {}", list.type_name()));
+        cx.err(
+            list.pos,
+            format!(
+                "`chaos.scenarios` must be a list, found {}",
+                list.type_name()
+            ),
+        );
         return Some(chaos);
     };
     const KEYS: &[&str] = &[
-        "name", "service", "action", "duration", "latency", "jitter", "loss", "rate", "status", "from", "description",
+        "name",
+        "service",
+        "action",
+        "duration",
+        "latency",
+        "jitter",
+        "loss",
+        "rate",
+        "status",
+        "from",
+        "description",
     ];
     for item in items {
-        let Some(sf) = read::fields(cx, item, Some(KEYS), "a chaos scenario") else { continue };
-        let Some(name) = sf.require(cx, "name", "a chaos scenario").and_then(|n| read::string(cx, n, "scenario `name`")) else {
+        let Some(sf) = read::fields(cx, item, Some(KEYS), "a chaos scenario") else {
+            continue;
+        };
+        let Some(name) = sf
+            .require(cx, "name", "a chaos scenario")
+            .and_then(|n| read::string(cx, n, "scenario `name`"))
+        else {
             continue;
         };
         let what = format!("chaos scenario `{name}`");
@@ -687,44 +946,79 @@ fn decode_chaos(cx: &mut Ctx, node: &Node, ix: &mut Index) -> Option<Chaos> {
         };
         if let Some(n) = sf.require(cx, "service", &what) {
             if let Some(s) = read::string(cx, n, &format!("`service` of {what}")) {
-                ix.refs.push((n.pos, s.clone(), RefKind::Service, format!("`service` of {what}")));
+                ix.refs.push((
+                    n.pos,
+                    s.clone(),
+                    RefKind::Service,
+                    format!("`service` of {what}"),
+                ));
                 sc.service = s;
             }
         }
         if let Some(n) = sf.require(cx, "action", &what) {
             if let Some(a) = read::string(cx, n, &format!("`action` of {what}")) {
                 if !CHAOS_ACTIONS.contains(&a.as_str()) {
-                    cx.err_help(n.pos, format!("unknown chaos action `{a}` in {what}"), suggestion_help(&a, CHAOS_ACTIONS));
+                    cx.err_help(
+                        n.pos,
+                        format!("unknown chaos action `{a}` in {what}"),
+                        suggestion_help(&a, CHAOS_ACTIONS),
+                    );
                 }
                 sc.action = a;
             }
         }
-        let dur = |cx: &mut Ctx, key: &str| sf.get(key).and_then(|n| read::duration(cx, n, &format!("`{key}` of {what}")));
+        let dur = |cx: &mut Ctx, key: &str| {
+            sf.get(key)
+                .and_then(|n| read::duration(cx, n, &format!("`{key}` of {what}")))
+        };
         sc.duration = dur(cx, "duration");
         sc.latency = dur(cx, "latency");
         sc.jitter = dur(cx, "jitter");
         if let Some(n) = sf.get("loss") {
-            let text = n.scalar().unwrap_or("").trim().trim_end_matches('%').to_string();
+            let text = n
+                .scalar()
+                .unwrap_or("")
+                .trim()
+                .trim_end_matches('%')
+                .to_string();
             match text.parse::<f64>() {
                 Ok(p) if (0.0..=100.0).contains(&p) => sc.loss = Some(p),
-                _ => cx.err(n.pos, format!("`loss` of {what} must be a percentage 0-100, found {}", describe(n))),
+                _ => cx.err(
+                    n.pos,
+                    format!(
+                        "`loss` of {what} must be a percentage 0-100, found {}",
+                        describe(n)
+                    ),
+                ),
             }
         }
-        sc.rate = sf.get("rate").and_then(|n| read::uint(cx, n, &format!("`rate` of {what}")));
+        sc.rate = sf
+            .get("rate")
+            .and_then(|n| read::uint(cx, n, &format!("`rate` of {what}")));
         if let Some(n) = sf.get("status") {
             match read::uint(cx, n, &format!("`status` of {what}")) {
                 Some(s) if (100..=599).contains(&s) => sc.status = u16::try_from(s).ok(),
-                Some(s) => cx.err(n.pos, format!("`status` of {what} must be an HTTP status 100-599, found {s}")),
+                Some(s) => cx.err(
+                    n.pos,
+                    format!("`status` of {what} must be an HTTP status 100-599, found {s}"),
+                ),
                 None => {}
             }
         }
         if let Some(n) = sf.get("from") {
             for (s, sn) in read::string_list(cx, n, &format!("`from` of {what}")) {
-                ix.refs.push((sn.pos, s.clone(), RefKind::Service, format!("`from` of {what}")));
+                ix.refs.push((
+                    sn.pos,
+                    s.clone(),
+                    RefKind::Service,
+                    format!("`from` of {what}"),
+                ));
                 sc.from.push(s);
             }
         }
-        sc.description = sf.get("description").and_then(|n| read::string(cx, n, &format!("`description` of {what}")));
+        sc.description = sf
+            .get("description")
+            .and_then(|n| read::string(cx, n, &format!("`description` of {what}")));
         chaos.scenarios.push(sc);
     }
     Some(chaos)

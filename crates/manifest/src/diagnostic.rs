@@ -56,7 +56,11 @@ impl fmt::Display for Diagnostic {
             let pad = " ".repeat(gutter.len());
             let text = src.replace('\t', " ");
             let caret_at = self.column.saturating_sub(1).min(text.chars().count());
-            write!(f, "\n {pad} |\n {gutter} | {text}\n {pad} | {}^", " ".repeat(caret_at))?;
+            write!(
+                f,
+                "\n {pad} |\n {gutter} | {text}\n {pad} | {}^",
+                " ".repeat(caret_at)
+            )?;
         }
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;

@@ -30,15 +30,17 @@ impl InterpolationError {
     /// Byte offset of the offending `$` in the text.
     pub fn offset(&self) -> usize {
         match self {
-            InterpolationError::Unclosed { offset } | InterpolationError::InvalidName { offset, .. } => {
-                *offset
-            }
+            InterpolationError::Unclosed { offset }
+            | InterpolationError::InvalidName { offset, .. } => *offset,
         }
     }
 }
 
 /// Expands `${…}` references in `s` with `lookup`; see the module docs for the rules.
-pub fn interpolate(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, InterpolationError> {
+pub fn interpolate(
+    s: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, InterpolationError> {
     expand(s, 0, lookup)
 }
 
@@ -74,7 +76,11 @@ fn closing_brace(s: &str, start: usize) -> Option<usize> {
     None
 }
 
-fn expand(s: &str, base: usize, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, InterpolationError> {
+fn expand(
+    s: &str,
+    base: usize,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, InterpolationError> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     let mut consumed = 0usize;
@@ -88,11 +94,16 @@ fn expand(s: &str, base: usize, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
             rest = &rest[i + 2..];
         } else if after.starts_with('{') {
             let body_start = i + 2;
-            let end = closing_brace(rest, body_start).ok_or(InterpolationError::Unclosed { offset })?;
+            let end =
+                closing_brace(rest, body_start).ok_or(InterpolationError::Unclosed { offset })?;
             let body = &rest[body_start..end];
             let (name, default) = match body.find(['-', ':']) {
-                Some(p) if body[p..].starts_with(":-") => (&body[..p], Some((true, &body[p + 2..], p + 2))),
-                Some(p) if body[p..].starts_with('-') => (&body[..p], Some((false, &body[p + 1..], p + 1))),
+                Some(p) if body[p..].starts_with(":-") => {
+                    (&body[..p], Some((true, &body[p + 2..], p + 2)))
+                }
+                Some(p) if body[p..].starts_with('-') => {
+                    (&body[..p], Some((false, &body[p + 1..], p + 1)))
+                }
                 Some(_) => (body, None),
                 None => (body, None),
             };
@@ -162,10 +173,22 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(interpolate("a ${A", &env), Err(InterpolationError::Unclosed { offset: 2 }));
-        assert!(matches!(interpolate("${}", &env), Err(InterpolationError::InvalidName { .. })));
-        assert!(matches!(interpolate("${1A}", &env), Err(InterpolationError::InvalidName { .. })));
-        assert!(matches!(interpolate("${A:-${B}", &env), Err(InterpolationError::Unclosed { .. })));
+        assert_eq!(
+            interpolate("a ${A", &env),
+            Err(InterpolationError::Unclosed { offset: 2 })
+        );
+        assert!(matches!(
+            interpolate("${}", &env),
+            Err(InterpolationError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            interpolate("${1A}", &env),
+            Err(InterpolationError::InvalidName { .. })
+        ));
+        assert!(matches!(
+            interpolate("${A:-${B}", &env),
+            Err(InterpolationError::Unclosed { .. })
+        ));
         assert!(check_interpolation("${OK:-fine} $$ $x").is_ok());
     }
 

@@ -33,10 +33,12 @@ pub use decode::{CHAOS_ACTIONS, DEPLOY_TARGETS};
 pub use diagnostic::{Diagnostic, Diagnostics};
 pub use interpolate::{check_interpolation, interpolate, InterpolationError};
 pub use model::{
-    Branch, Build, Chaos, ChaosScenario, Checkpoint, Deploy, Expect, Healthcheck, Limit, Manifest, PortMap,
-    Resources, Scaling, Service, Suite, TemplateRef, Vm,
+    Branch, Build, Chaos, ChaosScenario, Checkpoint, Deploy, Expect, Healthcheck, Limit, Manifest,
+    PortMap, Resources, Scaling, Service, Suite, TemplateRef, Vm,
 };
-pub use plan::{closure, matrix_combinations, plan, suite_order, suite_services, waves_for, Plan, TestPlan};
+pub use plan::{
+    closure, matrix_combinations, plan, suite_order, suite_services, waves_for, Plan, TestPlan,
+};
 pub use selector::{pattern_matches, AfterSelector, ServiceSelector};
 pub use templates::{all_templates, standard_ports, template, TemplateInfo};
 pub use units::{parse_duration, parse_size, UnitError};

@@ -61,7 +61,12 @@ pub fn plan(m: &Manifest) -> Plan {
 /// `depends_on`, else manifest order.
 pub fn suite_order(m: &Manifest) -> Vec<String> {
     let mut remaining: Vec<&String> = m.tests.keys().collect();
-    remaining.sort_by_key(|s| (!m.tests[s.as_str()].run_first, m.tests.get_index_of(s.as_str())));
+    remaining.sort_by_key(|s| {
+        (
+            !m.tests[s.as_str()].run_first,
+            m.tests.get_index_of(s.as_str()),
+        )
+    });
     let mut ordered: Vec<String> = Vec::new();
     while !remaining.is_empty() {
         let pos = remaining
@@ -83,7 +88,10 @@ pub fn suite_order(m: &Manifest) -> Vec<String> {
 /// dependencies, in manifest order. Unknown names are ignored.
 pub fn closure(m: &Manifest, roots: &[String]) -> Vec<String> {
     let mut wanted = vec![false; m.services.len()];
-    let mut todo: Vec<usize> = roots.iter().filter_map(|r| m.services.get_index_of(r)).collect();
+    let mut todo: Vec<usize> = roots
+        .iter()
+        .filter_map(|r| m.services.get_index_of(r))
+        .collect();
     while let Some(i) = todo.pop() {
         if wanted[i] {
             continue;

@@ -36,7 +36,10 @@ impl<'n> Fields<'n> {
     pub fn require(&self, cx: &mut Ctx, key: &str, what: &str) -> Option<&'n Node> {
         let v = self.get(key);
         if v.is_none() {
-            cx.err(self.pos, format!("{what} is missing the required key `{key}`"));
+            cx.err(
+                self.pos,
+                format!("{what} is missing the required key `{key}`"),
+            );
         }
         v
     }
@@ -45,7 +48,12 @@ impl<'n> Fields<'n> {
 /// Reads a mapping whose keys must be among `allowed` (`None`: any key). Unknown keys get a
 /// "did you mean" at the key's position; duplicate and non-scalar keys are errors. A null
 /// node reads as an empty mapping.
-pub fn fields<'n>(cx: &mut Ctx, node: &'n Node, allowed: Option<&[&str]>, what: &str) -> Option<Fields<'n>> {
+pub fn fields<'n>(
+    cx: &mut Ctx,
+    node: &'n Node,
+    allowed: Option<&[&str]>,
+    what: &str,
+) -> Option<Fields<'n>> {
     if node.is_null() {
         return Some(Fields {
             pos: node.pos,
@@ -53,13 +61,22 @@ pub fn fields<'n>(cx: &mut Ctx, node: &'n Node, allowed: Option<&[&str]>, what: 
         });
     }
     let NodeKind::Map(entries) = &node.kind else {
-        cx.err(node.pos, format!("{what} must be a mapping, found {}", node.type_name()));
+        cx.err(
+            node.pos,
+            format!("{what} must be a mapping, found {}", node.type_name()),
+        );
         return None;
     };
     let mut out: Vec<(&str, &Node, &Node)> = Vec::new();
     for (k, v) in entries {
-        let Some(key) = k.scalar().filter(|_| !matches!(k.kind, NodeKind::Map(_) | NodeKind::Seq(_))) else {
-            cx.err(k.pos, format!("keys of {what} must be scalars, found {}", k.type_name()));
+        let Some(key) = k
+            .scalar()
+            .filter(|_| !matches!(k.kind, NodeKind::Map(_) | NodeKind::Seq(_)))
+        else {
+            cx.err(
+                k.pos,
+                format!("keys of {what} must be scalars, found {}", k.type_name()),
+            );
             continue;
         };
         if out.iter().any(|(existing, _, _)| *existing == key) {
@@ -68,13 +85,20 @@ pub fn fields<'n>(cx: &mut Ctx, node: &'n Node, allowed: Option<&[&str]>, what: 
         }
         if let Some(allowed) = allowed {
             if !allowed.contains(&key) {
-                cx.err_help(k.pos, format!("unknown key `{key}` in {what}"), suggestion_help(key, allowed));
+                cx.err_help(
+                    k.pos,
+                    format!("unknown key `{key}` in {what}"),
+                    suggestion_help(key, allowed),
+                );
                 continue;
             }
         }
         out.push((key, k, v));
     }
-    Some(Fields { pos: node.pos, entries: out })
+    Some(Fields {
+        pos: node.pos,
+        entries: out,
+    })
 }
 
 /// A non-null scalar as text (numbers and booleans as written).
@@ -82,7 +106,10 @@ pub fn string(cx: &mut Ctx, node: &Node, what: &str) -> Option<String> {
     match &node.kind {
         NodeKind::Scalar { value, .. } if !node.is_null() => Some(value.clone()),
         _ => {
-            cx.err(node.pos, format!("{what} must be a string, found {}", node.type_name()));
+            cx.err(
+                node.pos,
+                format!("{what} must be a string, found {}", node.type_name()),
+            );
             None
         }
     }
@@ -113,7 +140,13 @@ pub fn uint(cx: &mut Ctx, node: &Node, what: &str) -> Option<u64> {
         _ => None,
     };
     if parsed.is_none() {
-        cx.err(node.pos, format!("{what} must be a non-negative integer, found {}", describe(node)));
+        cx.err(
+            node.pos,
+            format!(
+                "{what} must be a non-negative integer, found {}",
+                describe(node)
+            ),
+        );
     }
     parsed
 }
@@ -133,11 +166,16 @@ pub fn uint32(cx: &mut Ctx, node: &Node, what: &str) -> Option<u32> {
 /// A number (integer or decimal).
 pub fn number(cx: &mut Ctx, node: &Node, what: &str) -> Option<f64> {
     let parsed = match &node.kind {
-        NodeKind::Scalar { value, .. } => value.trim().parse::<f64>().ok().filter(|f| f.is_finite()),
+        NodeKind::Scalar { value, .. } => {
+            value.trim().parse::<f64>().ok().filter(|f| f.is_finite())
+        }
         _ => None,
     };
     if parsed.is_none() {
-        cx.err(node.pos, format!("{what} must be a number, found {}", describe(node)));
+        cx.err(
+            node.pos,
+            format!("{what} must be a number, found {}", describe(node)),
+        );
     }
     parsed
 }
@@ -148,7 +186,10 @@ pub fn boolean(cx: &mut Ctx, node: &Node, what: &str) -> Option<bool> {
         Some("true") => Some(true),
         Some("false") => Some(false),
         _ => {
-            cx.err(node.pos, format!("{what} must be true or false, found {}", describe(node)));
+            cx.err(
+                node.pos,
+                format!("{what} must be true or false, found {}", describe(node)),
+            );
             None
         }
     }
@@ -160,7 +201,11 @@ pub fn duration(cx: &mut Ctx, node: &Node, what: &str) -> Option<Duration> {
     match parse_duration(&s) {
         Ok(d) => Some(d),
         Err(e) => {
-            cx.err_help(node.pos, format!("{what}: invalid duration: {e}"), "e.g. 500ms, 30s, 5m, 1h");
+            cx.err_help(
+                node.pos,
+                format!("{what}: invalid duration: {e}"),
+                "e.g. 500ms, 30s, 5m, 1h",
+            );
             None
         }
     }
@@ -172,7 +217,11 @@ pub fn size(cx: &mut Ctx, node: &Node, what: &str) -> Option<u64> {
     match parse_size(&s) {
         Ok(n) => Some(n),
         Err(e) => {
-            cx.err_help(node.pos, format!("{what}: invalid size: {e}"), "e.g. 256mb, 1gb");
+            cx.err_help(
+                node.pos,
+                format!("{what}: invalid size: {e}"),
+                "e.g. 256mb, 1gb",
+            );
             None
         }
     }
@@ -189,7 +238,10 @@ pub fn string_list<'n>(cx: &mut Ctx, node: &'n Node, what: &str) -> Vec<(String,
             .filter_map(|i| string(cx, i, &format!("an item of {what}")).map(|s| (s, i)))
             .collect(),
         NodeKind::Map(_) => {
-            cx.err(node.pos, format!("{what} must be a list of strings, found a mapping"));
+            cx.err(
+                node.pos,
+                format!("{what} must be a list of strings, found a mapping"),
+            );
             Vec::new()
         }
     }
@@ -202,18 +254,25 @@ pub fn env_map(cx: &mut Ctx, node: &Node, what: &str) -> IndexMap<String, String
     match &node.kind {
         NodeKind::Seq(items) => {
             for item in items {
-                let Some(s) = string(cx, item, &format!("an item of {what}")) else { continue };
+                let Some(s) = string(cx, item, &format!("an item of {what}")) else {
+                    continue;
+                };
                 match s.split_once('=') {
                     Some((k, v)) if valid_env_name(k) => {
                         check_interp(cx, item, v, &format!("{what}.{k}"));
                         out.insert(k.to_string(), v.to_string());
                     }
-                    _ => cx.err(item.pos, format!("{what} list items must look like NAME=value, found `{s}`")),
+                    _ => cx.err(
+                        item.pos,
+                        format!("{what} list items must look like NAME=value, found `{s}`"),
+                    ),
                 }
             }
         }
         _ => {
-            let Some(f) = fields(cx, node, None, what) else { return out };
+            let Some(f) = fields(cx, node, None, what) else {
+                return out;
+            };
             for (k, key_node, v) in f.iter() {
                 if !valid_env_name(k) {
                     cx.err_help(
@@ -227,7 +286,10 @@ pub fn env_map(cx: &mut Ctx, node: &Node, what: &str) -> IndexMap<String, String
                     _ if v.is_null() => String::new(),
                     NodeKind::Scalar { value, .. } => value.clone(),
                     _ => {
-                        cx.err(v.pos, format!("{what}.{k} must be a scalar, found {}", v.type_name()));
+                        cx.err(
+                            v.pos,
+                            format!("{what}.{k} must be a scalar, found {}", v.type_name()),
+                        );
                         continue;
                     }
                 };

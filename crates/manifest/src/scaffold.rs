@@ -7,14 +7,26 @@ use crate::yaml::{self, NodeKind};
 
 const STACKS: &[(&str, &str)] = &[
     ("blank", include_str!("../templates/blank.yaml")),
-    ("saas-starter", include_str!("../templates/saas-starter.yaml")),
+    (
+        "saas-starter",
+        include_str!("../templates/saas-starter.yaml"),
+    ),
     (
         "event-driven-microservices",
         include_str!("../templates/event-driven-microservices.yaml"),
     ),
-    ("data-pipeline", include_str!("../templates/data-pipeline.yaml")),
-    ("ecommerce-platform", include_str!("../templates/ecommerce-platform.yaml")),
-    ("multi-tenant-saas", include_str!("../templates/multi-tenant-saas.yaml")),
+    (
+        "data-pipeline",
+        include_str!("../templates/data-pipeline.yaml"),
+    ),
+    (
+        "ecommerce-platform",
+        include_str!("../templates/ecommerce-platform.yaml"),
+    ),
+    (
+        "multi-tenant-saas",
+        include_str!("../templates/multi-tenant-saas.yaml"),
+    ),
 ];
 
 const STACK_NAMES: &[&str] = &[
@@ -95,8 +107,15 @@ fn check_name(what: &'static str, name: &str) -> Result<(), EditError> {
     if name.len() > 63 {
         return bad("it is longer than 63 characters");
     }
-    let ok_first = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if !ok_first || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    let ok_first = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric());
+    if !ok_first
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return bad("use letters, digits, - and _, starting with a letter or digit");
     }
     Ok(())
@@ -104,7 +123,8 @@ fn check_name(what: &'static str, name: &str) -> Result<(), EditError> {
 
 /// The stack template `template` with its top-level `name:` set to `project_name`.
 pub fn render_stack(template: &str, project_name: &str) -> Result<String, EditError> {
-    let text = stack_template(template).ok_or_else(|| EditError::UnknownStack(template.to_string()))?;
+    let text =
+        stack_template(template).ok_or_else(|| EditError::UnknownStack(template.to_string()))?;
     check_name("project name", project_name)?;
     let mut out = String::with_capacity(text.len() + project_name.len());
     let mut replaced = false;
@@ -136,13 +156,18 @@ pub fn config_value(value: &str) -> String {
 
 fn scalar(v: &str) -> String {
     let plain_safe = !v.is_empty()
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_./@+".contains(c))
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./@+".contains(c))
         && !v.starts_with(['-', '.', '@'])
         && !matches!(v, "null" | "Null" | "NULL" | "~")
         || v.starts_with("http://")
-            && !v.chars().any(|c| c.is_whitespace() || "#,[]{}\"'".contains(c))
+            && !v
+                .chars()
+                .any(|c| c.is_whitespace() || "#,[]{}\"'".contains(c))
         || v.starts_with("https://")
-            && !v.chars().any(|c| c.is_whitespace() || "#,[]{}\"'".contains(c));
+            && !v
+                .chars()
+                .any(|c| c.is_whitespace() || "#,[]{}\"'".contains(c));
     let number = v.parse::<f64>().is_ok_and(f64::is_finite) && !v.starts_with('+');
     if plain_safe || number {
         v.to_string()
@@ -181,7 +206,11 @@ pub fn add_service(
         });
     }
     for (k, _) in config {
-        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-') {
+        if k.is_empty()
+            || !k
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-')
+        {
             return Err(EditError::InvalidConfigKey(k.clone()));
         }
     }
@@ -219,12 +248,19 @@ pub fn add_service(
     let key_idx = key_line.saturating_sub(1);
     let key_text = lines.get(key_idx).copied().unwrap_or("");
     if indent_of(key_text) != 0 {
-        return Err(EditError::Layout("`services:` is not at the start of its line".into()));
+        return Err(EditError::Layout(
+            "`services:` is not at the start of its line".into(),
+        ));
     }
-    let after_colon = key_text.split_once(':').map(|(_, r)| r.trim()).unwrap_or("");
+    let after_colon = key_text
+        .split_once(':')
+        .map(|(_, r)| r.trim())
+        .unwrap_or("");
     let inline = !after_colon.is_empty() && !after_colon.starts_with('#');
     if inline && !value.is_null() && !matches!(&value.kind, NodeKind::Map(e) if e.is_empty()) {
-        return Err(EditError::Layout("`services` is written in flow style; add the service by hand".into()));
+        return Err(EditError::Layout(
+            "`services` is written in flow style; add the service by hand".into(),
+        ));
     }
 
     // The block: lines after `services:` until the next line at column 0 that is content.

@@ -76,7 +76,10 @@ fn parse_suite_setup(t: &str) -> Option<AfterSelector> {
 }
 
 fn valid_name(s: &str) -> bool {
-    !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || matches!(c, '.' | '[' | ']'))
+    !s.is_empty()
+        && !s
+            .chars()
+            .any(|c| c.is_whitespace() || matches!(c, '.' | '[' | ']'))
 }
 
 impl ServiceSelector {
@@ -90,7 +93,10 @@ impl ServiceSelector {
             Some(list) => list.split(',').map(|s| s.trim().to_string()).collect(),
             None => vec![m.to_string()],
         };
-        if items.iter().any(|i| i.is_empty() || i.chars().any(char::is_whitespace)) {
+        if items
+            .iter()
+            .any(|i| i.is_empty() || i.chars().any(char::is_whitespace))
+        {
             return None;
         }
         Some(ServiceSelector::Patterns(items))
@@ -133,10 +139,16 @@ mod tests {
 
     #[test]
     fn grammar() {
-        assert_eq!(AfterSelector::parse("services.*.healthcheck"), AfterSelector::Healthcheck(ServiceSelector::All));
+        assert_eq!(
+            AfterSelector::parse("services.*.healthcheck"),
+            AfterSelector::Healthcheck(ServiceSelector::All)
+        );
         assert_eq!(
             AfterSelector::parse("services.[kafka, postgres-*].healthcheck"),
-            AfterSelector::Healthcheck(ServiceSelector::Patterns(vec!["kafka".into(), "postgres-*".into()]))
+            AfterSelector::Healthcheck(ServiceSelector::Patterns(vec![
+                "kafka".into(),
+                "postgres-*".into()
+            ]))
         );
         assert_eq!(
             AfterSelector::parse("services.app.healthcheck"),
@@ -144,18 +156,42 @@ mod tests {
         );
         assert_eq!(
             AfterSelector::parse("tests.auth.setup"),
-            AfterSelector::SuiteSetup { suite: "auth".into(), index: None }
+            AfterSelector::SuiteSetup {
+                suite: "auth".into(),
+                index: None
+            }
         );
         assert_eq!(
             AfterSelector::parse("tests.auth.setup[2]"),
-            AfterSelector::SuiteSetup { suite: "auth".into(), index: Some(2) }
+            AfterSelector::SuiteSetup {
+                suite: "auth".into(),
+                index: Some(2)
+            }
         );
-        assert_eq!(AfterSelector::parse("scripts/seed.sh"), AfterSelector::Script("scripts/seed.sh".into()));
-        assert_eq!(AfterSelector::parse("seed.py"), AfterSelector::Script("seed.py".into()));
-        assert_eq!(AfterSelector::parse("./bin/seed"), AfterSelector::Script("./bin/seed".into()));
-        assert_eq!(AfterSelector::parse("npm run seed"), AfterSelector::Shell("npm run seed".into()));
-        assert_eq!(AfterSelector::parse("bash scripts/x.sh"), AfterSelector::Shell("bash scripts/x.sh".into()));
-        assert_eq!(AfterSelector::parse("make seed"), AfterSelector::Shell("make seed".into()));
+        assert_eq!(
+            AfterSelector::parse("scripts/seed.sh"),
+            AfterSelector::Script("scripts/seed.sh".into())
+        );
+        assert_eq!(
+            AfterSelector::parse("seed.py"),
+            AfterSelector::Script("seed.py".into())
+        );
+        assert_eq!(
+            AfterSelector::parse("./bin/seed"),
+            AfterSelector::Script("./bin/seed".into())
+        );
+        assert_eq!(
+            AfterSelector::parse("npm run seed"),
+            AfterSelector::Shell("npm run seed".into())
+        );
+        assert_eq!(
+            AfterSelector::parse("bash scripts/x.sh"),
+            AfterSelector::Shell("bash scripts/x.sh".into())
+        );
+        assert_eq!(
+            AfterSelector::parse("make seed"),
+            AfterSelector::Shell("make seed".into())
+        );
     }
 
     #[test]
@@ -165,7 +201,10 @@ mod tests {
             m.services.insert(n.into(), Service::default());
         }
         let sel = ServiceSelector::parse("[redis,postgres-*]").unwrap();
-        assert_eq!(sel.resolve(&m), vec!["postgres-users", "redis", "postgres-orders"]);
+        assert_eq!(
+            sel.resolve(&m),
+            vec!["postgres-users", "redis", "postgres-orders"]
+        );
         assert_eq!(ServiceSelector::All.resolve(&m).len(), 5);
         assert!(ServiceSelector::parse("[a,,b]").is_none());
     }

@@ -33,8 +33,11 @@ impl TemplateInfo {
         }
         self.versions.iter().any(|listed| {
             v == *listed
-                || v.strip_prefix(listed).is_some_and(|rest| rest.starts_with('.'))
-                || listed.strip_prefix(v).is_some_and(|rest| rest.starts_with('.'))
+                || v.strip_prefix(listed)
+                    .is_some_and(|rest| rest.starts_with('.'))
+                || listed
+                    .strip_prefix(v)
+                    .is_some_and(|rest| rest.starts_with('.'))
         })
     }
 
@@ -243,7 +246,9 @@ pub fn all_templates() -> &'static [TemplateInfo] {
 /// container ports of `ports`, else `env.PORT`, else 3000.
 pub fn standard_ports(service: &Service) -> Vec<u16> {
     if let Some(t) = &service.template {
-        return template(&t.name).map(|i| i.ports.to_vec()).unwrap_or_default();
+        return template(&t.name)
+            .map(|i| i.ports.to_vec())
+            .unwrap_or_default();
     }
     let mut ports: Vec<u16> = Vec::new();
     for p in &service.ports {
@@ -252,7 +257,10 @@ pub fn standard_ports(service: &Service) -> Vec<u16> {
         }
     }
     if ports.is_empty() {
-        let from_env = service.env.get("PORT").and_then(|p| p.trim().parse::<u16>().ok());
+        let from_env = service
+            .env
+            .get("PORT")
+            .and_then(|p| p.trim().parse::<u16>().ok());
         ports.push(from_env.unwrap_or(DEFAULT_APP_PORT));
     }
     ports
@@ -274,7 +282,10 @@ mod tests {
         assert!(!template("stripe-mock").unwrap().supports("1"));
         assert!(template("nope").is_none());
         assert_eq!(all_templates().len(), 19);
-        assert!(template("redis").unwrap().config_keys().contains(&"maxmemory_policy"));
+        assert!(template("redis")
+            .unwrap()
+            .config_keys()
+            .contains(&"maxmemory_policy"));
     }
 
     #[test]
@@ -283,9 +294,15 @@ mod tests {
         assert_eq!(standard_ports(&s), vec![3000]);
         s.env.insert("PORT".into(), "8081".into());
         assert_eq!(standard_ports(&s), vec![8081]);
-        s.ports.push(PortMap { host: 3001, container: 4000 });
+        s.ports.push(PortMap {
+            host: 3001,
+            container: 4000,
+        });
         assert_eq!(standard_ports(&s), vec![4000]);
-        s.template = Some(TemplateRef { name: "redis".into(), version: None });
+        s.template = Some(TemplateRef {
+            name: "redis".into(),
+            version: None,
+        });
         assert_eq!(standard_ports(&s), vec![6379]);
     }
 }

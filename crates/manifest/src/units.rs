@@ -27,7 +27,8 @@ pub enum UnitError {
     Overflow(String),
 }
 
-const DURATION_UNITS: &str = "ms, s, m or h, e.g. 500ms, 30s, 5m, 1h; a bare number is milliseconds";
+const DURATION_UNITS: &str =
+    "ms, s, m or h, e.g. 500ms, 30s, 5m, 1h; a bare number is milliseconds";
 const SIZE_UNITS: &str = "b, kb, mb, gb or tb, e.g. 256mb, 1gb; a bare number is bytes";
 
 /// Splits `text` into its leading decimal integer and the (trimmed, lower-cased) unit after it.
@@ -104,10 +105,16 @@ mod tests {
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse_duration("60000").unwrap(), Duration::from_secs(60));
         assert_eq!(parse_duration("30S").unwrap(), Duration::from_secs(30));
-        assert!(matches!(parse_duration("5x"), Err(UnitError::UnknownUnit { .. })));
+        assert!(matches!(
+            parse_duration("5x"),
+            Err(UnitError::UnknownUnit { .. })
+        ));
         assert_eq!(parse_duration(""), Err(UnitError::Empty));
         assert!(matches!(parse_duration("ms"), Err(UnitError::NoNumber(_))));
-        assert!(matches!(parse_duration("99999999999999999999h"), Err(UnitError::Overflow(_))));
+        assert!(matches!(
+            parse_duration("99999999999999999999h"),
+            Err(UnitError::Overflow(_))
+        ));
         assert!(matches!(parse_duration("-1s"), Err(UnitError::NoNumber(_))));
     }
 
@@ -120,8 +127,14 @@ mod tests {
         assert_eq!(parse_size("4kb").unwrap(), 4096);
         assert_eq!(parse_size("100").unwrap(), 100);
         assert_eq!(parse_size("2 GiB").unwrap(), 2 << 30);
-        assert!(matches!(parse_size("1pb"), Err(UnitError::UnknownUnit { .. })));
-        assert!(matches!(parse_size("20000000tb"), Err(UnitError::Overflow(_))));
+        assert!(matches!(
+            parse_size("1pb"),
+            Err(UnitError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            parse_size("20000000tb"),
+            Err(UnitError::Overflow(_))
+        ));
     }
 
     proptest! {

@@ -24,7 +24,8 @@ pub fn check(cx: &mut Ctx, m: &Manifest, ix: &Index) {
 
 fn check_refs(cx: &mut Ctx, m: &Manifest, ix: &Index) {
     for (pos, name, kind, who) in &ix.refs {
-        let ok = m.services.contains_key(name) || (*kind == RefKind::ServiceOrSuite && m.tests.contains_key(name));
+        let ok = m.services.contains_key(name)
+            || (*kind == RefKind::ServiceOrSuite && m.tests.contains_key(name));
         if ok {
             continue;
         }
@@ -32,7 +33,11 @@ fn check_refs(cx: &mut Ctx, m: &Manifest, ix: &Index) {
         if *kind == RefKind::ServiceOrSuite {
             candidates.extend(m.tests.keys().map(String::as_str));
         }
-        let noun = if *kind == RefKind::Service { "service" } else { "service or suite" };
+        let noun = if *kind == RefKind::Service {
+            "service"
+        } else {
+            "service or suite"
+        };
         let help = match suggest(name, candidates.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None if candidates.is_empty() => "the manifest declares none".to_string(),
@@ -75,8 +80,7 @@ pub fn find_cycles(n: usize, deps: &dyn Fn(usize) -> Vec<usize>) -> Vec<Vec<usiz
         let mut on_path = vec![false; n];
         on_path[start] = true;
         let mut cur = start;
-        loop {
-            let Some(next) = deps(cur).into_iter().find(|d| !done[*d]) else { break };
+        while let Some(next) = deps(cur).into_iter().find(|d| !done[*d]) {
             if reported[next] {
                 break;
             }
@@ -113,7 +117,11 @@ fn check_service_cycles(cx: &mut Ctx, m: &Manifest, ix: &Index) {
     };
     for cycle in find_cycles(names.len(), &deps) {
         let text: Vec<&str> = cycle.iter().map(|i| names[*i].as_str()).collect();
-        let pos = ix.service_pos.get(names[cycle[0]]).copied().unwrap_or_default();
+        let pos = ix
+            .service_pos
+            .get(names[cycle[0]])
+            .copied()
+            .unwrap_or_default();
         cx.err_help(
             pos,
             format!("dependency cycle: {}", text.join(" -> ")),
@@ -134,8 +142,18 @@ fn check_suite_cycles(cx: &mut Ctx, m: &Manifest, ix: &Index) {
     };
     for cycle in find_cycles(names.len(), &deps) {
         let text: Vec<&str> = cycle.iter().map(|i| names[*i].as_str()).collect();
-        let pos = ix.suite_pos.get(names[cycle[0]]).copied().unwrap_or_default();
-        cx.err(pos, format!("test suites depend on each other in a cycle: {}", text.join(" -> ")));
+        let pos = ix
+            .suite_pos
+            .get(names[cycle[0]])
+            .copied()
+            .unwrap_or_default();
+        cx.err(
+            pos,
+            format!(
+                "test suites depend on each other in a cycle: {}",
+                text.join(" -> ")
+            ),
+        );
     }
 }
 
@@ -145,7 +163,10 @@ fn check_selectors(cx: &mut Ctx, m: &Manifest, ix: &Index) {
         match &c.after {
             AfterSelector::Healthcheck(ServiceSelector::All) => {
                 if m.services.is_empty() {
-                    cx.err(*pos, format!("{what} waits for all services, but there are none"));
+                    cx.err(
+                        *pos,
+                        format!("{what} waits for all services, but there are none"),
+                    );
                 }
             }
             AfterSelector::Healthcheck(ServiceSelector::Patterns(ps)) => {
@@ -153,7 +174,10 @@ fn check_selectors(cx: &mut Ctx, m: &Manifest, ix: &Index) {
                     if !m.services.keys().any(|s| pattern_matches(p, s)) {
                         let help = match suggest(p, m.services.keys().map(String::as_str)) {
                             Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("services: {}", m.services.keys().cloned().collect::<Vec<_>>().join(", ")),
+                            None => format!(
+                                "services: {}",
+                                m.services.keys().cloned().collect::<Vec<_>>().join(", ")
+                            ),
                         };
                         cx.err_help(*pos, format!("`{p}` in {what} matches no service"), help);
                     }
@@ -163,9 +187,15 @@ fn check_selectors(cx: &mut Ctx, m: &Manifest, ix: &Index) {
                 None => cx.err_help(
                     *pos,
                     format!("unknown suite `{suite}` in {what}"),
-                    format!("suites: {}", m.tests.keys().cloned().collect::<Vec<_>>().join(", ")),
+                    format!(
+                        "suites: {}",
+                        m.tests.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
                 ),
-                Some(s) if s.setup.is_empty() => cx.err(*pos, format!("suite `{suite}` has no `setup` commands ({what})")),
+                Some(s) if s.setup.is_empty() => cx.err(
+                    *pos,
+                    format!("suite `{suite}` has no `setup` commands ({what})"),
+                ),
                 Some(s) => {
                     if let Some(i) = index.filter(|i| *i >= s.setup.len()) {
                         cx.err(
@@ -176,8 +206,16 @@ fn check_selectors(cx: &mut Ctx, m: &Manifest, ix: &Index) {
                 }
             },
             AfterSelector::Script(path) => {
-                if path.is_absolute() || path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-                    cx.err_help(*pos, format!("{what} must be a path inside the project"), "e.g. scripts/seed.sh");
+                if path.is_absolute()
+                    || path
+                        .components()
+                        .any(|c| matches!(c, std::path::Component::ParentDir))
+                {
+                    cx.err_help(
+                        *pos,
+                        format!("{what} must be a path inside the project"),
+                        "e.g. scripts/seed.sh",
+                    );
                 }
             }
             AfterSelector::Shell(cmd) => {
@@ -193,13 +231,23 @@ fn check_selectors(cx: &mut Ctx, m: &Manifest, ix: &Index) {
 pub const MAX_MATRIX_COMBINATIONS: usize = 256;
 
 fn check_matrix(cx: &mut Ctx, m: &Manifest, ix: &Index) {
-    let total = m.matrix.values().fold(1usize, |acc, v| acc.saturating_mul(v.len()));
+    let total = m
+        .matrix
+        .values()
+        .fold(1usize, |acc, v| acc.saturating_mul(v.len()));
     if !m.matrix.is_empty() && total > MAX_MATRIX_COMBINATIONS {
-        let pos = ix.matrix_pos.values().next().map(|(p, _)| *p).unwrap_or_default();
+        let pos = ix
+            .matrix_pos
+            .values()
+            .next()
+            .map(|(p, _)| *p)
+            .unwrap_or_default();
         cx.err(pos, format!("the matrix has {total} combinations; at most {MAX_MATRIX_COMBINATIONS} are supported"));
     }
     for (key, values) in &m.matrix {
-        let Some((key_pos, value_pos)) = ix.matrix_pos.get(key) else { continue };
+        let Some((key_pos, value_pos)) = ix.matrix_pos.get(key) else {
+            continue;
+        };
         let used_template = m
             .services
             .values()
@@ -207,7 +255,11 @@ fn check_matrix(cx: &mut Ctx, m: &Manifest, ix: &Index) {
         let info = if used_template {
             templates::template(key)
         } else if let Some(svc) = m.services.get(key) {
-            match svc.template.as_ref().and_then(|t| templates::template(&t.name)) {
+            match svc
+                .template
+                .as_ref()
+                .and_then(|t| templates::template(&t.name))
+            {
                 Some(info) => Some(info),
                 None => {
                     cx.err_help(
@@ -242,14 +294,23 @@ fn check_matrix(cx: &mut Ctx, m: &Manifest, ix: &Index) {
         };
         let Some(info) = info else { continue };
         if !info.is_versioned() {
-            cx.err(*key_pos, format!("template `{}` is unversioned; it cannot be a matrix key", info.name));
+            cx.err(
+                *key_pos,
+                format!(
+                    "template `{}` is unversioned; it cannot be a matrix key",
+                    info.name
+                ),
+            );
             continue;
         }
         for (v, pos) in values.iter().zip(value_pos.iter()) {
             if !info.supports(v) {
                 cx.err_help(
                     *pos,
-                    format!("unsupported version `{v}` of `{}` in matrix key `{key}`", info.name),
+                    format!(
+                        "unsupported version `{v}` of `{}` in matrix key `{key}`",
+                        info.name
+                    ),
                     format!("supported versions: {}", info.versions.join(", ")),
                 );
             }

@@ -90,7 +90,10 @@ impl Node {
             NodeKind::Map(entries) => {
                 let mut map = serde_json::Map::new();
                 for (k, v) in entries {
-                    let key = k.scalar().map(str::to_string).unwrap_or_else(|| k.to_json().to_string());
+                    let key = k
+                        .scalar()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| k.to_json().to_string());
                     map.insert(key, v.to_json());
                 }
                 Value::Object(map)
@@ -122,7 +125,8 @@ pub fn scalar_to_json(s: &str) -> serde_json::Value {
         return Value::from(u);
     }
     let looks_float = s.chars().any(|c| c.is_ascii_digit())
-        && s.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'));
     if looks_float {
         if let Some(n) = s.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
             return Value::Number(n);
@@ -296,13 +300,25 @@ mod tests {
     #[test]
     fn positions_are_one_based() {
         let n = parse("a:\n  b: [1, x]\n").unwrap().unwrap();
-        let NodeKind::Map(entries) = &n.kind else { panic!("map expected") };
+        let NodeKind::Map(entries) = &n.kind else {
+            panic!("map expected")
+        };
         let (k, v) = &entries[0];
         assert_eq!(k.pos, Pos { line: 1, column: 1 });
-        let NodeKind::Map(inner) = &v.kind else { panic!("map expected") };
+        let NodeKind::Map(inner) = &v.kind else {
+            panic!("map expected")
+        };
         assert_eq!(inner[0].0.pos, Pos { line: 2, column: 3 });
-        let NodeKind::Seq(items) = &inner[0].1.kind else { panic!("seq expected") };
-        assert_eq!(items[1].pos, Pos { line: 2, column: 10 });
+        let NodeKind::Seq(items) = &inner[0].1.kind else {
+            panic!("seq expected")
+        };
+        assert_eq!(
+            items[1].pos,
+            Pos {
+                line: 2,
+                column: 10
+            }
+        );
     }
 
     #[test]
@@ -314,7 +330,9 @@ mod tests {
 
     #[test]
     fn aliases_expand_and_json_types() {
-        let n = parse("a: &x {k: 1}\nb: *x\nc: '1'\nd: 1.5\ne: ~\nf: true\n").unwrap().unwrap();
+        let n = parse("a: &x {k: 1}\nb: *x\nc: '1'\nd: 1.5\ne: ~\nf: true\n")
+            .unwrap()
+            .unwrap();
         let j = n.to_json();
         assert_eq!(j["b"]["k"], 1);
         assert_eq!(j["c"], "1");

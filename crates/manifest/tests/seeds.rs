@@ -15,7 +15,9 @@ const SEEDS: &[&str] = &[
 ];
 
 fn fixture(name: &str) -> (String, Manifest) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.yaml"));
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.yaml"));
     let src = std::fs::read_to_string(&path).unwrap();
     let m = vers_manifest::load(&path).unwrap_or_else(|d| panic!("{name} must validate:\n{d}"));
     (src, m)
@@ -32,14 +34,18 @@ fn every_seed_manifest_validates() {
 
 #[test]
 fn fixtures_are_the_seed_text_verbatim() {
-    let seed_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seeds/000_2875a29a753ae553.txt");
+    let seed_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/seeds/000_2875a29a753ae553.txt");
     let Ok(seed) = std::fs::read_to_string(&seed_path) else {
         // The seed document lives outside the repository; the fixtures stand in for it.
         return;
     };
     for name in SEEDS {
         let (src, _) = fixture(name);
-        assert!(seed.contains(&src), "{name} fixture differs from the seed document");
+        assert!(
+            seed.contains(&src),
+            "{name} fixture differs from the seed document"
+        );
     }
 }
 
@@ -47,25 +53,46 @@ fn fixtures_are_the_seed_text_verbatim() {
 fn saas_starter_decodes() {
     let (_, m) = fixture("saas-starter");
     let vm = m.vm.as_ref().unwrap();
-    assert_eq!((vm.memory_mib, vm.vcpu, vm.storage_mib), (Some(4096), Some(2), Some(10000)));
-    assert_eq!(m.services.keys().collect::<Vec<_>>(), ["postgres", "redis", "stripe", "oauth", "smtp", "app"]);
+    assert_eq!(
+        (vm.memory_mib, vm.vcpu, vm.storage_mib),
+        (Some(4096), Some(2), Some(10000))
+    );
+    assert_eq!(
+        m.services.keys().collect::<Vec<_>>(),
+        ["postgres", "redis", "stripe", "oauth", "smtp", "app"]
+    );
     let pg = &m.services["postgres"];
     let t = pg.template.as_ref().unwrap();
-    assert_eq!((t.name.as_str(), t.version.as_deref()), ("postgres", Some("15")));
+    assert_eq!(
+        (t.name.as_str(), t.version.as_deref()),
+        ("postgres", Some("15"))
+    );
     assert_eq!(pg.config["databases"][1], "analytics");
     assert_eq!(m.services["redis"].config["maxmemory"], "256mb");
-    assert_eq!(m.services["stripe"].config["fixtures"]["products"][1]["prices"][0]["unit_amount"], 2999);
+    assert_eq!(
+        m.services["stripe"].config["fixtures"]["products"][1]["prices"][0]["unit_amount"],
+        2999
+    );
     let app = &m.services["app"];
     assert_eq!(app.build.as_ref().unwrap().context, Path::new("."));
-    assert_eq!(app.depends_on, ["postgres", "redis", "stripe", "oauth", "smtp"]);
+    assert_eq!(
+        app.depends_on,
+        ["postgres", "redis", "stripe", "oauth", "smtp"]
+    );
     assert_eq!(app.env["SMTP_PORT"], "1025");
     assert_eq!(app.replicas, 1);
     assert!(app.config.is_null());
     assert!(m.tests["unit"].parallel);
     assert_eq!(m.tests["auth"].branches[0].env["OAUTH_PROVIDER"], "google");
     assert_eq!(m.tests["email"].branches.len(), 3);
-    assert_eq!(m.checkpoints[0].after, AfterSelector::Healthcheck(ServiceSelector::All));
-    assert_eq!(m.checkpoints[1].after, AfterSelector::Script("scripts/seed.sh".into()));
+    assert_eq!(
+        m.checkpoints[0].after,
+        AfterSelector::Healthcheck(ServiceSelector::All)
+    );
+    assert_eq!(
+        m.checkpoints[1].after,
+        AfterSelector::Script("scripts/seed.sh".into())
+    );
     assert_eq!(m.deploy["production"].scaling.unwrap().max, 10);
     assert_eq!(m.deploy["staging"].target, "vers.sh/hosted");
 }
@@ -73,25 +100,55 @@ fn saas_starter_decodes() {
 #[test]
 fn event_driven_resolves_selectors_and_hooks() {
     let (_, m) = fixture("event-driven-microservices");
-    let AfterSelector::Healthcheck(sel) = &m.checkpoints[0].after else { panic!("healthcheck selector") };
+    let AfterSelector::Healthcheck(sel) = &m.checkpoints[0].after else {
+        panic!("healthcheck selector")
+    };
     assert_eq!(
         sel.resolve(&m),
-        ["kafka", "postgres-users", "postgres-orders", "mongodb-inventory", "redis"]
+        [
+            "kafka",
+            "postgres-users",
+            "postgres-orders",
+            "mongodb-inventory",
+            "redis"
+        ]
     );
     assert_eq!(m.services["user-service"].replicas, 2);
     let kafka_down = &m.tests["resilience"].branches[0];
-    assert_eq!(kafka_down.before, ["vers chaos inject --service kafka --action pause --duration 30s"]);
-    assert_eq!(m.services["kafka"].config["topics"][0]["config"]["retention.ms"], 86_400_000);
+    assert_eq!(
+        kafka_down.before,
+        ["vers chaos inject --service kafka --action pause --duration 30s"]
+    );
+    assert_eq!(
+        m.services["kafka"].config["topics"][0]["config"]["retention.ms"],
+        86_400_000
+    );
     let p = plan(&m);
     assert_eq!(
         p.waves,
         vec![
-            vec!["kafka", "postgres-users", "postgres-orders", "mongodb-inventory", "redis", "smtp", "gateway"],
-            vec!["user-service", "order-service", "inventory-service", "notification-service"],
+            vec![
+                "kafka",
+                "postgres-users",
+                "postgres-orders",
+                "mongodb-inventory",
+                "redis",
+                "smtp",
+                "gateway"
+            ],
+            vec![
+                "user-service",
+                "order-service",
+                "inventory-service",
+                "notification-service"
+            ],
         ]
     );
     // `services-ready` is declared (second), so it is not added again.
-    assert_eq!(p.checkpoints, ["infrastructure-ready", "services-ready", "seeded"]);
+    assert_eq!(
+        p.checkpoints,
+        ["infrastructure-ready", "services-ready", "seeded"]
+    );
 }
 
 #[test]
@@ -104,8 +161,14 @@ fn data_pipeline_matrix_and_settings() {
     assert_eq!(combos[0]["elasticsearch"], "7");
     assert_eq!(combos[5]["postgres"], "16");
     assert_eq!(combos[5]["elasticsearch"], "8");
-    assert_eq!(m.services["postgres-warehouse"].config["settings"]["shared_buffers"], "1GB");
-    assert_eq!(m.checkpoints[2].description.as_deref(), Some("Data quality checks passed"));
+    assert_eq!(
+        m.services["postgres-warehouse"].config["settings"]["shared_buffers"],
+        "1GB"
+    );
+    assert_eq!(
+        m.checkpoints[2].description.as_deref(),
+        Some("Data quality checks passed")
+    );
     assert_eq!(
         vers_manifest::suite_services(&m, "extraction"),
         ["postgres-source", "redis", "etl-extract"]
@@ -117,9 +180,18 @@ fn data_pipeline_matrix_and_settings() {
 fn saas_plan_json_shape() {
     let (_, m) = fixture("saas-starter");
     let json = serde_json::to_value(plan(&m)).unwrap();
-    assert_eq!(json["waves"], serde_json::json!([["postgres", "redis", "stripe", "oauth", "smtp"], ["app"]]));
-    assert_eq!(json["checkpoints"], serde_json::json!(["services-ready", "db-seeded", "users-created"]));
-    assert_eq!(json["tests"][0], serde_json::json!({"suite": "unit", "branches": ["unit"]}));
+    assert_eq!(
+        json["waves"],
+        serde_json::json!([["postgres", "redis", "stripe", "oauth", "smtp"], ["app"]])
+    );
+    assert_eq!(
+        json["checkpoints"],
+        serde_json::json!(["services-ready", "db-seeded", "users-created"])
+    );
+    assert_eq!(
+        json["tests"][0],
+        serde_json::json!({"suite": "unit", "branches": ["unit"]})
+    );
     assert_eq!(
         json["tests"][1],
         serde_json::json!({"suite": "auth", "branches": ["google-oauth", "github-oauth", "email-password"]})
@@ -135,8 +207,14 @@ fn multi_tenant_and_ecommerce_details() {
     assert_eq!(m.services["app"].env["TENANT_ISOLATION"], "schema");
     assert!(m.vm.as_ref().unwrap().storage_mib.is_none());
     let (_, e) = fixture("ecommerce-platform");
-    assert_eq!(e.tests["payment"].branches[2].env["CARD"], "4000002760003184");
-    assert_eq!(e.services["s3"].config["s3_buckets"][0]["cors"][0]["AllowedOrigins"][0], "*");
+    assert_eq!(
+        e.tests["payment"].branches[2].env["CARD"],
+        "4000002760003184"
+    );
+    assert_eq!(
+        e.services["s3"].config["s3_buckets"][0]["cors"][0]["AllowedOrigins"][0],
+        "*"
+    );
     assert_eq!(e.tests["search"].timeout, None::<Duration>);
 }
 
