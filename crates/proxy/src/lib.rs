@@ -2,9 +2,25 @@
 //! of a vers environment.
 //!
 //! Each service is reached at a front address where a [`ServiceProxy`] listens; it forwards
-//! every connection to the least-busy live backend and applies the faults attached to it
+//! every connection to the live backend with the fewest connections (ties rotate; a backend
+//! that refuses is skipped and tried last for a second) and applies the faults attached to it
 //! (Toxiproxy's vocabulary plus HTTP error injection) so that retries, timeouts and circuit
-//! breakers can be tested. With no fault attached, bytes are copied straight through.
+//! breakers can be tested. With no fault attached, bytes are copied straight through; the only
+//! per-chunk cost is one atomic load of the fault generation.
+//!
+//! Fault semantics, where Toxiproxy leaves a choice:
+//! - `Latency`, `Slicer`, `LimitData`, `SlowClose` act on data toward the client;
+//!   `Bandwidth` caps each direction separately, in kilobytes (1000 bytes) per second.
+//! - `Timeout` holds data back (it is delivered if the fault ends before the close), and closes
+//!   the connection `after` the fault reached it unless `after` is zero.
+//! - `Down` and `Isolate` reset new connections at once and reset existing ones.
+//! - `Loss` resets half of the lost connections and stalls the other half; a stalled connection
+//!   proceeds normally if the loss fault ends before its client gives up.
+//! - `HttpError` parses HTTP/1.1 request framing only while such a fault applies and answers
+//!   the chosen requests itself; a pipelining client may see an injected answer before the
+//!   answer to an earlier forwarded request.
+//! - `from` matches the client's source IP; `until` expiry is enforced by the accept loop, which
+//!   prunes the fault and wakes every connection.
 
 mod balancer;
 mod connection;
