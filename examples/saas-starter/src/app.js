@@ -147,7 +147,10 @@ async function route(ctx, req, res) {
       return send(res, 200, { user: publicUser(await currentUser(ctx, req)) });
     case 'GET /auth/callback': {
       need(ctx, 'db', 'redis');
-      const { user, session, provider, created } = await completeOAuthLogin(ctx, url.href);
+      // The provider redirected the browser to the registered redirect URI; rebuild it
+      // exactly (the token request must repeat it) whatever Host this request came on.
+      const callback = `${ctx.config.oauth.redirectUri.split('?')[0]}${url.search}`;
+      const { user, session, provider, created } = await completeOAuthLogin(ctx, callback);
       return send(res, 200, { user: publicUser(user), provider, created, token: session.token }, { 'set-cookie': sessionCookie(session) });
     }
     case 'POST /password-reset': {

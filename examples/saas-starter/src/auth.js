@@ -134,10 +134,20 @@ export async function completeOAuthLogin(ctx, callbackUrl) {
   const raw = state ? await ctx.redis.getDel(key) : null;
   if (!raw) throw new AuthError('unknown or expired login state', 400);
   const pending = JSON.parse(raw);
-  const profile =
-    pending.provider === 'github'
-      ? await githubProfile(ctx, url, pending)
-      : await oidcProfile(ctx, url, pending);
+  let profile;
+  try {
+    profile =
+      pending.provider === 'github' ? await githubProfile(ctx, url, pending) : await oidcProfile(ctx, url, pending);
+  } catch (err) {
+    if (err instanceof AuthError) throw err;
+    // openid-client reports the provider's OAuth error (e.g. invalid_grant) in `error`.
+    if (err.error) {
+      const failure = new AuthError(`${pending.provider} login failed: ${err.error}${err.error_description ? ` (${err.error_description})` : ''}`);
+      failure.error = err.error;
+      throw failure;
+    }
+    throw err;
+  }
   const { user, created } = await findOrCreateUser(ctx, profile);
   const session = await createSession(sessionStores(ctx), user.id, pending.provider);
   return { user, session, provider: pending.provider, profile, created };

@@ -132,7 +132,7 @@ const scenarios = {
       await ctx.redis.set(`oauth:pending:${start.state}`, JSON.stringify({
         provider: 'google', codeVerifier: oidc.randomPKCECodeVerifier(), nonce: new URL(start.url).searchParams.get('nonce'),
       }));
-      await assert.rejects(completeOAuthLogin(ctx, callback), (err) => err.error === 'invalid_grant' || /invalid_grant/.test(err.message));
+      await assert.rejects(completeOAuthLogin(ctx, callback), (err) => err instanceof AuthError && err.error === 'invalid_grant' && /code_verifier/.test(err.message));
     });
     await t.test('an unknown login_hint is refused by the provider', async () => {
       const start = await beginOAuthLogin(ctx, 'google', { loginHint: 'nobody@example.com' });
