@@ -1,0 +1,183 @@
+//! Choosing and opening the store under `<project>/.vers`: btrfs when the project is on
+//! btrfs, else a sparse loop-mounted btrfs image `<state_dir>/btrfs.img` at
+//! `<state_dir>/store`, else overlayfs, else plain copies. The chosen kind is recorded in
+//! `<state_dir>/snapshotter` so later opens use the same one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::fsutil::{is_btrfs, is_mountpoint, list_names, mkdirs};
+use super::{
+    BtrfsSnapshotter, CopySnapshotter, OverlaySnapshotter, SnapshotError, Snapshotter,
+    SnapshotterKind,
+};
+use crate::error::run_command;
+
+/// Apparent size of the sparse btrfs image (blocks are allocated only as data is written).
+const IMAGE_SIZE: &str = "20G";
+
+fn store_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("store")
+}
+
+fn image_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("btrfs.img")
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Mounts (creating it when needed) the loop btrfs image at the store; reuses a store that
+/// is already mounted.
+fn mount_btrfs_image(state_dir: &Path) -> Result<PathBuf, SnapshotError> {
+    let store = store_dir(state_dir);
+    mkdirs(&store)?;
+    if is_mountpoint(&store) && is_btrfs(&store) {
+        return Ok(store);
+    }
+    if !is_root() {
+        return Err(SnapshotError::Unavailable(
+            "mounting the btrfs store image needs root".into(),
+        ));
+    }
+    let img = image_path(state_dir);
+    if !img.exists() {
+        let file = std::fs::File::create(&img).map_err(|e| SnapshotError::io(&img, e))?;
+        drop(file);
+        let made = run_command(Command::new("truncate").args(["-s", IMAGE_SIZE]).arg(&img))
+            .and_then(|_| run_command(Command::new("mkfs.btrfs").args(["-q", "-f"]).arg(&img)));
+        if let Err(e) = made {
+            let _ = std::fs::remove_file(&img);
+            return Err(SnapshotError::Unavailable(format!(
+                "creating the btrfs store image {}: {e} (install btrfs-progs)",
+                img.display()
+            )));
+        }
+    }
+    run_command(
+        Command::new("mount")
+            .args(["-t", "btrfs", "-o", "loop,noatime"])
+            .arg(&img)
+            .arg(&store),
+    )?;
+    tracing::info!(image = %img.display(), store = %store.display(), "mounted the btrfs store");
+    Ok(store)
+}
+
+fn overlay_available() -> bool {
+    is_root()
+        && std::fs::read_to_string("/proc/filesystems")
+            .map(|t| {
+                t.lines()
+                    .any(|l| l.split_whitespace().last() == Some("overlay"))
+            })
+            .unwrap_or(false)
+}
+
+/// Whether the store holds no volume or checkpoint (so its kind may change).
+fn store_is_empty(state_dir: &Path) -> bool {
+    let store = store_dir(state_dir);
+    list_names(&store.join("volumes")).is_empty()
+        && list_names(&store.join("checkpoints")).is_empty()
+        && !image_path(state_dir).exists()
+}
+
+fn detect(state_dir: &Path) -> SnapshotterKind {
+    if is_btrfs(state_dir) {
+        return SnapshotterKind::Btrfs;
+    }
+    match mount_btrfs_image(state_dir) {
+        Ok(_) => return SnapshotterKind::Btrfs,
+        Err(e) => tracing::warn!("no btrfs store ({e}); falling back"),
+    }
+    if overlay_available() {
+        SnapshotterKind::Overlay
+    } else {
+        SnapshotterKind::Copy
+    }
+}
+
+/// Opens the store under `state_dir` (`<project>/.vers`): btrfs where the project is on
+/// btrfs, else a loop-mounted btrfs image, else overlayfs, else copies. `prefer` forces a
+/// kind; a store that already holds data keeps the kind it was made with.
+pub fn open_snapshotter(
+    state_dir: &Path,
+    prefer: Option<SnapshotterKind>,
+) -> Result<Box<dyn Snapshotter>, SnapshotError> {
+    mkdirs(state_dir)?;
+    let kind_file = state_dir.join("snapshotter");
+    let recorded: Option<SnapshotterKind> = std::fs::read_to_string(&kind_file)
+        .ok()
+        .and_then(|k| k.parse().ok());
+    let kind = match (prefer, recorded) {
+        (Some(p), Some(r)) if p != r => {
+            if store_is_empty(state_dir) {
+                p
+            } else {
+                return Err(SnapshotError::KindMismatch(format!(
+                    "the store in {} was made by the {r} snapshotter and holds data; \
+                     remove it (vers down --all, then delete {}) to switch to {p}",
+                    state_dir.display(),
+                    store_dir(state_dir).display()
+                )));
+            }
+        }
+        (Some(p), _) => p,
+        (None, Some(r)) => r,
+        (None, None) => detect(state_dir),
+    };
+    let store = store_dir(state_dir);
+    let snap: Box<dyn Snapshotter> = match kind {
+        SnapshotterKind::Btrfs => {
+            let base = if is_btrfs(state_dir) && !image_path(state_dir).exists() {
+                store.clone()
+            } else {
+                mount_btrfs_image(state_dir)?
+            };
+            Box::new(BtrfsSnapshotter::new(&base)?)
+        }
+        SnapshotterKind::Overlay => {
+            if !overlay_available() {
+                return Err(SnapshotError::Unavailable(
+                    "the overlay snapshotter needs root and overlayfs".into(),
+                ));
+            }
+            Box::new(OverlaySnapshotter::new(&store)?)
+        }
+        SnapshotterKind::Copy => Box::new(CopySnapshotter::new(&store)?),
+    };
+    std::fs::write(&kind_file, kind.to_string()).map_err(|e| SnapshotError::io(&kind_file, e))?;
+    tracing::debug!(kind = %kind, store = %store.display(), "opened the snapshot store");
+    Ok(snap)
+}
+
+/// Unmounts the overlay volumes and the loop-mounted btrfs store of `state_dir` and detaches
+/// the loop device (for `down --all` and cleanup); the data stays in the image.
+pub fn unmount_store(state_dir: &Path) -> Result<(), SnapshotError> {
+    let store = store_dir(state_dir);
+    let vols = store.join("volumes");
+    for v in list_names(&vols) {
+        let m = vols.join(&v).join("merged");
+        if is_mountpoint(&m) {
+            nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH)
+                .map_err(|e| SnapshotError::sys("unmount", &m, e))?;
+        }
+    }
+    if is_mountpoint(&store) {
+        if let Err(e) = nix::mount::umount(&store) {
+            tracing::warn!("store {} busy ({e}); detaching lazily", store.display());
+            nix::mount::umount2(&store, nix::mount::MntFlags::MNT_DETACH)
+                .map_err(|e| SnapshotError::sys("unmount", &store, e))?;
+        }
+    }
+    let img = image_path(state_dir);
+    if img.exists() {
+        // `mount -o loop` sets autoclear, but a lazily unmounted store keeps its device.
+        let listed = run_command(Command::new("losetup").arg("-j").arg(&img)).unwrap_or_default();
+        for dev in listed.lines().filter_map(|l| l.split(':').next()) {
+            let _ = run_command(Command::new("losetup").args(["-d", dev]));
+        }
+    }
+    Ok(())
+}
