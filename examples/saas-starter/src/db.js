@@ -4,7 +4,10 @@ import pg from 'pg';
 
 /** Opens a connection pool on `databaseUrl`. */
 export function createPool(databaseUrl) {
-  return new pg.Pool({ connectionString: databaseUrl, max: 5, connectionTimeoutMillis: 5000 });
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 5, connectionTimeoutMillis: 5000 });
+  // An idle connection dropped by the server must not crash the process; the pool replaces it.
+  pool.on('error', (err) => console.error(`postgres pool: ${err.message}`));
+  return pool;
 }
 
 /** Normalises an email address the way the unique index on users does. */

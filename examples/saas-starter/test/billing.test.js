@@ -32,7 +32,7 @@ before(async () => {
   const stripe = createStripe(config);
   constructEvent = mock.method(stripe.webhooks, 'constructEvent');
   ctx = { config, db, stripe, log: () => {} };
-  const host = process.env.WEBHOOK_LISTEN_HOST || (await dns.lookup('app')).address;
+  const host = process.env.WEBHOOK_LISTEN_HOST || (await appAddress());
   const port = Number(process.env.WEBHOOK_LISTEN_PORT || 3000);
   server = createApp(ctx);
   await new Promise((resolve, reject) => {
@@ -41,6 +41,15 @@ before(async () => {
   });
   webhookUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}/webhooks/stripe`;
 });
+
+/** The address `app` resolves to in this environment, where stripe-mock sends webhooks. */
+async function appAddress() {
+  try {
+    return (await dns.lookup('app')).address;
+  } catch (err) {
+    throw new Error(`cannot resolve "app" (${err.code}): run inside the vers environment or set WEBHOOK_LISTEN_HOST`);
+  }
+}
 
 after(async () => {
   server?.closeAllConnections();
