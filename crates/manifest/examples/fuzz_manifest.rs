@@ -1,6 +1,7 @@
 //! A mutation fuzzer for `parse_str` (stable Rust has no libFuzzer): it mutates the stack
 //! templates by byte, line and token edits and checks that parsing never panics and that
-//! `plan` of every accepted manifest never panics either.
+//! `plan` of every accepted manifest never panics either; `add_service` on every accepted
+//! manifest must give a manifest that still validates.
 //!
 //! Usage: `cargo run --release -p vers-manifest --example fuzz_manifest -- SECONDS [SEED] [OUT_DIR]`.
 //! Crashing inputs are written to OUT_DIR (default `fuzz-crashes`); the exit code is 1 if any.
@@ -196,16 +197,31 @@ fn main() {
             let base = corpus[rng.below(corpus.len())].clone();
             let input = mutate(&mut rng, &seeds, &base);
             iterations += 1;
-            let result = panic::catch_unwind(|| match vers_manifest::parse_str(&input, path) {
-                Ok(m) => {
-                    let p = vers_manifest::plan(&m);
-                    let _ = serde_json::to_string(&p);
-                    true
+            let result = panic::catch_unwind(|| {
+                let valid = match vers_manifest::parse_str(&input, path) {
+                    Ok(m) => {
+                        let p = vers_manifest::plan(&m);
+                        let _ = serde_json::to_string(&p);
+                        true
+                    }
+                    Err(d) => {
+                        let _ = d.to_string();
+                        false
+                    }
+                };
+                // Adding a service to a valid manifest must keep it valid.
+                let tref = vers_manifest::TemplateRef::parse("redis@7");
+                let config = [("maxmemory".to_string(), "1gb".to_string())];
+                if let Ok(out) =
+                    vers_manifest::scaffold::add_service(&input, "fuzz-added", &tref, &config)
+                {
+                    if valid {
+                        if let Err(d) = vers_manifest::parse_str(&out, path) {
+                            panic!("add_service broke a valid manifest:\n{d}");
+                        }
+                    }
                 }
-                Err(d) => {
-                    let _ = d.to_string();
-                    false
-                }
+                valid
             });
             match result {
                 Ok(ok) => {

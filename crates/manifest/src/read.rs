@@ -68,6 +68,7 @@ pub fn fields<'n>(
         return None;
     };
     let mut out: Vec<(&str, &Node, &Node)> = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (k, v) in entries {
         let Some(key) = k
             .scalar()
@@ -79,7 +80,7 @@ pub fn fields<'n>(
             );
             continue;
         };
-        if out.iter().any(|(existing, _, _)| *existing == key) {
+        if !seen.insert(key) {
             cx.err(k.pos, format!("duplicate key `{key}` in {what}"));
             continue;
         }

@@ -246,7 +246,11 @@ pub fn add_service(
         }
     }
     let key_idx = key_line.saturating_sub(1);
-    let key_text = lines.get(key_idx).copied().unwrap_or("");
+    let Some(key_text) = lines.get(key_idx).copied() else {
+        return Err(EditError::Layout(
+            "cannot find the `services:` line (unusual line breaks?)".into(),
+        ));
+    };
     if indent_of(key_text) != 0 {
         return Err(EditError::Layout(
             "`services:` is not at the start of its line".into(),
@@ -274,6 +278,12 @@ pub fn add_service(
             break;
         }
         if is_content(l) {
+            if l[..l.len() - l.trim_start().len()].contains('\t') {
+                return Err(EditError::Layout(format!(
+                    "line {} is indented with a tab; re-indent `services` with spaces",
+                    end + 1
+                )));
+            }
             let ind = indent_of(l);
             match child_indent {
                 None => child_indent = Some(ind),

@@ -122,3 +122,15 @@ fn config_values_are_yaml() {
     assert_eq!(config_value("#x"), "\"#x\"");
     assert_eq!(config_value(""), "\"\"");
 }
+
+/// Regression (found by the fuzzer): a tab in the indentation of `services` used to give a
+/// block at the wrong indentation; it is now refused.
+#[test]
+fn add_service_refuses_tab_indentation() {
+    let src = "name: t\nservices:\n \t postgres:\n    template: postgres@15\n";
+    valid(src);
+    assert!(matches!(
+        add_service(src, "cache", &tref("redis@7"), &[]),
+        Err(EditError::Layout(_))
+    ));
+}

@@ -358,3 +358,52 @@ fn hostile_inputs_do_not_panic() {
     let bomb = "a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]\n";
     assert!(parse_str(bomb, Path::new("x.yaml")).is_err());
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PIECES: &[&str] = &[
+        "name: t\n",
+        "services:\n",
+        "  a:\n",
+        "    template: redis@7\n",
+        "    depends_on: [a]\n",
+        "tests:\n",
+        "  s:\n",
+        "    command: x\n",
+        "    branches: [b, b]\n",
+        "checkpoints:\n",
+        "  - name: c\n",
+        "    after: services.[a,z*].healthcheck\n",
+        "matrix:\n",
+        "  redis: [6, 9]\n",
+        "    config: {maxmemory: 1zb}\n",
+        "    env: {X: ${Y\n",
+        "  - ",
+        ": ",
+        "[",
+        "{",
+        "&a ",
+        "*a",
+        "\t",
+        "'",
+        "\"",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Any concatenation of manifest fragments parses to a manifest or to diagnostics
+        /// that all carry 1-based positions.
+        #[test]
+        fn fragments_never_panic(idx in proptest::collection::vec(0usize..PIECES.len(), 0..40)) {
+            let src: String = idx.iter().map(|i| PIECES[*i]).collect();
+            if let Err(d) = parse_str(&src, Path::new("f.yaml")) {
+                prop_assert!(!d.is_empty());
+                for e in d.iter() {
+                    prop_assert!(e.line >= 1 && e.column >= 1);
+                }
+            }
+        }
+    }
+}
