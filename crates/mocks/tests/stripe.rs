@@ -109,3 +109,49 @@ async fn state_and_pending_webhooks_survive_a_restart() {
     assert!(out.contains("phase after passed"), "{out}");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_listener_serves_the_api_with_a_persisted_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls_port = tls_listener.local_addr().unwrap().port();
+    let opts = StripeOptions {
+        listen: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        http_port: 0,
+        https_port: Some(tls_port),
+        data_dir: dir.path().to_path_buf(),
+        config: serde_json::Value::Null,
+    };
+    let server = tokio::spawn(async move {
+        serve_on(listener, Some(tls_listener), opts).await.unwrap();
+    });
+    let cert = dir.path().join("tls/cert.pem");
+    for _ in 0..100 {
+        if cert.is_file() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let output = tokio::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--cacert",
+            cert.to_str().unwrap(),
+            "-H",
+            "Authorization: Bearer sk_test_health",
+        ])
+        .arg(format!("https://localhost:{tls_port}/v1/charges"))
+        .output()
+        .await
+        .expect("curl must be installed");
+    let body = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list["object"], "list", "{body}");
+    server.abort();
+}

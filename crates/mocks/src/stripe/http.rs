@@ -156,7 +156,10 @@ fn handle(
         .and_then(|v| v.to_str().ok())
         .filter(|k| !k.is_empty() && (*method == Method::POST || *method == Method::DELETE))
         .map(str::to_string);
-    let fingerprint = format!("{method} {} {}", uri.path(), params.0);
+    let fingerprint = idem_key
+        .as_ref()
+        .map(|_| format!("{method} {} {}", uri.path(), params.0))
+        .unwrap_or_default();
     let expand_paths = params.expand();
     let base = base_url(headers, https);
     let request = json!({"id": request_id, "idempotency_key": idem_key});

@@ -86,39 +86,48 @@ impl State {
         }
     }
 
-    /// Takes the changes made since the last call, with their current values.
-    fn take_changes(&mut self) -> Vec<Change> {
+    /// Takes the keys changed since the last call (each once, in order of last change).
+    fn take_changed(&mut self) -> Vec<(String, String)> {
         let mut seen = std::collections::HashSet::new();
         let changed = std::mem::take(&mut self.changed);
-        let mut out = Vec::with_capacity(changed.len());
-        for (kind, id) in changed.into_iter().rev() {
-            if seen.insert((kind.clone(), id.clone())) {
-                let value = self.get(&kind, &id).cloned();
-                out.push(Change {
-                    k: kind,
-                    i: id,
-                    v: value,
-                });
-            }
-        }
+        let mut out: Vec<(String, String)> = changed
+            .into_iter()
+            .rev()
+            .filter(|key| seen.insert(key.clone()))
+            .collect();
         out.reverse();
         out
     }
 }
 
-/// One object written or removed by a commit.
-#[derive(Debug, Serialize, Deserialize)]
+/// One object written or removed by a commit, as read back from the journal.
+#[derive(Debug, Deserialize)]
 struct Change {
     k: String,
     i: String,
     v: Option<Value>,
 }
 
-/// One journal line.
-#[derive(Debug, Serialize, Deserialize)]
+/// One journal line, as read back.
+#[derive(Debug, Deserialize)]
 struct Entry {
     seq: u64,
     changes: Vec<Change>,
+}
+
+/// One object written or removed by a commit, borrowed from the state for writing.
+#[derive(Debug, Serialize)]
+struct ChangeRef<'a> {
+    k: &'a str,
+    i: &'a str,
+    v: Option<&'a Value>,
+}
+
+/// One journal line, borrowed from the state for writing.
+#[derive(Debug, Serialize)]
+struct EntryRef<'a> {
+    seq: u64,
+    changes: Vec<ChangeRef<'a>>,
 }
 
 /// The snapshot file.
@@ -197,14 +206,21 @@ impl Store {
     /// Appends the changes made since the last commit to the journal (one line), folding the
     /// journal into a new snapshot when it has grown large.
     pub fn commit(&mut self) -> Result<(), StripeError> {
-        let changes = self.state.take_changes();
-        if changes.is_empty() {
+        let changed = self.state.take_changed();
+        if changed.is_empty() {
             return Ok(());
         }
         self.seq += 1;
-        let entry = Entry {
+        let entry = EntryRef {
             seq: self.seq,
-            changes,
+            changes: changed
+                .iter()
+                .map(|(k, i)| ChangeRef {
+                    k,
+                    i,
+                    v: self.state.get(k, i),
+                })
+                .collect(),
         };
         let mut line = serde_json::to_vec(&entry).map_err(|e| StripeError::Corrupt {
             path: self.dir.join(JOURNAL),
