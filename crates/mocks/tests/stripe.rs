@@ -155,3 +155,67 @@ async fn https_listener_serves_the_api_with_a_persisted_certificate() {
     assert_eq!(list["object"], "list", "{body}");
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_webhook_deliveries_are_retried_with_backoff() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let receiver = axum::Router::new().route(
+        "/config",
+        axum::routing::post(move |headers: axum::http::HeaderMap| {
+            let counter = counter.clone();
+            async move {
+                assert!(headers.get("stripe-signature").is_some());
+                // Refuse the first attempt; accept the retry.
+                if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let hook = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook_port = hook.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(hook, receiver).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let state = StripeState::open(
+        dir.path(),
+        &json!({"webhook_endpoint": format!("http://127.0.0.1:{hook_port}/config")}),
+    )
+    .unwrap();
+    let app = vers_mocks::stripe::router(state.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let status = tokio::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-f",
+            "-u",
+            "sk_test_retry:",
+            "-d",
+            "email=retry@example.com",
+        ])
+        .arg(format!("{base}/v1/customers"))
+        .status()
+        .await
+        .expect("curl must be installed");
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    while state.pending_webhooks() > 0 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state.pending_webhooks(), 0, "the retry was delivered");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        2,
+        "one refusal, one successful retry"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "the retry waited for its backoff"
+    );
+}
