@@ -157,14 +157,12 @@ impl Cgroup {
         }
     }
 
-    /// Whether the cgroup exists.
+    /// Whether the cgroup exists (in any hierarchy vers uses).
     pub fn exists(&self) -> bool {
-        self.dir(match self.layout {
-            Layout::V1 => "freezer",
-            Layout::V2 => "",
-        })
-        .is_dir()
-            || self.dir("memory").is_dir()
+        match self.layout {
+            Layout::V1 => V1_CONTROLLERS.iter().any(|c| self.dir(c).is_dir()),
+            Layout::V2 => self.dir("").is_dir(),
+        }
     }
 
     /// Open `cgroup.procs` files of every hierarchy, for a child to join before exec.

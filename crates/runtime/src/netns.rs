@@ -152,6 +152,14 @@ pub struct NsRuntime {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for NsRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NsRuntime")
+            .field("netns", &self.name)
+            .finish()
+    }
+}
+
 impl NsRuntime {
     /// Starts the thread inside `ns`.
     pub fn start(ns: &NetNs) -> Result<NsRuntime, RuntimeError> {

@@ -1,6 +1,9 @@
 //! Starting processes inside an environment: enter its network namespace, give it a private
 //! mount namespace with the environment's hosts file over `/etc/hosts`, join its cgroup, and
 //! drop to the unprivileged engine user — all in the child between fork and exec.
+//!
+//! No parent-death signal is set: processes must outlive the CLI that asked for them; the
+//! supervisor owns, reaps and kills them (by process group or through their cgroup).
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -37,7 +40,7 @@ pub struct SpawnSpec {
     pub args: Vec<String>,
     /// The whole environment (nothing is inherited).
     pub env: BTreeMap<String, String>,
-    /// Working directory.
+    /// Working directory (empty: inherit the caller's).
     pub cwd: PathBuf,
     /// Network namespace to enter.
     pub netns: Option<String>,
@@ -121,10 +124,10 @@ fn open_log(path: &Path) -> Result<std::fs::File, RuntimeError> {
 pub fn std_command(spec: &SpawnSpec) -> Result<std::process::Command, RuntimeError> {
     let prepared = prepare(spec)?;
     let mut cmd = std::process::Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .env_clear()
-        .envs(&spec.env)
-        .current_dir(&spec.cwd);
+    cmd.args(&spec.args).env_clear().envs(&spec.env);
+    if !spec.cwd.as_os_str().is_empty() {
+        cmd.current_dir(&spec.cwd);
+    }
     if spec.stdin_null {
         cmd.stdin(Stdio::null());
     }
