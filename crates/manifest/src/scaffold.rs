@@ -176,11 +176,6 @@ fn scalar(v: &str) -> String {
     }
 }
 
-/// Leading spaces of a line.
-fn indent_of(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
-}
-
 fn is_content(line: &str) -> bool {
     let t = line.trim();
     !t.is_empty() && !t.starts_with('#')
@@ -214,23 +209,24 @@ pub fn add_service(
             return Err(EditError::InvalidConfigKey(k.clone()));
         }
     }
+    if src.replace("\r\n", "").contains('\r') {
+        return Err(EditError::Layout(
+            "it uses bare carriage returns as line breaks".into(),
+        ));
+    }
     let root = yaml::parse(src).map_err(|e| EditError::Syntax {
         line: e.pos.line,
         column: e.pos.column,
         message: e.message,
     })?;
-    let services_node = match root.as_ref().map(|r| &r.kind) {
-        None => None,
-        Some(NodeKind::Map(entries)) => entries
-            .iter()
-            .find(|(k, _)| k.scalar() == Some("services"))
-            .map(|(k, v)| (k.pos.line, v)),
-        Some(_) => return Err(EditError::Layout("its top level is not a mapping".into())),
-    };
     let lines: Vec<&str> = src.split_inclusive('\n').collect();
     let newline = if src.contains("\r\n") { "\r\n" } else { "\n" };
-
-    let Some((key_line, value)) = services_node else {
+    let top: &[(yaml::Node, yaml::Node)] = match root.as_ref().map(|r| &r.kind) {
+        None => &[],
+        Some(NodeKind::Map(entries)) => entries,
+        Some(_) => return Err(EditError::Layout("its top level is not a mapping".into())),
+    };
+    let Some(at) = top.iter().position(|(k, _)| k.scalar() == Some("services")) else {
         // No `services:` yet: append one at the end.
         let mut out = src.to_string();
         if !out.is_empty() && !out.ends_with('\n') {
@@ -240,62 +236,64 @@ pub fn add_service(
         out.push_str(&service_block(name, template, config, 2, 2, newline));
         return Ok(out);
     };
-    if let NodeKind::Map(entries) = &value.kind {
-        if entries.iter().any(|(k, _)| k.scalar() == Some(name)) {
-            return Err(EditError::ServiceExists(name.to_string()));
-        }
-    }
-    let key_idx = key_line.saturating_sub(1);
+    let (key, value) = &top[at];
+    let layout = |why: &str| Err(EditError::Layout(why.to_string()));
+    let key_idx = key.pos.line.saturating_sub(1);
     let Some(key_text) = lines.get(key_idx).copied() else {
-        return Err(EditError::Layout(
-            "cannot find the `services:` line (unusual line breaks?)".into(),
-        ));
+        return layout("cannot find the `services:` line");
     };
-    if indent_of(key_text) != 0 {
-        return Err(EditError::Layout(
-            "`services:` is not at the start of its line".into(),
-        ));
+    if !key_text.starts_with("services") || key.pos.column != 1 {
+        return layout("`services:` is not a block key at the start of its line");
+    }
+    // The block runs until the line of the next top-level key (or the end of the file).
+    let block_end = top
+        .get(at + 1)
+        .map(|(k, _)| k.pos.line.saturating_sub(1))
+        .unwrap_or(lines.len())
+        .min(lines.len());
+    let entries: &[(yaml::Node, yaml::Node)] = match &value.kind {
+        NodeKind::Map(e) => e,
+        _ if value.is_null() => &[],
+        _ => return layout("`services` is not a mapping"),
+    };
+    if entries.iter().any(|(k, _)| k.scalar() == Some(name)) {
+        return Err(EditError::ServiceExists(name.to_string()));
     }
     let after_colon = key_text
         .split_once(':')
         .map(|(_, r)| r.trim())
         .unwrap_or("");
     let inline = !after_colon.is_empty() && !after_colon.starts_with('#');
-    if inline && !value.is_null() && !matches!(&value.kind, NodeKind::Map(e) if e.is_empty()) {
-        return Err(EditError::Layout(
-            "`services` is written in flow style; add the service by hand".into(),
-        ));
+    if inline && !entries.is_empty() || entries.first().is_some_and(|(k, _)| k.pos != value.pos) {
+        return layout("`services` is written in flow style; add the service by hand");
     }
-
-    // The block: lines after `services:` until the next line at column 0 that is content.
-    let mut end = key_idx + 1;
-    let mut last_content = key_idx;
-    let mut child_indent: Option<usize> = None;
-    let mut grand_indent: Option<usize> = None;
-    while end < lines.len() {
-        let l = lines[end];
-        if is_content(l) && indent_of(l) == 0 {
-            break;
+    for (i, l) in lines.iter().enumerate().take(block_end).skip(key_idx + 1) {
+        if is_content(l) && l[..l.len() - l.trim_start().len()].contains('\t') {
+            return Err(EditError::Layout(format!(
+                "line {} is indented with a tab; re-indent `services` with spaces",
+                i + 1
+            )));
         }
-        if is_content(l) {
-            if l[..l.len() - l.trim_start().len()].contains('\t') {
-                return Err(EditError::Layout(format!(
-                    "line {} is indented with a tab; re-indent `services` with spaces",
-                    end + 1
-                )));
-            }
-            let ind = indent_of(l);
-            match child_indent {
-                None => child_indent = Some(ind),
-                Some(c) if ind > c && grand_indent.is_none() => grand_indent = Some(ind - c),
-                _ => {}
-            }
-            last_content = end;
-        }
-        end += 1;
     }
-    let child = child_indent.unwrap_or(2);
-    let step = grand_indent.unwrap_or(child);
+    // Indentation of service keys and of their own keys, from the parsed positions.
+    let (child, step) = match entries.first() {
+        None => (2, 2),
+        Some((k, v)) => {
+            let child = k.pos.column - 1;
+            let step = match &v.kind {
+                NodeKind::Map(inner) => inner
+                    .first()
+                    .filter(|(ik, _)| ik.pos.line > k.pos.line && ik.pos.column > k.pos.column)
+                    .map(|(ik, _)| ik.pos.column - k.pos.column)
+                    .unwrap_or(child.max(1)),
+                _ => child.max(1),
+            };
+            (child, step)
+        }
+    };
+    if child == 0 {
+        return layout("service keys are not indented under `services:`");
+    }
     let block = service_block(name, template, config, child, step, newline);
 
     let mut out = String::with_capacity(src.len() + block.len() + 2);
@@ -307,6 +305,10 @@ pub fn add_service(
         out.extend(lines[key_idx + 1..].iter().copied());
         return Ok(out);
     }
+    let last_content = (key_idx + 1..block_end)
+        .rev()
+        .find(|i| is_content(lines[*i]))
+        .unwrap_or(key_idx);
     out.extend(lines[..=last_content].iter().copied());
     if !out.ends_with('\n') {
         out.push_str(newline);

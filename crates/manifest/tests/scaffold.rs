@@ -134,3 +134,31 @@ fn add_service_refuses_tab_indentation() {
         Err(EditError::Layout(_))
     ));
 }
+
+/// Regressions found by the fuzzer: on each of these valid manifests `add_service` either
+/// refuses or gives a manifest that still validates.
+#[test]
+fn add_service_on_fuzzer_finds_refuses_or_stays_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let src = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            parse_str(&src, &path).is_ok(),
+            "{} should be a valid manifest",
+            path.display()
+        );
+        if let Ok(out) = add_service(
+            &src,
+            "fuzz-added",
+            &tref("redis@7"),
+            &[("maxmemory".into(), "1gb".into())],
+        ) {
+            let m = parse_str(&out, &path).unwrap_or_else(|d| panic!("{}: {d}", path.display()));
+            assert!(m.services.contains_key("fuzz-added"));
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 4);
+}
