@@ -89,6 +89,8 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
 pub struct Cgroup {
     rel: String,
     layout: Layout,
+    /// Where the hierarchies are mounted (`/sys/fs/cgroup`).
+    root: PathBuf,
 }
 
 fn write(path: &Path, value: &str) -> Result<(), RuntimeError> {
@@ -98,14 +100,20 @@ fn write(path: &Path, value: &str) -> Result<(), RuntimeError> {
 impl Cgroup {
     /// Creates (or opens) the cgroup in every controller vers uses.
     pub fn create(rel: &str) -> Result<Cgroup, RuntimeError> {
+        Cgroup::create_at(layout(), Path::new(ROOT), rel)
+    }
+
+    /// Creates the cgroup under hierarchies mounted at `root` with the given layout.
+    fn create_at(layout: Layout, root: &Path, rel: &str) -> Result<Cgroup, RuntimeError> {
         let cg = Cgroup {
             rel: rel.trim_matches('/').to_string(),
-            layout: layout(),
+            layout,
+            root: root.to_path_buf(),
         };
         match cg.layout {
             Layout::V1 => {
                 for c in V1_CONTROLLERS {
-                    let base = Path::new(ROOT).join(c);
+                    let base = cg.root.join(c);
                     if !base.is_dir() {
                         continue;
                     }
@@ -115,7 +123,7 @@ impl Cgroup {
             }
             Layout::V2 => {
                 // Enable controllers down the path so limits can be set on the leaf.
-                let mut cur = PathBuf::from(ROOT);
+                let mut cur = cg.root.clone();
                 for part in cg.rel.split('/') {
                     // One write per controller: a single write fails whole when any is missing.
                     for ctl in ["+memory", "+cpu", "+pids"] {
@@ -137,6 +145,7 @@ impl Cgroup {
         let cg = Cgroup {
             rel: rel.trim_matches('/').to_string(),
             layout: layout(),
+            root: PathBuf::from(ROOT),
         };
         if cg.exists() {
             Ok(cg)
@@ -152,8 +161,8 @@ impl Cgroup {
 
     fn dir(&self, controller: &str) -> PathBuf {
         match self.layout {
-            Layout::V1 => Path::new(ROOT).join(controller).join(&self.rel),
-            Layout::V2 => Path::new(ROOT).join(&self.rel),
+            Layout::V1 => self.root.join(controller).join(&self.rel),
+            Layout::V2 => self.root.join(&self.rel),
         }
     }
 
@@ -437,4 +446,73 @@ pub fn list_children(rel: &str) -> Result<Vec<String>, RuntimeError> {
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spawn::{spawn, SpawnSpec};
+
+    fn counter(path: &Path) -> u64 {
+        for _ in 0..200 {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if let Ok(n) = text.trim().parse() {
+                return n;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no counter in {}", path.display());
+    }
+
+    /// The cgroup v2 code paths (cgroup.freeze, cgroup.events, cgroup.kill), run on the
+    /// unified hierarchy that hybrid hosts mount at /sys/fs/cgroup/unified, or on the real
+    /// root of a pure v2 host.
+    #[test]
+    fn v2_freezes_subtrees_and_kills_with_cgroup_kill() {
+        let root = match layout() {
+            Layout::V2 => PathBuf::from(ROOT),
+            Layout::V1 => Path::new(ROOT).join("unified"),
+        };
+        assert!(
+            root.join("cgroup.procs").exists(),
+            "no cgroup2 hierarchy at {}",
+            root.display()
+        );
+        let rel = format!("vers/t{}-v2", std::process::id());
+        let env = Cgroup::create_at(Layout::V2, &root, &rel).unwrap();
+        let svc = Cgroup::create_at(Layout::V2, &root, &format!("{rel}/svc")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let n = dir.path().join("n");
+        let script = format!(
+            "i=0; while :; do i=$((i+1)); echo $i > {0}.t; mv {0}.t {0}; sleep 0.01; done",
+            n.display()
+        );
+        let mut env_vars = std::collections::BTreeMap::new();
+        env_vars.insert("PATH".to_string(), "/usr/bin:/bin".to_string());
+        let mut child = spawn(&SpawnSpec {
+            program: "sh".into(),
+            args: vec!["-c".into(), script],
+            env: env_vars,
+            cgroup: Some(svc.clone()),
+            stdin_null: true,
+            new_session: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let pid = child.id() as i32;
+        counter(&n);
+        assert!(env.procs().unwrap().contains(&pid));
+        env.freeze().unwrap();
+        let at = counter(&n);
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(counter(&n), at);
+        env.thaw().unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+        assert!(counter(&n) > at);
+        env.kill_all().unwrap();
+        let _ = child.wait();
+        assert!(env.procs().unwrap().is_empty());
+        env.remove().unwrap();
+        assert!(!env.exists() && !svc.exists());
+    }
 }
