@@ -143,8 +143,9 @@ pub fn delete_netns(name: &str) -> Result<(), RuntimeError> {
 /// A thread that entered a namespace and runs a current-thread tokio runtime: sockets
 /// created by tasks spawned on it (listeners, connects) belong to that namespace.
 ///
-/// Threads inherit the namespace of the thread that creates them, so blocking work started
-/// from tasks on this runtime (`spawn_blocking`, DNS lookups) also runs in the namespace.
+/// Threads inherit the namespace of the thread that creates them, so blocking threads that
+/// tasks of this runtime start (`spawn_blocking`, DNS lookups) are in the namespace too;
+/// calling `handle().spawn_blocking` from a host thread is not, and should be avoided.
 pub struct NsRuntime {
     name: String,
     handle: tokio::runtime::Handle,
