@@ -132,6 +132,13 @@ fn write(path: &Path, text: &str) -> Result<(), CatalogError> {
     std::fs::write(path, text).map_err(|e| CatalogError::io(path, e))
 }
 
+fn remove_stale_lock(path: &Path) -> Result<(), CatalogError> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(CatalogError::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
 impl Template for Postgres {
     fn name(&self) -> &'static str {
         "postgres"
@@ -193,6 +200,11 @@ impl Template for Postgres {
                 settings.push((k.clone(), setting_text(&cfg, k, v)?));
             }
         }
+        // A data directory cloned from a checkpoint carries the lock file of the server it was
+        // taken from. That server may still run (all environments share one PID namespace),
+        // and PostgreSQL would refuse to start; nothing else uses this directory, so the lock
+        // is stale by construction.
+        remove_stale_lock(&pgdata(ctx).join("postmaster.pid"))?;
         let mut args = vec!["-D".to_string(), pgdata(ctx).display().to_string()];
         for (k, v) in settings {
             args.push("-c".into());
