@@ -1,0 +1,326 @@
+//! Git-like operations on environments: commit (checkpoint HEAD), branch (fork a checkpoint),
+//! checkout, rollback, delete and the checkpoint log.
+
+use std::collections::BTreeMap;
+
+use globset::Glob;
+use serde::Serialize;
+
+use crate::checkpoint::{self, NewCheckpoint};
+use crate::environment;
+use crate::error::EngineError;
+use crate::progress::Progress;
+use crate::stack::Stack;
+use crate::state::{self, CheckpointRecord, EnvRecord, EnvStatus};
+
+/// The HEAD environment: `VERS_ENV` when set, else `.vers/HEAD`.
+pub fn head(stack: &Stack) -> Result<EnvRecord, EngineError> {
+    let st = state::read(&stack.project.state_dir)?;
+    let key = std::env::var("VERS_ENV")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or(st.head.clone())
+        .ok_or_else(|| {
+            EngineError::Failed(
+                "no environment is running; start one with `vers integration up`".into(),
+            )
+        })?;
+    st.find_env(&key).cloned().ok_or_else(|| {
+        EngineError::Failed(format!(
+            "environment `{key}` does not exist (see `vers branch list`)"
+        ))
+    })
+}
+
+/// `vers commit --tag T`: checkpoints HEAD.
+pub async fn commit(
+    stack: &Stack,
+    tag: &str,
+    message: Option<String>,
+) -> Result<CheckpointRecord, EngineError> {
+    let env = head(stack)?;
+    if env.status != EnvStatus::Running {
+        return Err(EngineError::Failed(format!(
+            "HEAD ({}) is {:?}; check it out or run `vers up` first",
+            env.name, env.status
+        )));
+    }
+    let ctx = stack.env_context(&env.id, &env.name, &env.matrix, BTreeMap::new());
+    let engines = environment::preflight(&ctx, &env.services)?;
+    let (rec, _) = checkpoint::take(
+        &ctx,
+        stack.snap.as_ref(),
+        &engines,
+        NewCheckpoint {
+            name: tag,
+            parent: env.parent_checkpoint.clone(),
+            services: &env.services,
+            message,
+            cache_key: None,
+        },
+    )
+    .await?;
+    Ok(rec)
+}
+
+/// Resolves a checkpoint by id, tag or name, with a helpful error.
+pub fn resolve_checkpoint(stack: &Stack, key: &str) -> Result<CheckpointRecord, EngineError> {
+    let st = state::read(&stack.project.state_dir)?;
+    st.find_checkpoint(key).cloned().ok_or_else(|| {
+        let mut names: Vec<&String> = st.tags.keys().collect();
+        names.sort();
+        EngineError::Failed(format!(
+            "no checkpoint or tag `{key}`; known: {}",
+            if names.is_empty() {
+                "none yet (run `vers integration up`)".to_string()
+            } else {
+                names.into_iter().cloned().collect::<Vec<_>>().join(", ")
+            }
+        ))
+    })
+}
+
+/// Forks a new running environment from a checkpoint, starting `services` (default: those
+/// the checkpoint holds).
+pub async fn fork(
+    stack: &Stack,
+    name: &str,
+    from: &CheckpointRecord,
+    services: Option<Vec<String>>,
+    test_run: bool,
+    extra_vars: BTreeMap<String, String>,
+    progress: &dyn Progress,
+) -> Result<String, EngineError> {
+    let services = services.unwrap_or_else(|| from.services.clone());
+    let matrix = from.matrix.clone();
+    let id = stack.new_env(name, false, Some(&from.id), &services, test_run, &matrix)?;
+    let ctx = stack.env_context(&id, name, &matrix, extra_vars);
+    let engines = environment::preflight(&ctx, &services)?;
+    if let Err(e) = stack.boot(&ctx, &services, &engines, progress).await {
+        if test_run {
+            let _ = stack.destroy_env(&id).await;
+        }
+        return Err(e);
+    }
+    Ok(id)
+}
+
+/// `vers branch [--alias A] [--from X]`: forks a branch (default: from HEAD's checkpoint).
+pub async fn branch(
+    stack: &Stack,
+    alias: Option<&str>,
+    from: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<EnvRecord, EngineError> {
+    let ckpt = match from {
+        Some(f) => resolve_checkpoint(stack, f)?,
+        None => {
+            let h = head(stack)?;
+            let id = h.parent_checkpoint.ok_or_else(|| {
+                EngineError::Failed("HEAD has no checkpoint yet; take one with `vers commit --tag T` or pass --from".into())
+            })?;
+            resolve_checkpoint(stack, &id)?
+        }
+    };
+    let st = state::read(&stack.project.state_dir)?;
+    let name = match alias {
+        Some(a) => {
+            if st.envs.values().any(|e| e.name == a) {
+                return Err(EngineError::Failed(format!(
+                    "a branch named `{a}` already exists"
+                )));
+            }
+            a.to_string()
+        }
+        None => format!("branch-{}", st.next_id + 1),
+    };
+    let id = fork(stack, &name, &ckpt, None, false, BTreeMap::new(), progress).await?;
+    let st = state::read(&stack.project.state_dir)?;
+    st.envs
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| EngineError::Failed("the new branch vanished".into()))
+}
+
+/// `vers checkout NAME`: makes a branch (or a fresh fork of a tag) HEAD; the previous HEAD is paused.
+pub async fn checkout(
+    stack: &Stack,
+    name: &str,
+    progress: &dyn Progress,
+) -> Result<EnvRecord, EngineError> {
+    let st = state::read(&stack.project.state_dir)?;
+    let target = match st.find_env(name) {
+        Some(e) => e.clone(),
+        None => {
+            let ckpt = resolve_checkpoint(stack, name).map_err(|_| {
+                EngineError::Failed(format!(
+                    "no branch or tag named `{name}` (see `vers branch list` and `vers log`)"
+                ))
+            })?;
+            let alias = format!("{name}-{}", st.next_id + 1);
+            let id = fork(stack, &alias, &ckpt, None, false, BTreeMap::new(), progress).await?;
+            state::read(&stack.project.state_dir)?
+                .envs
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| EngineError::Failed("the new branch vanished".into()))?
+        }
+    };
+    if target.status == EnvStatus::Stopped {
+        return Err(EngineError::Failed(format!(
+            "branch `{}` is stopped; delete it with `vers branch delete {}`",
+            target.name, target.name
+        )));
+    }
+    if let Some(prev) = st.head.as_ref().filter(|h| **h != target.id) {
+        if st
+            .envs
+            .get(prev)
+            .is_some_and(|e| e.status == EnvStatus::Running)
+        {
+            stack.client.freeze(prev).await?;
+        }
+    }
+    if target.status == EnvStatus::Paused {
+        stack.client.thaw(&target.id).await?;
+    }
+    let mut g = state::lock(&stack.project.state_dir)?;
+    if let Some(prev) = g.state.head.clone().filter(|h| *h != target.id) {
+        if let Some(e) = g.state.envs.get_mut(&prev) {
+            if e.status == EnvStatus::Running {
+                e.status = EnvStatus::Paused;
+            }
+        }
+    }
+    if let Some(e) = g.state.envs.get_mut(&target.id) {
+        e.status = EnvStatus::Running;
+    }
+    g.state.head = Some(target.id.clone());
+    g.save()?;
+    Ok(target)
+}
+
+/// `vers rollback TAG|HEAD`: resets HEAD's data to a checkpoint and restarts its services.
+pub async fn rollback(
+    stack: &Stack,
+    target: &str,
+    progress: &dyn Progress,
+) -> Result<CheckpointRecord, EngineError> {
+    let env = head(stack)?;
+    let ckpt = if target == "HEAD" {
+        let id = env.parent_checkpoint.clone().ok_or_else(|| {
+            EngineError::Failed("HEAD has no parent checkpoint to roll back to".into())
+        })?;
+        resolve_checkpoint(stack, &id)?
+    } else {
+        resolve_checkpoint(stack, target)?
+    };
+    stack.client.delete_env(&env.id).await?;
+    stack
+        .snap
+        .restore(&ckpt.id, &env.id)
+        .map_err(|e| EngineError::Failed(format!("restoring {}: {e}", ckpt.name)))?;
+    let ctx = stack.env_context(&env.id, &env.name, &env.matrix, BTreeMap::new());
+    let engines = environment::preflight(&ctx, &env.services)?;
+    stack.boot(&ctx, &env.services, &engines, progress).await?;
+    let mut g = state::lock(&stack.project.state_dir)?;
+    if let Some(e) = g.state.envs.get_mut(&env.id) {
+        e.parent_checkpoint = Some(ckpt.id.clone());
+        e.status = EnvStatus::Running;
+    }
+    g.save()?;
+    Ok(ckpt)
+}
+
+/// `vers branch delete NAME|GLOB`: removes matching environments (HEAD and roots need --force).
+pub async fn delete(stack: &Stack, pattern: &str, force: bool) -> Result<Vec<String>, EngineError> {
+    let st = state::read(&stack.project.state_dir)?;
+    let glob = Glob::new(pattern)
+        .map_err(|e| EngineError::Failed(format!("bad pattern `{pattern}`: {e}")))?
+        .compile_matcher();
+    let matches: Vec<&EnvRecord> = st
+        .envs
+        .values()
+        .filter(|e| e.id == pattern || e.name == pattern || glob.is_match(&e.name))
+        .collect();
+    if matches.is_empty() {
+        return Err(EngineError::Failed(format!(
+            "no branch matches `{pattern}` (see `vers branch list`)"
+        )));
+    }
+    if !force {
+        if let Some(e) = matches
+            .iter()
+            .find(|e| e.root || st.head.as_deref() == Some(e.id.as_str()))
+        {
+            return Err(EngineError::Failed(format!(
+                "`{}` is {}; pass --force to delete it",
+                e.name,
+                if e.root {
+                    "the root environment"
+                } else {
+                    "HEAD"
+                }
+            )));
+        }
+    }
+    let mut removed = Vec::new();
+    for e in matches {
+        stack.destroy_env(&e.id).await?;
+        removed.push(e.name.clone());
+    }
+    Ok(removed)
+}
+
+/// A node of the checkpoint tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    /// Checkpoint id.
+    pub id: String,
+    /// Name or tag.
+    pub name: String,
+    /// Parent id.
+    pub parent: Option<String>,
+    /// Message.
+    pub message: Option<String>,
+    /// Unix seconds.
+    pub created: u64,
+    /// Depth in the tree (0 = root).
+    pub depth: usize,
+}
+
+/// The checkpoint tree in depth-first order.
+pub fn log(stack: &Stack) -> Result<Vec<LogEntry>, EngineError> {
+    let st = state::read(&stack.project.state_dir)?;
+    let mut children: BTreeMap<Option<String>, Vec<&CheckpointRecord>> = BTreeMap::new();
+    for c in st.checkpoints.values() {
+        let parent = c.parent.clone().filter(|p| st.checkpoints.contains_key(p));
+        children.entry(parent).or_default().push(c);
+    }
+    for v in children.values_mut() {
+        v.sort_by_key(|c| (c.created, c.id.len(), c.id.clone()));
+    }
+    let mut out = Vec::new();
+    fn walk(
+        parent: Option<String>,
+        depth: usize,
+        children: &BTreeMap<Option<String>, Vec<&CheckpointRecord>>,
+        out: &mut Vec<LogEntry>,
+    ) {
+        if let Some(list) = children.get(&parent) {
+            for c in list {
+                out.push(LogEntry {
+                    id: c.id.clone(),
+                    name: c.name.clone(),
+                    parent: c.parent.clone(),
+                    message: c.message.clone(),
+                    created: c.created,
+                    depth,
+                });
+                walk(Some(c.id.clone()), depth + 1, children, out);
+            }
+        }
+    }
+    walk(None, 0, &children, &mut out);
+    Ok(out)
+}

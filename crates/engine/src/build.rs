@@ -1,0 +1,119 @@
+//! Building app services from source on the host (`build:`), once per change of their inputs.
+
+use std::path::Path;
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::EngineError;
+use crate::progress::{Event, Progress};
+use crate::stack::Stack;
+
+/// Files whose content decides whether a build is still current.
+const BUILD_INPUTS: &[&str] = &[
+    "package.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "Cargo.toml",
+    "Cargo.lock",
+    "requirements.txt",
+    "go.mod",
+    "go.sum",
+];
+
+fn build_key(context: &Path, command: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(command.as_bytes());
+    for f in BUILD_INPUTS {
+        if let Ok(bytes) = std::fs::read(context.join(f)) {
+            h.update(f.as_bytes());
+            h.update(&bytes);
+        }
+    }
+    hex::encode(h.finalize())
+}
+
+/// Runs the build command of every app service in `services` that has one, on the host
+/// network in its build context, unless a build with the same inputs already succeeded.
+pub async fn build_apps(
+    stack: &Stack,
+    services: &[String],
+    force: bool,
+    progress: &dyn Progress,
+) -> Result<(), EngineError> {
+    let mut done_contexts = Vec::new();
+    for name in services {
+        let Some(svc) = stack.manifest.services.get(name) else {
+            continue;
+        };
+        let Some(build) = &svc.build else { continue };
+        let context = stack.project.dir.join(&build.context);
+        if !context.is_dir() {
+            return Err(EngineError::Failed(format!(
+                "service {name}: build context {} does not exist",
+                context.display()
+            )));
+        }
+        let command = match &build.command {
+            Some(c) => Some(c.clone()),
+            None => vers_catalog::app::detect_build(&context),
+        };
+        let Some(command) = command else { continue };
+        let key = build_key(&context, &command);
+        if done_contexts.contains(&key) {
+            continue;
+        }
+        let marker_dir = stack.project.state_dir.join("builds");
+        let marker = marker_dir.join(name);
+        if !force && std::fs::read_to_string(&marker).ok().as_deref() == Some(key.as_str()) {
+            continue;
+        }
+        progress.event(Event::Build {
+            service: name.clone(),
+            done: None,
+        });
+        let began = Instant::now();
+        let log = stack
+            .project
+            .logs_dir()
+            .join("build")
+            .join(format!("{name}.log"));
+        if let Some(d) = log.parent() {
+            std::fs::create_dir_all(d).map_err(|e| EngineError::io(d, e))?;
+        }
+        let out = std::fs::File::create(&log).map_err(|e| EngineError::io(&log, e))?;
+        let err = out.try_clone().map_err(|e| EngineError::io(&log, e))?;
+        let mut cmd = tokio::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(&command)
+            .current_dir(&context)
+            .stdin(std::process::Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        for (k, v) in &svc.env {
+            cmd.env(k, v);
+        }
+        let status = cmd.status().await.map_err(|e| {
+            EngineError::Failed(format!("service {name}: running `{command}`: {e}"))
+        })?;
+        if !status.success() {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            return Err(EngineError::Failed(format!(
+                "service {name}: build `{command}` failed ({status}); last lines of {}:\n{}",
+                log.display(),
+                lines[lines.len().saturating_sub(20)..].join("\n")
+            )));
+        }
+        std::fs::create_dir_all(&marker_dir).map_err(|e| EngineError::io(&marker_dir, e))?;
+        std::fs::write(&marker, &key).map_err(|e| EngineError::io(&marker, e))?;
+        done_contexts.push(key);
+        progress.event(Event::Build {
+            service: name.clone(),
+            done: Some(began.elapsed()),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,743 @@
+//! Creating an environment (namespace, cgroup, data volume) and starting its services in
+//! dependency waves, each waiting for its health check.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vers_catalog::{EngineBinary, Exec, InstanceCtx, Probe, Template};
+use vers_manifest::{Manifest, Service};
+use vers_runtime::spawn::User;
+
+use crate::error::EngineError;
+use crate::exec::{self, EnvCommand, Output};
+use crate::progress::{Event, Progress, ServiceEvent};
+use crate::project::Project;
+use crate::supervisor::client::Client;
+use crate::supervisor::protocol::*;
+use crate::topology::{self, Placement};
+
+/// Marker written in a service's data directory once its template setup ran.
+const READY_MARKER: &str = ".vers-ready";
+
+/// Everything needed to act on one environment.
+#[derive(Clone)]
+pub struct EnvContext {
+    /// The project.
+    pub project: Project,
+    /// The manifest (interpolated values are computed per use).
+    pub manifest: Arc<Manifest>,
+    /// Supervisor client.
+    pub client: Client,
+    /// Environment id.
+    pub env_id: String,
+    /// Environment display name.
+    pub env_name: String,
+    /// Data volume of the environment (holds one directory per service).
+    pub volume: PathBuf,
+    /// Service placements.
+    pub placements: Arc<Vec<Placement>>,
+    /// The unprivileged user engines run as.
+    pub user: User,
+    /// Variables available to `${...}` interpolation (BRANCH_ID, VERS_ENV...).
+    pub vars: BTreeMap<String, String>,
+    /// Engine overrides from a matrix combination (template or service -> version).
+    pub versions: BTreeMap<String, String>,
+}
+
+impl EnvContext {
+    /// Data directory of a service.
+    pub fn data_dir(&self, service: &str) -> PathBuf {
+        self.volume.join(service)
+    }
+
+    /// Log file of a service replica.
+    pub fn log_path(&self, service: &str, replica: u32, replicas: u32) -> PathBuf {
+        let file = if replicas > 1 {
+            format!("{service}-{replica}.log")
+        } else {
+            format!("{service}.log")
+        };
+        self.project.logs_dir().join(&self.env_id).join(file)
+    }
+
+    /// Interpolates `${VAR}` in a manifest string with the environment's variables, then the caller's.
+    pub fn interpolate(&self, s: &str) -> Result<String, EngineError> {
+        let lookup = |k: &str| self.vars.get(k).cloned().or_else(|| std::env::var(k).ok());
+        vers_manifest::interpolate(s, &lookup)
+            .map_err(|e| EngineError::Failed(format!("interpolating `{s}`: {e}")))
+    }
+
+    /// The version a service runs: matrix override by service or template name, else the manifest's.
+    pub fn version_of(&self, name: &str, svc: &Service) -> Option<String> {
+        let tmpl = svc.template.as_ref()?;
+        self.versions
+            .get(name)
+            .or_else(|| self.versions.get(&tmpl.name))
+            .cloned()
+            .or_else(|| tmpl.version.clone())
+    }
+}
+
+/// The catalog template backing a service (`app` for services built from source).
+pub fn template_of(svc: &Service) -> Result<&'static dyn Template, EngineError> {
+    let name = svc
+        .template
+        .as_ref()
+        .map(|t| t.name.as_str())
+        .unwrap_or("app");
+    vers_catalog::template_for(name).ok_or_else(|| {
+        EngineError::Failed(format!(
+            "template `{name}` is accepted by the manifest but vers cannot run it on this machine yet"
+        ))
+    })
+}
+
+/// Checks that every engine the services need is installed, before anything starts.
+pub fn preflight(
+    ctx: &EnvContext,
+    services: &[String],
+) -> Result<BTreeMap<String, EngineBinary>, EngineError> {
+    let mut found = BTreeMap::new();
+    let mut missing = Vec::new();
+    for name in services {
+        let svc = service(&ctx.manifest, name)?;
+        let tmpl = template_of(svc)?;
+        match tmpl.engine(ctx.version_of(name, svc).as_deref()) {
+            Ok(e) => {
+                found.insert(name.clone(), e);
+            }
+            Err(m) => missing.push(format!("  {name}: {}", m.hint)),
+        }
+    }
+    if missing.is_empty() {
+        Ok(found)
+    } else {
+        Err(EngineError::Failed(format!(
+            "missing engines; nothing was started:\n{}",
+            missing.join("\n")
+        )))
+    }
+}
+
+/// A service of the manifest by name.
+pub fn service<'a>(m: &'a Manifest, name: &str) -> Result<&'a Service, EngineError> {
+    m.services
+        .get(name)
+        .ok_or_else(|| EngineError::Failed(format!("no service `{name}` in the manifest")))
+}
+
+/// Registers the environment with the supervisor (namespace, hosts, cgroup, limits).
+pub async fn create(ctx: &EnvContext) -> Result<(), EngineError> {
+    let vm = ctx.manifest.vm.as_ref();
+    let spec = EnvSpec {
+        id: ctx.env_id.clone(),
+        netns: ctx.project.netns_name(&ctx.env_id),
+        hosts: topology::hosts_entries(&ctx.placements),
+        cgroup: ctx.project.cgroup_path(&ctx.env_id),
+        memory_limit: vm.and_then(|v| v.memory_mib).map(|m| m * 1024 * 1024),
+        cpu_limit: vm.and_then(|v| v.vcpu).map(f64::from),
+    };
+    ctx.client.create_env(&spec).await?;
+    Ok(())
+}
+
+/// Starts `services` (already closed under dependencies) in waves; each wave's services start
+/// together and must be healthy before the next wave. Soft dependencies that fail only warn.
+pub async fn start_services(
+    ctx: &EnvContext,
+    services: &[String],
+    engines: &BTreeMap<String, EngineBinary>,
+    progress: &dyn Progress,
+) -> Result<(), EngineError> {
+    let waves = vers_manifest::waves_for(&ctx.manifest, services);
+    let mut failed_soft: Vec<String> = Vec::new();
+    for wave in waves {
+        let wave: Vec<String> = wave.into_iter().filter(|s| services.contains(s)).collect();
+        let mut tasks = Vec::new();
+        for name in &wave {
+            let svc = service(&ctx.manifest, name)?;
+            if let Some(dep) = svc.depends_on.iter().find(|d| failed_soft.contains(d)) {
+                return Err(EngineError::Failed(format!(
+                    "{name} depends on {dep}, which failed to start"
+                )));
+            }
+            let engine = engines.get(name).cloned().ok_or_else(|| {
+                EngineError::Failed(format!("no engine resolved for service {name}"))
+            })?;
+            let ctx2 = ctx.clone();
+            let name2 = name.clone();
+            tasks.push((
+                name.clone(),
+                tokio::spawn(async move { start_one(&ctx2, &name2, &engine).await }),
+            ));
+        }
+        let mut hard_error = None;
+        for (name, task) in tasks {
+            progress.event(Event::Service {
+                env: ctx.env_name.clone(),
+                service: name.clone(),
+                state: ServiceEvent::Starting,
+            });
+            let result = match task.await {
+                Ok(r) => r,
+                Err(e) => Err(EngineError::Failed(format!("starting {name}: {e}"))),
+            };
+            let result = match result {
+                Ok(started) => wait_healthy(ctx, &name, started, progress).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                progress.event(Event::Service {
+                    env: ctx.env_name.clone(),
+                    service: name.clone(),
+                    state: ServiceEvent::Failed(e.to_string()),
+                });
+                let only_soft = ctx
+                    .manifest
+                    .services
+                    .iter()
+                    .all(|(n, s)| !services.contains(n) || !s.depends_on.contains(&name))
+                    && ctx
+                        .manifest
+                        .services
+                        .values()
+                        .any(|s| s.soft_depends_on.contains(&name));
+                if only_soft {
+                    progress.event(Event::Warning(format!(
+                        "{name} failed to start; continuing because it is only a soft dependency: {e}"
+                    )));
+                    failed_soft.push(name);
+                } else if hard_error.is_none() {
+                    hard_error = Some(e);
+                }
+            }
+        }
+        if let Some(e) = hard_error {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// What `start_one` hands to the health wait.
+struct Started {
+    fresh: bool,
+    engine: EngineBinary,
+    instances: Vec<InstanceCtx>,
+    began: Instant,
+}
+
+fn instance_ctx(
+    ctx: &EnvContext,
+    name: &str,
+    svc: &Service,
+    p: &Placement,
+    replica: u32,
+) -> Result<InstanceCtx, EngineError> {
+    let mut env = BTreeMap::new();
+    for (k, v) in &svc.env {
+        env.insert(k.clone(), ctx.interpolate(v)?);
+    }
+    let listen = p.backends.get(replica as usize).copied().unwrap_or(p.front);
+    let run_dir = ctx
+        .project
+        .run_dir(&ctx.env_id)
+        .join(format!("{name}-{replica}"));
+    let build_context = svc.build.as_ref().map(|b| ctx.project.dir.join(&b.context));
+    let command = match &svc.command {
+        Some(c) => Some(ctx.interpolate(c)?),
+        None => build_context
+            .as_deref()
+            .and_then(vers_catalog::app::detect_command),
+    };
+    let memory_limit = svc
+        .resources
+        .as_ref()
+        .and_then(|r| r.memory.as_ref())
+        .and_then(|m| m.limit.or(m.request));
+    Ok(InstanceCtx {
+        service: name.to_string(),
+        replica,
+        template: svc.template.as_ref().map(|t| t.name.clone()),
+        version: ctx.version_of(name, svc),
+        listen,
+        ports: p.ports.clone(),
+        data_dir: ctx.data_dir(name),
+        run_dir,
+        project_dir: ctx.project.dir.clone(),
+        config: svc.config.clone(),
+        env,
+        user_uid: ctx.user.uid,
+        user_gid: ctx.user.gid,
+        vers_exe: std::env::current_exe().map_err(|e| EngineError::io(Path::new("vers"), e))?,
+        public_name: name.to_string(),
+        memory_limit,
+        command,
+        build_context,
+    })
+}
+
+async fn start_one(
+    ctx: &EnvContext,
+    name: &str,
+    engine: &EngineBinary,
+) -> Result<Started, EngineError> {
+    let svc = service(&ctx.manifest, name)?;
+    let tmpl = template_of(svc)?;
+    let p = topology::find(&ctx.placements, name)
+        .ok_or_else(|| EngineError::Failed(format!("no placement for {name}")))?
+        .clone();
+    let is_app = topology::is_app(svc);
+    let data_dir = ctx.data_dir(name);
+    std::fs::create_dir_all(&data_dir).map_err(|e| EngineError::io(&data_dir, e))?;
+    let fresh = !data_dir.join(READY_MARKER).exists();
+    if !is_app {
+        vers_runtime::spawn::chown_recursive(&data_dir, &ctx.user)
+            .map_err(|e| EngineError::Failed(format!("{}: {e}", data_dir.display())))?;
+    }
+    let replicas = svc.replicas.max(1);
+    let mut instances = Vec::new();
+    let mut processes = Vec::new();
+    for r in 0..replicas {
+        let ictx = instance_ctx(ctx, name, svc, &p, r)?;
+        std::fs::create_dir_all(&ictx.run_dir).map_err(|e| EngineError::io(&ictx.run_dir, e))?;
+        if !is_app {
+            vers_runtime::spawn::chown_recursive(&ictx.run_dir, &ctx.user)
+                .map_err(|e| EngineError::Failed(format!("{}: {e}", ictx.run_dir.display())))?;
+        }
+        if r == 0 && fresh {
+            let steps = tmpl
+                .init_data(&ictx, engine)
+                .map_err(|e| EngineError::Failed(format!("{name}: {e}")))?;
+            for step in steps {
+                run_host_step(&step, &ctx.user, name).await?;
+            }
+        }
+        let launch = tmpl
+            .launch(&ictx, engine)
+            .map_err(|e| EngineError::Failed(format!("{name}: {e}")))?;
+        let mut env = if is_app {
+            exec::base_env(&BTreeMap::new())
+        } else {
+            BTreeMap::new()
+        };
+        env.extend(launch.env);
+        processes.push(ProcessSpec {
+            program: launch.program,
+            args: launch.args,
+            env,
+            cwd: launch.cwd,
+            engine_user: !is_app,
+            log: ctx.log_path(name, r, replicas),
+        });
+        instances.push(ictx);
+    }
+    let host_ports = host_ports(svc, &p);
+    let http_ports = if is_app || svc.healthcheck.as_ref().is_some_and(|h| h.path.is_some()) {
+        p.ports.clone()
+    } else {
+        match svc.template.as_ref().map(|t| t.name.as_str()) {
+            Some("stripe-mock") => vec![12111],
+            Some("oauth-mock") => vec![8080],
+            Some("mailhog") => vec![8025],
+            _ => Vec::new(),
+        }
+    };
+    let memory_limit = instances.first().and_then(|i| i.memory_limit);
+    let cpu_limit = svc
+        .resources
+        .as_ref()
+        .and_then(|r| r.cpu.as_ref())
+        .and_then(|c| c.limit.or(c.request));
+    let spec = ServiceSpec {
+        name: name.to_string(),
+        front: p.front,
+        ports: p.ports.clone(),
+        http_ports,
+        backends: p.backends.clone(),
+        proxied: p.proxied,
+        processes,
+        host_ports,
+        memory_limit,
+        cpu_limit,
+    };
+    ctx.client.start_service(&ctx.env_id, &spec).await?;
+    Ok(Started {
+        fresh,
+        engine: engine.clone(),
+        instances,
+        began: Instant::now(),
+    })
+}
+
+fn host_ports(svc: &Service, p: &Placement) -> Vec<HostPort> {
+    let mut out: Vec<HostPort> = svc
+        .ports
+        .iter()
+        .map(|m| HostPort {
+            container: m.container,
+            host: Some(m.host),
+        })
+        .collect();
+    for port in &p.ports {
+        if !out.iter().any(|h| h.container == *port) {
+            out.push(HostPort {
+                container: *port,
+                host: None,
+            });
+        }
+    }
+    out
+}
+
+/// Runs a template's host-side initialisation step (e.g. initdb) as the engine user.
+async fn run_host_step(step: &Exec, user: &User, service: &str) -> Result<(), EngineError> {
+    let mut cmd = tokio::process::Command::new(&step.program);
+    cmd.args(&step.args)
+        .env_clear()
+        .envs(&step.env)
+        .uid(user.uid)
+        .gid(user.gid)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    if let Some(cwd) = &step.cwd {
+        cmd.current_dir(cwd);
+    } else {
+        cmd.current_dir("/");
+    }
+    if !step.env.contains_key("PATH") {
+        cmd.env("PATH", "/usr/local/bin:/usr/bin:/bin");
+    }
+    let out = cmd.output().await.map_err(|e| {
+        EngineError::Failed(format!(
+            "{service}: running {}: {e}",
+            step.program.display()
+        ))
+    })?;
+    if !out.status.success() {
+        return Err(EngineError::Failed(format!(
+            "{service}: {} failed:\n{}{}",
+            step.program.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(())
+}
+
+/// Converts a template probe for one instance into a supervisor probe.
+fn probe_spec(ctx: &EnvContext, probe: Probe, addr: std::net::Ipv4Addr) -> ProbeSpec {
+    match probe {
+        Probe::Exec(e) => ProbeSpec::Exec(ProcessSpec {
+            program: e.program,
+            args: e.args,
+            env: with_path(e.env),
+            cwd: e.cwd.unwrap_or_else(|| ctx.project.dir.clone()),
+            engine_user: true,
+            log: PathBuf::from("/dev/null"),
+        }),
+        Probe::Http {
+            port,
+            path,
+            headers,
+        } => ProbeSpec::Http {
+            addr,
+            port,
+            path,
+            headers,
+        },
+        Probe::Tcp { port } => ProbeSpec::Tcp { addr, port },
+    }
+}
+
+fn with_path(mut env: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    env.entry("PATH".into())
+        .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
+    env
+}
+
+/// The probes of a service: the manifest's `healthcheck` (command or path) else the template's.
+fn probes(ctx: &EnvContext, name: &str, started: &Started) -> Result<Vec<ProbeSpec>, EngineError> {
+    let svc = service(&ctx.manifest, name)?;
+    let tmpl = template_of(svc)?;
+    let mut out = Vec::new();
+    for inst in &started.instances {
+        let addr = inst.listen;
+        let hc = svc.healthcheck.as_ref();
+        if let Some(cmd) = hc.and_then(|h| h.command.as_ref()) {
+            // `localhost` in a service's own health command means that service.
+            let cmd = ctx
+                .interpolate(cmd)?
+                .replace("localhost", &addr.to_string())
+                .replace("127.0.0.1", &addr.to_string());
+            let mut env = tmpl.connection_env(inst);
+            env.extend(inst.env.clone());
+            env.insert("HOST".into(), addr.to_string());
+            out.push(ProbeSpec::Exec(ProcessSpec {
+                program: PathBuf::from("/bin/sh"),
+                args: vec!["-c".into(), cmd],
+                env: with_path(exec::base_env(&env)),
+                cwd: ctx.project.dir.clone(),
+                engine_user: false,
+                log: PathBuf::from("/dev/null"),
+            }));
+        } else if let Some(path) = hc.and_then(|h| h.path.as_ref()) {
+            out.push(ProbeSpec::Http {
+                addr,
+                port: inst.ports.first().copied().unwrap_or(3000),
+                path: path.clone(),
+                headers: Vec::new(),
+            });
+        } else {
+            out.push(probe_spec(ctx, tmpl.health(inst, &started.engine), addr));
+        }
+    }
+    Ok(out)
+}
+
+/// Checks a running service once: `healthy` when every replica passes its probe.
+pub async fn check_health(ctx: &EnvContext, name: &str, engine: &EngineBinary) -> bool {
+    let Ok(svc) = service(&ctx.manifest, name) else {
+        return false;
+    };
+    let Some(p) = topology::find(&ctx.placements, name) else {
+        return false;
+    };
+    let mut instances = Vec::new();
+    for r in 0..svc.replicas.max(1) {
+        match instance_ctx(ctx, name, svc, p, r) {
+            Ok(i) => instances.push(i),
+            Err(_) => return false,
+        }
+    }
+    let started = Started {
+        fresh: false,
+        engine: engine.clone(),
+        instances,
+        began: Instant::now(),
+    };
+    let Ok(probes) = probes(ctx, name, &started) else {
+        return false;
+    };
+    for probe in probes {
+        let req = ProbeRequest {
+            probe,
+            timeout_ms: 2000,
+        };
+        match ctx.client.probe(&ctx.env_id, &req).await {
+            Ok(r) if r.healthy => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Waits until every replica of a service passes its probe, then runs template setup on a
+/// fresh data directory. Fails early when the service's processes have all exited.
+async fn wait_healthy(
+    ctx: &EnvContext,
+    name: &str,
+    started: Started,
+    progress: &dyn Progress,
+) -> Result<(), EngineError> {
+    let svc = service(&ctx.manifest, name)?;
+    let hc = svc.healthcheck.as_ref();
+    let interval = hc
+        .and_then(|h| h.interval)
+        .unwrap_or(Duration::from_millis(100))
+        .max(Duration::from_millis(20));
+    let timeout = hc.and_then(|h| h.timeout).unwrap_or(Duration::from_secs(5));
+    let start_period = hc.and_then(|h| h.start_period).unwrap_or_default();
+    let budget = match hc.and_then(|h| h.retries) {
+        Some(r) => start_period + (interval + timeout.min(interval * 4)) * r.max(1),
+        None => Duration::from_secs(
+            std::env::var("VERS_HEALTH_TIMEOUT_SECS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(120),
+        )
+        .max(start_period),
+    };
+    let probes = probes(ctx, name, &started)?;
+    let deadline = started.began + budget;
+    let mut pending: Vec<usize> = (0..probes.len()).collect();
+    let mut last_detail = String::new();
+    loop {
+        let mut still = Vec::new();
+        for i in pending {
+            let r = ctx
+                .client
+                .probe(
+                    &ctx.env_id,
+                    &ProbeRequest {
+                        probe: probes[i].clone(),
+                        timeout_ms: timeout.as_millis() as u64,
+                    },
+                )
+                .await?;
+            if !r.healthy {
+                last_detail = r.detail;
+                still.push(i);
+            }
+        }
+        pending = still;
+        if pending.is_empty() {
+            break;
+        }
+        if all_exited(ctx, name).await {
+            return Err(EngineError::Failed(format!(
+                "{name} exited before becoming healthy; last lines of its log:\n{}",
+                log_tail(ctx, name, 15)
+            )));
+        }
+        if Instant::now() > deadline {
+            return Err(EngineError::Failed(format!(
+                "{name} did not become healthy within {budget:?} (last check: {}); last lines of its log:\n{}",
+                if last_detail.is_empty() { "failed" } else { last_detail.as_str() },
+                log_tail(ctx, name, 15)
+            )));
+        }
+        tokio::time::sleep(interval).await;
+    }
+    let elapsed = started.began.elapsed();
+    if started.fresh {
+        progress.event(Event::Service {
+            env: ctx.env_name.clone(),
+            service: name.to_string(),
+            state: ServiceEvent::Setup,
+        });
+        run_setup(ctx, name, &started).await?;
+    }
+    progress.event(Event::Service {
+        env: ctx.env_name.clone(),
+        service: name.to_string(),
+        state: ServiceEvent::Healthy(elapsed),
+    });
+    Ok(())
+}
+
+async fn run_setup(ctx: &EnvContext, name: &str, started: &Started) -> Result<(), EngineError> {
+    let svc = service(&ctx.manifest, name)?;
+    let tmpl = template_of(svc)?;
+    if let Some(inst) = started.instances.first() {
+        let steps = tmpl
+            .setup(inst, &started.engine)
+            .map_err(|e| EngineError::Failed(format!("{name}: {e}")))?;
+        for step in steps {
+            let cmd = EnvCommand {
+                program: step.program.clone(),
+                args: step.args.clone(),
+                env: with_path(step.env.clone()),
+                cwd: step.cwd.clone().unwrap_or_else(|| ctx.project.dir.clone()),
+                user: Some(ctx.user.clone()),
+            };
+            let done = exec::run_in_env(
+                &ctx.project,
+                &ctx.env_id,
+                &cmd,
+                Output::Capture,
+                Some(Duration::from_secs(300)),
+            )
+            .await?;
+            if done.code != Some(0) {
+                return Err(EngineError::Failed(format!(
+                    "{name}: setup step `{} {}` failed:\n{}",
+                    step.program.display(),
+                    step.args.join(" "),
+                    done.output.trim()
+                )));
+            }
+        }
+    }
+    let marker = ctx.data_dir(name).join(READY_MARKER);
+    std::fs::write(&marker, b"").map_err(|e| EngineError::io(&marker, e))?;
+    Ok(())
+}
+
+async fn all_exited(ctx: &EnvContext, name: &str) -> bool {
+    let Ok(envs) = ctx.client.envs().await else {
+        return false;
+    };
+    envs.iter()
+        .filter(|e| e.id == ctx.env_id)
+        .flat_map(|e| e.services.iter())
+        .filter(|s| s.name == name)
+        .any(|s| !s.processes.is_empty() && s.processes.iter().all(|p| !p.alive))
+}
+
+/// The last `n` lines of a service's log in an environment.
+pub fn log_tail(ctx: &EnvContext, name: &str, n: usize) -> String {
+    let replicas = ctx
+        .manifest
+        .services
+        .get(name)
+        .map(|s| s.replicas.max(1))
+        .unwrap_or(1);
+    let path = ctx.log_path(name, 0, replicas);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(n);
+    let tail = lines[from..].join("\n");
+    if tail.is_empty() {
+        format!("({} is empty)", path.display())
+    } else {
+        tail
+    }
+}
+
+/// Runs every template's quiesce step (e.g. PostgreSQL CHECKPOINT) before a snapshot; best effort.
+pub async fn quiesce(
+    ctx: &EnvContext,
+    services: &[String],
+    engines: &BTreeMap<String, EngineBinary>,
+) {
+    for name in services {
+        let Ok(svc) = service(&ctx.manifest, name) else {
+            continue;
+        };
+        let Ok(tmpl) = template_of(svc) else { continue };
+        let Some(engine) = engines.get(name) else {
+            continue;
+        };
+        let Some(p) = topology::find(&ctx.placements, name) else {
+            continue;
+        };
+        let Ok(inst) = instance_ctx(ctx, name, svc, p, 0) else {
+            continue;
+        };
+        for step in tmpl.quiesce(&inst, engine) {
+            let cmd = EnvCommand {
+                program: step.program.clone(),
+                args: step.args.clone(),
+                env: with_path(step.env.clone()),
+                cwd: step.cwd.clone().unwrap_or_else(|| ctx.project.dir.clone()),
+                user: Some(ctx.user.clone()),
+            };
+            let _ = exec::run_in_env(
+                &ctx.project,
+                &ctx.env_id,
+                &cmd,
+                Output::Capture,
+                Some(Duration::from_secs(30)),
+            )
+            .await;
+        }
+    }
+}
+
+/// Environment variables a test command, hook or script sees for the services of an
+/// environment: `VERS_<NAME>_HOST` / `_PORT`.
+pub fn service_vars(placements: &[Placement]) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    for p in placements {
+        let key = p.name.to_uppercase().replace('-', "_");
+        vars.insert(format!("VERS_{key}_HOST"), p.name.clone());
+        if let Some(port) = p.ports.first() {
+            vars.insert(format!("VERS_{key}_PORT"), port.to_string());
+        }
+    }
+    vars
+}

@@ -1,0 +1,115 @@
+//! `up` and `down`: the root environment's lifecycle.
+
+use std::collections::BTreeMap;
+
+use crate::error::EngineError;
+use crate::progress::Progress;
+use crate::stack::{self, BuildRequest, Stack};
+use crate::state::{self, EnvStatus};
+
+/// Options of `up`.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// Stop after this checkpoint.
+    pub checkpoint: Option<String>,
+    /// Only these services (and their dependencies).
+    pub services: Vec<String>,
+    /// Rebuild app services.
+    pub rebuild: bool,
+    /// Take no checkpoints.
+    pub no_checkpoints: bool,
+}
+
+/// Result of `up`.
+#[derive(Debug, Clone)]
+pub struct UpOutcome {
+    /// The new root environment (HEAD).
+    pub env: String,
+    /// Services started.
+    pub services: Vec<String>,
+    /// Checkpoints: name, id, reused from cache.
+    pub checkpoints: Vec<(String, String, bool)>,
+}
+
+/// Starts the root environment and makes it HEAD. A previous root environment of the project
+/// is replaced only once the manifest has been validated (the caller validated it).
+pub async fn up(
+    stack: &Stack,
+    opts: &UpOptions,
+    progress: &dyn Progress,
+) -> Result<UpOutcome, EngineError> {
+    let services = stack.closure(&opts.services)?;
+    crate::build::build_apps(stack, &services, opts.rebuild, progress).await?;
+    // Replace earlier root environments of this project.
+    let old: Vec<String> = state::read(&stack.project.state_dir)?
+        .envs
+        .values()
+        .filter(|e| e.root && e.matrix.is_empty())
+        .map(|e| e.id.clone())
+        .collect();
+    for id in old {
+        stack.destroy_env(&id).await?;
+    }
+    let outcome = stack::build(
+        stack,
+        BuildRequest {
+            target: opts.checkpoint.as_deref(),
+            services: services.clone(),
+            keep: true,
+            no_checkpoints: opts.no_checkpoints,
+            versions: BTreeMap::new(),
+            name: "root".into(),
+        },
+        progress,
+    )
+    .await;
+    // Even a failed `up` leaves its environment as HEAD so `status` and `logs` can inspect it.
+    let env = match &outcome {
+        Ok(o) => o.env.clone(),
+        Err(_) => state::read(&stack.project.state_dir)?
+            .envs
+            .values()
+            .filter(|e| e.root && e.matrix.is_empty())
+            .max_by_key(|e| e.created)
+            .map(|e| e.id.clone()),
+    };
+    if let Some(env) = &env {
+        let mut g = state::lock(&stack.project.state_dir)?;
+        g.state.head = Some(env.clone());
+        g.save()?;
+    }
+    let outcome = outcome?;
+    Ok(UpOutcome {
+        env: env.unwrap_or_default(),
+        services,
+        checkpoints: outcome.checkpoints,
+    })
+}
+
+/// Stops HEAD's environment (or all of the project's with `all`, and the supervisor) and frees
+/// its processes, namespace and data volume. Checkpoints stay (they are the cache).
+pub async fn down(stack: &Stack, all: bool) -> Result<Vec<String>, EngineError> {
+    let st = state::read(&stack.project.state_dir)?;
+    let targets: Vec<String> = if all {
+        st.envs.keys().cloned().collect()
+    } else {
+        st.head.iter().cloned().collect()
+    };
+    let mut stopped = Vec::new();
+    for id in targets {
+        stack.destroy_env(&id).await?;
+        stopped.push(id);
+    }
+    if all {
+        let _ = stack.client.shutdown().await;
+        let mut g = state::lock(&stack.project.state_dir)?;
+        g.state.head = None;
+        for e in g.state.envs.values_mut() {
+            e.status = EnvStatus::Stopped;
+        }
+        g.save()?;
+        vers_runtime::snapshot::unmount_store(&stack.project.state_dir)
+            .map_err(|e| EngineError::Failed(format!("unmounting the snapshot store: {e}")))?;
+    }
+    Ok(stopped)
+}

@@ -1,0 +1,212 @@
+//! `vers integration matrix`: one root environment per combination of the version matrix,
+//! its checkpoints and tests run there.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::environment;
+use crate::error::EngineError;
+use crate::progress::{Event, Progress};
+use crate::stack::Stack;
+use crate::testrun::{self, SuiteResult, TestOptions};
+
+/// Options of a matrix run.
+#[derive(Debug, Clone, Default)]
+pub struct MatrixOptions {
+    /// Only combinations with these key=value pairs.
+    pub filter: Vec<(String, String)>,
+    /// Run combinations concurrently.
+    pub parallel: bool,
+    /// Keep going after a failing combination.
+    pub continue_on_failure: bool,
+    /// Options passed to each combination's test run.
+    pub tests: TestOptions,
+}
+
+/// One combination's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct CellResult {
+    /// key -> value.
+    pub combination: IndexMap<String, String>,
+    /// passed, failed or skipped.
+    pub status: String,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// Suites run in this combination.
+    pub suites: Vec<SuiteResult>,
+    /// First error lines, when it failed before or outside tests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Combinations selected by `filter`; an unknown key or a value outside the matrix is an error.
+pub fn select(
+    stack: &Stack,
+    filter: &[(String, String)],
+) -> Result<Vec<IndexMap<String, String>>, EngineError> {
+    let m = &stack.manifest;
+    if m.matrix.is_empty() {
+        return Err(EngineError::Manifest(
+            "the manifest has no `matrix:`; add one, e.g. matrix: {postgres: [14, 15, 16]}".into(),
+        ));
+    }
+    for (k, v) in filter {
+        let values = m.matrix.get(k).ok_or_else(|| {
+            EngineError::Manifest(format!(
+                "--filter {k}={v}: `{k}` is not a matrix key; keys: {}",
+                m.matrix.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        })?;
+        if !values.contains(v) {
+            return Err(EngineError::Manifest(format!(
+                "--filter {k}={v}: `{v}` is not among {k}'s values ({})",
+                values.join(", ")
+            )));
+        }
+    }
+    Ok(vers_manifest::matrix_combinations(m)
+        .into_iter()
+        .filter(|c| filter.iter().all(|(k, v)| c.get(k) == Some(v)))
+        .collect())
+}
+
+/// A runtime key (`node`, `python`) must name the version the machine has.
+fn check_runtime(key: &str, version: &str) -> Option<Result<(), String>> {
+    let (program, args): (&str, &[&str]) = match key {
+        "node" => ("node", &["--version"]),
+        "python" => ("python3", &["--version"]),
+        _ => return None,
+    };
+    let out = std::process::Command::new(program).args(args).output();
+    Some(match out {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout).to_string()
+                + &String::from_utf8_lossy(&o.stderr);
+            let have = text
+                .trim()
+                .trim_start_matches('v')
+                .trim_start_matches("Python ")
+                .to_string();
+            if have == version || have.starts_with(&format!("{version}.")) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{key} {version} is not installed (this machine has {key} {have})"
+                ))
+            }
+        }
+        _ => Err(format!("{key} is not installed ({program} not found)")),
+    })
+}
+
+/// Checks that every combination's engines exist, before anything starts.
+pub fn preflight(stack: &Stack, combos: &[IndexMap<String, String>]) -> Result<(), EngineError> {
+    let services = stack.closure(&[])?;
+    let mut problems = Vec::new();
+    for combo in combos {
+        let versions: BTreeMap<String, String> = combo.clone().into_iter().collect();
+        for (k, v) in combo {
+            if let Some(Err(e)) = check_runtime(k, v) {
+                problems.push(format!("  {}: {e}", describe(combo)));
+            }
+        }
+        let ctx = stack.env_context("probe", "probe", &versions, BTreeMap::new());
+        if let Err(e) = environment::preflight(&ctx, &services) {
+            problems.push(format!("  {}: {e}", describe(combo)));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        problems.dedup();
+        Err(EngineError::Failed(format!(
+            "the matrix needs engines this machine does not have; nothing was started:\n{}",
+            problems.join("\n")
+        )))
+    }
+}
+
+/// `key=value, …` of a combination.
+pub fn describe(combo: &IndexMap<String, String>) -> String {
+    combo
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs the selected combinations.
+pub async fn run(
+    stack: &Stack,
+    opts: &MatrixOptions,
+    progress: Arc<dyn Progress>,
+) -> Result<Vec<CellResult>, EngineError> {
+    let combos = select(stack, &opts.filter)?;
+    preflight(stack, &combos)?;
+    let mut results = Vec::new();
+    let mut handles = Vec::new();
+    let mut stop = false;
+    for combo in combos {
+        if stop {
+            results.push(CellResult {
+                combination: combo,
+                status: "skipped".into(),
+                duration_ms: 0,
+                suites: Vec::new(),
+                error: Some("skipped after an earlier failure (use --continue-on-failure)".into()),
+            });
+            continue;
+        }
+        let stack = stack.clone();
+        let mut tests = opts.tests.clone();
+        tests.versions = combo.clone().into_iter().collect();
+        let progress = progress.clone();
+        let fut = async move {
+            progress.event(Event::Info(format!("matrix: {}", describe(&combo))));
+            let began = Instant::now();
+            let r = testrun::run(&stack, &tests, progress.clone()).await;
+            let duration_ms = began.elapsed().as_millis() as u64;
+            match r {
+                Ok(report) => CellResult {
+                    status: if report.all_passed() {
+                        "passed"
+                    } else {
+                        "failed"
+                    }
+                    .into(),
+                    combination: combo,
+                    duration_ms,
+                    error: None,
+                    suites: report.suites,
+                },
+                Err(e) => CellResult {
+                    combination: combo,
+                    status: "failed".into(),
+                    duration_ms,
+                    suites: Vec::new(),
+                    error: Some(e.to_string()),
+                },
+            }
+        };
+        if opts.parallel {
+            handles.push(tokio::spawn(fut));
+        } else {
+            let r = fut.await;
+            if r.status != "passed" && !opts.continue_on_failure {
+                stop = true;
+            }
+            results.push(r);
+        }
+    }
+    for h in handles {
+        results.push(
+            h.await
+                .map_err(|e| EngineError::Failed(format!("matrix cell failed: {e}")))?,
+        );
+    }
+    Ok(results)
+}

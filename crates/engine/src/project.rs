@@ -1,0 +1,143 @@
+//! Locating a project (the directory holding `vers-integration.yaml`) and its `.vers/` state paths.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::EngineError;
+
+/// The manifest file name looked up from the current directory upwards.
+pub const MANIFEST_FILE: &str = "vers-integration.yaml";
+
+/// A project: where its manifest is and where its state lives.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Directory holding the manifest; commands, scripts and builds run here.
+    pub dir: PathBuf,
+    /// The manifest file.
+    pub manifest_path: PathBuf,
+    /// `<dir>/.vers`: state, logs, snapshots.
+    pub state_dir: PathBuf,
+    /// Short stable hash of the project directory, used in namespace and cgroup names.
+    pub key: String,
+}
+
+impl Project {
+    /// Finds the project from `file` (explicit manifest path) or from `cwd` upwards.
+    pub fn find(file: Option<&Path>, cwd: &Path) -> Result<Project, EngineError> {
+        let manifest_path = match file {
+            Some(f) => {
+                let f = if f.is_absolute() {
+                    f.to_path_buf()
+                } else {
+                    cwd.join(f)
+                };
+                if !f.is_file() {
+                    return Err(EngineError::NoManifest(format!(
+                        "{} does not exist; check the -f path",
+                        f.display()
+                    )));
+                }
+                f
+            }
+            None => {
+                let mut dir = Some(cwd);
+                let mut found = None;
+                while let Some(d) = dir {
+                    let candidate = d.join(MANIFEST_FILE);
+                    if candidate.is_file() {
+                        found = Some(candidate);
+                        break;
+                    }
+                    dir = d.parent();
+                }
+                found.ok_or_else(|| {
+                    EngineError::NoManifest(format!(
+                        "no {MANIFEST_FILE} in {} or any parent directory; create one with `vers integration init NAME` or pass -f FILE",
+                        cwd.display()
+                    ))
+                })?
+            }
+        };
+        let manifest_path = manifest_path
+            .canonicalize()
+            .map_err(|e| EngineError::io(&manifest_path, e))?;
+        let dir = manifest_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"));
+        Ok(Project::at(dir, manifest_path))
+    }
+
+    /// A project rooted at `dir` with the given manifest path (no checks).
+    pub fn at(dir: PathBuf, manifest_path: PathBuf) -> Project {
+        let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
+        let key = hex::encode(&digest[..3]);
+        Project {
+            state_dir: dir.join(".vers"),
+            dir,
+            manifest_path,
+            key,
+        }
+    }
+
+    /// Path of the supervisor's unix socket.
+    pub fn socket_path(&self) -> PathBuf {
+        self.state_dir.join("supervisor.sock")
+    }
+
+    /// Directory of service and test logs.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.state_dir.join("logs")
+    }
+
+    /// Short per-environment scratch directory for unix sockets (outside the project, paths must stay short).
+    pub fn run_dir(&self, env_id: &str) -> PathBuf {
+        PathBuf::from("/run/vers").join(&self.key).join(env_id)
+    }
+
+    /// Network namespace name of an environment.
+    pub fn netns_name(&self, env_id: &str) -> String {
+        format!("{}{}", self.netns_prefix(), env_id)
+    }
+
+    /// Prefix shared by every namespace of this project (used to find leftovers).
+    pub fn netns_prefix(&self) -> String {
+        format!("vers-{}-", self.key)
+    }
+
+    /// Cgroup path (relative to each controller root) of an environment.
+    pub fn cgroup_path(&self, env_id: &str) -> String {
+        format!("{}/{}", self.cgroup_root(), env_id)
+    }
+
+    /// Cgroup under which every environment of this project lives.
+    pub fn cgroup_root(&self) -> String {
+        format!("vers/{}", self.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_manifest_upwards_and_derives_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(MANIFEST_FILE), "name: x\n").unwrap();
+        let sub = tmp.path().join("a/b");
+        std::fs::create_dir_all(&sub).unwrap();
+        let p = Project::find(None, &sub).unwrap();
+        assert_eq!(p.dir, tmp.path().canonicalize().unwrap());
+        assert_eq!(p.key.len(), 6);
+        assert!(p.netns_name("root").starts_with("vers-"));
+        assert!(p.netns_name("root").ends_with("-root"));
+    }
+
+    #[test]
+    fn missing_manifest_says_how_to_fix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let err = Project::find(None, tmp.path()).unwrap_err().to_string();
+        assert!(err.contains("vers integration init"), "{err}");
+    }
+}

@@ -1,0 +1,453 @@
+//! Bringing a manifest's stack to a checkpoint: reuse the longest cached prefix of the
+//! checkpoint chain, start an environment there, run the remaining triggers and take the
+//! remaining checkpoints. `up` keeps the environment as HEAD; tests use it only to make sure
+//! the checkpoints they fork from exist.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use vers_catalog::EngineBinary;
+use vers_manifest::{AfterSelector, Manifest};
+use vers_runtime::snapshot::Snapshotter;
+use vers_runtime::spawn::User;
+
+use crate::checkpoint::{self, ChainStep, NewCheckpoint};
+use crate::environment::{self, EnvContext};
+use crate::error::EngineError;
+use crate::exec::{self, EnvCommand, Output};
+use crate::progress::{CheckpointEvent, Event, Progress};
+use crate::project::Project;
+use crate::state::{self, EnvRecord, EnvStatus};
+use crate::supervisor::client::{self, Client};
+use crate::topology;
+
+/// The project, its manifest and the machinery shared by every operation.
+#[derive(Clone)]
+pub struct Stack {
+    /// The project.
+    pub project: Project,
+    /// Its validated manifest.
+    pub manifest: Arc<Manifest>,
+    /// Supervisor client.
+    pub client: Client,
+    /// The engine user.
+    pub user: User,
+    /// The snapshot store.
+    pub snap: Arc<dyn Snapshotter>,
+}
+
+impl Stack {
+    /// Opens the stack: connects to (or starts) the supervisor and opens the snapshot store.
+    pub async fn open(project: Project, manifest: Manifest) -> Result<Stack, EngineError> {
+        let client = client::connect_or_start(&project).await?;
+        let user = vers_runtime::spawn::engine_user()
+            .map_err(|e| EngineError::Failed(format!("engine user: {e}")))?;
+        let snap: Arc<dyn Snapshotter> = Arc::from(crate::storage::snapshotter(&project)?);
+        Ok(Stack {
+            project,
+            manifest: Arc::new(manifest),
+            client,
+            user,
+            snap,
+        })
+    }
+
+    /// A context for environment `env_id` (named `name`) with extra interpolation variables.
+    pub fn env_context(
+        &self,
+        env_id: &str,
+        name: &str,
+        versions: &BTreeMap<String, String>,
+        extra_vars: BTreeMap<String, String>,
+    ) -> EnvContext {
+        let placements = topology::placements(&self.manifest);
+        let mut vars = environment::service_vars(&placements);
+        vars.insert("VERS_ENV".into(), env_id.to_string());
+        vars.insert("BRANCH_ID".into(), env_id.to_string());
+        vars.extend(extra_vars);
+        EnvContext {
+            project: self.project.clone(),
+            manifest: self.manifest.clone(),
+            client: self.client.clone(),
+            env_id: env_id.to_string(),
+            env_name: name.to_string(),
+            volume: self.snap.volume_path(env_id),
+            placements: Arc::new(placements),
+            user: self.user.clone(),
+            vars,
+            versions: versions.clone(),
+        }
+    }
+
+    /// Services to start: `only` and their dependencies, or all.
+    pub fn closure(&self, only: &[String]) -> Result<Vec<String>, EngineError> {
+        for s in only {
+            if !self.manifest.services.contains_key(s) {
+                let known: Vec<&String> = self.manifest.services.keys().collect();
+                return Err(EngineError::Manifest(format!(
+                    "unknown service `{s}`; the manifest has: {}",
+                    known.into_iter().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+        }
+        let roots: Vec<String> = if only.is_empty() {
+            self.manifest.services.keys().cloned().collect()
+        } else {
+            only.to_vec()
+        };
+        Ok(vers_manifest::waves_for(&self.manifest, &roots)
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    /// Creates a new environment record and its data volume (empty or cloned from `from`).
+    pub fn new_env(
+        &self,
+        name: &str,
+        root: bool,
+        from: Option<&str>,
+        services: &[String],
+        test_run: bool,
+        matrix: &BTreeMap<String, String>,
+    ) -> Result<String, EngineError> {
+        let mut g = state::lock(&self.project.state_dir)?;
+        let id = g.state.new_id("e");
+        match from {
+            Some(ckpt) => self.snap.clone_volume(ckpt, &id).map(|_| ()),
+            None => self.snap.create_volume(&id).map(|_| ()),
+        }
+        .map_err(|e| EngineError::Failed(format!("creating the data volume of {name}: {e}")))?;
+        g.state.envs.insert(
+            id.clone(),
+            EnvRecord {
+                id: id.clone(),
+                name: name.to_string(),
+                root,
+                parent_checkpoint: from.map(str::to_string),
+                services: services.to_vec(),
+                status: EnvStatus::Running,
+                created: state::now(),
+                matrix: matrix.clone(),
+                test_run,
+            },
+        );
+        g.save()?;
+        Ok(id)
+    }
+
+    /// Stops an environment, deletes its volume and forgets it.
+    pub async fn destroy_env(&self, id: &str) -> Result<(), EngineError> {
+        let stopped = self.client.delete_env(id).await;
+        let _ = std::fs::remove_dir_all(self.project.run_dir(id));
+        let deleted = self.snap.delete_volume(id);
+        let mut g = state::lock(&self.project.state_dir)?;
+        g.state.envs.remove(id);
+        if g.state.head.as_deref() == Some(id) {
+            g.state.head = None;
+        }
+        g.save()?;
+        if let Err(e) = stopped {
+            if !e.to_string().contains("not found") {
+                return Err(e);
+            }
+        }
+        deleted.map_err(|e| EngineError::Failed(format!("deleting volume {id}: {e}")))
+    }
+
+    /// Starts services of a new environment whose record and volume exist.
+    pub async fn boot(
+        &self,
+        ctx: &EnvContext,
+        services: &[String],
+        engines: &BTreeMap<String, EngineBinary>,
+        progress: &dyn Progress,
+    ) -> Result<(), EngineError> {
+        environment::create(ctx).await?;
+        environment::start_services(ctx, services, engines, progress).await
+    }
+}
+
+/// What `build` should do.
+pub struct BuildRequest<'a> {
+    /// Stop after this checkpoint (None: the whole chain).
+    pub target: Option<&'a str>,
+    /// Services to run (closed under dependencies).
+    pub services: Vec<String>,
+    /// Keep the environment afterwards (as the new root) instead of removing it.
+    pub keep: bool,
+    /// Take no checkpoints at all (`up --no-checkpoints`).
+    pub no_checkpoints: bool,
+    /// Matrix versions.
+    pub versions: BTreeMap<String, String>,
+    /// Environment name.
+    pub name: String,
+}
+
+/// Outcome of `build`.
+#[derive(Debug, Clone)]
+pub struct BuildOutcome {
+    /// The environment kept (when `keep`).
+    pub env: Option<String>,
+    /// Each checkpoint of the chain up to the target: name, id, reused from cache.
+    pub checkpoints: Vec<(String, String, bool)>,
+    /// Cache key of the last checkpoint.
+    pub last_key: Option<String>,
+}
+
+/// Brings the stack to `req.target` (see module docs).
+pub async fn build(
+    stack: &Stack,
+    req: BuildRequest<'_>,
+    progress: &dyn Progress,
+) -> Result<BuildOutcome, EngineError> {
+    let probe_ctx = stack.env_context("probe", &req.name, &req.versions, BTreeMap::new());
+    let engines = environment::preflight(&probe_ctx, &req.services)?;
+    let full = checkpoint::chain(
+        &stack.manifest,
+        &req.services,
+        &engines,
+        &req.versions,
+        &stack.project.dir,
+    );
+    let steps: Vec<ChainStep> = match req.target {
+        Some(t) => {
+            let pos = full.iter().position(|s| s.name == t).ok_or_else(|| {
+                EngineError::Manifest(format!(
+                    "no checkpoint named `{t}`; the manifest's checkpoints are: {}",
+                    full.iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            full[..=pos].to_vec()
+        }
+        None => full,
+    };
+    let steps = if req.no_checkpoints {
+        Vec::new()
+    } else {
+        steps
+    };
+    // Longest cached prefix.
+    let st = state::read(&stack.project.state_dir)?;
+    let mut hit: Option<(usize, String)> = None;
+    for (i, step) in steps.iter().enumerate() {
+        match checkpoint::cached(&st, stack.snap.as_ref(), &step.key) {
+            Some(rec) => hit = Some((i, rec.id)),
+            None => break,
+        }
+    }
+    let mut outcome = BuildOutcome {
+        env: None,
+        checkpoints: Vec::new(),
+        last_key: steps.last().map(|s| s.key.clone()),
+    };
+    if let Some((i, _)) = &hit {
+        for step in &steps[..=*i] {
+            let id = st.cache.get(&step.key).cloned().unwrap_or_default();
+            progress.event(Event::Checkpoint {
+                name: step.name.clone(),
+                state: CheckpointEvent::Cached,
+            });
+            outcome.checkpoints.push((step.name.clone(), id, true));
+        }
+    }
+    let done_upto = hit.as_ref().map(|(i, _)| i + 1).unwrap_or(0);
+    if done_upto == steps.len() && !req.keep {
+        return Ok(outcome);
+    }
+    let from = hit.as_ref().map(|(_, id)| id.clone());
+    let env_id = stack.new_env(
+        &req.name,
+        req.keep,
+        from.as_deref(),
+        &req.services,
+        !req.keep,
+        &req.versions,
+    )?;
+    let ctx = stack.env_context(&env_id, &req.name, &req.versions, BTreeMap::new());
+    let result = async {
+        stack.boot(&ctx, &req.services, &engines, progress).await?;
+        let mut parent = from.clone();
+        for step in &steps[done_upto..] {
+            progress.event(Event::Checkpoint {
+                name: step.name.clone(),
+                state: CheckpointEvent::Running,
+            });
+            if let Some(after) = &step.after {
+                run_trigger(stack, &ctx, &step.name, after, &req.services).await?;
+            }
+            let (rec, took) = checkpoint::take(
+                &ctx,
+                stack.snap.as_ref(),
+                &engines,
+                NewCheckpoint {
+                    name: &step.name,
+                    parent: parent.clone(),
+                    services: &req.services,
+                    message: step.description.clone(),
+                    cache_key: Some(step.key.clone()),
+                },
+            )
+            .await?;
+            progress.event(Event::Checkpoint {
+                name: step.name.clone(),
+                state: CheckpointEvent::Taken(took),
+            });
+            parent = Some(rec.id.clone());
+            outcome.checkpoints.push((step.name.clone(), rec.id, false));
+        }
+        Ok::<(), EngineError>(())
+    }
+    .await;
+    if req.keep {
+        // A failed `up` leaves the environment running for inspection; nothing is torn down silently.
+        outcome.env = Some(env_id);
+        result.map(|_| outcome)
+    } else {
+        let _ = stack.destroy_env(&env_id).await;
+        result.map(|_| outcome)
+    }
+}
+
+/// Variables every command run in an environment sees, besides the caller's: the env of
+/// every `build:` service whose context is the project root, then `extra`.
+pub fn command_env(
+    stack: &Stack,
+    ctx: &EnvContext,
+    extra: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, EngineError> {
+    let mut env = BTreeMap::new();
+    for svc in stack.manifest.services.values() {
+        let at_root = svc.build.as_ref().is_some_and(|b| {
+            let p = stack.project.dir.join(&b.context);
+            p.canonicalize().ok() == stack.project.dir.canonicalize().ok()
+        });
+        if at_root {
+            for (k, v) in &svc.env {
+                env.insert(k.clone(), ctx.interpolate(v)?);
+            }
+        }
+    }
+    env.extend(ctx.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(env)
+}
+
+/// Runs a checkpoint's `after:` trigger inside the environment.
+async fn run_trigger(
+    stack: &Stack,
+    ctx: &EnvContext,
+    name: &str,
+    after: &AfterSelector,
+    started: &[String],
+) -> Result<(), EngineError> {
+    let mut extra = BTreeMap::new();
+    extra.insert("VERS_CHECKPOINT".to_string(), name.to_string());
+    let env = command_env(stack, ctx, &extra)?;
+    let commands: Vec<EnvCommand> = match after {
+        AfterSelector::Healthcheck(sel) => {
+            let wanted = sel.resolve(&stack.manifest);
+            if let Some(missing) = wanted.iter().find(|s| !started.contains(s)) {
+                return Err(EngineError::Failed(format!(
+                    "checkpoint {name} needs service {missing}, which was not started (see --services)"
+                )));
+            }
+            Vec::new()
+        }
+        AfterSelector::Script(path) => {
+            let full = stack.project.dir.join(path);
+            if !full.is_file() {
+                return Err(EngineError::Failed(format!(
+                    "checkpoint {name}: script {} does not exist in {}",
+                    path.display(),
+                    stack.project.dir.display()
+                )));
+            }
+            let (program, mut args) = interpreter(&full);
+            args.push(full.display().to_string());
+            vec![EnvCommand {
+                program,
+                args,
+                env: exec::base_env(&env),
+                cwd: stack.project.dir.clone(),
+                user: None,
+            }]
+        }
+        AfterSelector::Shell(cmd) => vec![EnvCommand::shell(
+            &ctx.interpolate(cmd)?,
+            &stack.project.dir,
+            &env,
+        )],
+        AfterSelector::SuiteSetup { suite, index } => {
+            let s = stack.manifest.tests.get(suite).ok_or_else(|| {
+                EngineError::Failed(format!("checkpoint {name}: no test suite {suite}"))
+            })?;
+            let cmds: Vec<String> = match index {
+                Some(i) => s.setup.get(*i).cloned().into_iter().collect(),
+                None => s.setup.clone(),
+            };
+            let mut out = Vec::new();
+            for c in cmds {
+                out.push(EnvCommand::shell(
+                    &ctx.interpolate(&c)?,
+                    &stack.project.dir,
+                    &env,
+                ));
+            }
+            out
+        }
+    };
+    let log = stack
+        .project
+        .logs_dir()
+        .join(&ctx.env_id)
+        .join(format!("checkpoint-{name}.log"));
+    for cmd in commands {
+        let done = exec::run_in_env(
+            &stack.project,
+            &ctx.env_id,
+            &cmd,
+            Output::Log(log.clone()),
+            Some(Duration::from_secs(3600)),
+        )
+        .await?;
+        if done.code != Some(0) {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+            return Err(EngineError::Failed(format!(
+                "checkpoint {name}: `{}` exited with {}; last lines ({}):\n{tail}",
+                cmd.args.last().cloned().unwrap_or_default(),
+                done.code
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| "a timeout".into()),
+                log.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// How a checkpoint script is run, by extension.
+fn interpreter(path: &std::path::Path) -> (PathBuf, Vec<String>) {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("sh") | Some("bash") => (PathBuf::from("bash"), Vec::new()),
+        Some("js") | Some("mjs") | Some("cjs") => (PathBuf::from("node"), Vec::new()),
+        Some("py") => (PathBuf::from("python3"), Vec::new()),
+        _ => (
+            PathBuf::from("/bin/sh"),
+            vec!["-c".into(), "exec \"$0\"".into()],
+        ),
+    }
+}
+
+/// Services a suite's branches start: its `depends_on` services and their dependencies, or all.
+pub fn suite_services(stack: &Stack, suite: &str) -> Result<Vec<String>, EngineError> {
+    let wanted = vers_manifest::suite_services(&stack.manifest, suite);
+    stack.closure(&wanted)
+}

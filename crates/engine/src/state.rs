@@ -1,0 +1,206 @@
+//! The project's state store: environments, checkpoints, tags, HEAD and the checkpoint cache,
+//! kept in `.vers/state.json` and changed only under an exclusive file lock.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{Deserialize, Serialize};
+
+use crate::error::EngineError;
+
+/// Lifecycle of an environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EnvStatus {
+    /// Processes are running.
+    Running,
+    /// Frozen (a previous HEAD after `checkout`).
+    Paused,
+    /// Processes are gone; the data volume remains.
+    Stopped,
+}
+
+/// One environment: a network namespace, a data volume and the services started in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnvRecord {
+    /// Short unique id (also the volume id and the namespace suffix).
+    pub id: String,
+    /// Human name: `root`, a branch alias, or `suite/branch` for test branches.
+    pub name: String,
+    /// Whether this is a root environment made by `up` (or a matrix cell).
+    pub root: bool,
+    /// Checkpoint the data was cloned from (None for a fresh root).
+    pub parent_checkpoint: Option<String>,
+    /// Services started in it, in start order.
+    pub services: Vec<String>,
+    /// Current lifecycle state.
+    pub status: EnvStatus,
+    /// Unix seconds of creation.
+    pub created: u64,
+    /// Matrix combination this environment runs, if any.
+    #[serde(default)]
+    pub matrix: BTreeMap<String, String>,
+    /// Whether this environment belongs to a test run (removed after it unless kept).
+    #[serde(default)]
+    pub test_run: bool,
+}
+
+/// An immutable snapshot of an environment's data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    /// Unique id (the snapshotter's checkpoint id).
+    pub id: String,
+    /// Name: a manifest checkpoint name or a commit tag.
+    pub name: String,
+    /// Parent checkpoint id, if the environment came from one.
+    pub parent: Option<String>,
+    /// Environment it was taken from.
+    pub env: String,
+    /// Services whose data it holds (started when it was taken).
+    pub services: Vec<String>,
+    /// Free text (`--message`, manifest description).
+    pub message: Option<String>,
+    /// Cache key of its inputs, for manifest checkpoints.
+    pub cache_key: Option<String>,
+    /// Unix seconds.
+    pub created: u64,
+    /// Hash of the manifest at the time.
+    pub manifest_hash: String,
+    /// Engine versions of the services (template -> version).
+    pub engines: BTreeMap<String, String>,
+    /// Matrix versions the environment ran with (branches of it run the same engines).
+    #[serde(default)]
+    pub matrix: BTreeMap<String, String>,
+}
+
+/// The whole persisted state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct State {
+    /// Environments by id.
+    pub envs: BTreeMap<String, EnvRecord>,
+    /// Checkpoints by id.
+    pub checkpoints: BTreeMap<String, CheckpointRecord>,
+    /// Tag or checkpoint name -> checkpoint id (latest wins).
+    pub tags: BTreeMap<String, String>,
+    /// The current environment.
+    pub head: Option<String>,
+    /// Cache key -> checkpoint id.
+    pub cache: BTreeMap<String, String>,
+    /// Counter for ids.
+    pub next_id: u64,
+}
+
+impl State {
+    /// Allocates a fresh short id with a prefix (`e` environments, `c` checkpoints).
+    pub fn new_id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}{}", self.next_id)
+    }
+
+    /// Resolves an environment by id or name (the most recent with that name).
+    pub fn find_env(&self, key: &str) -> Option<&EnvRecord> {
+        self.envs.get(key).or_else(|| {
+            self.envs
+                .values()
+                .filter(|e| e.name == key)
+                .max_by_key(|e| (e.created, e.id.len(), e.id.clone()))
+        })
+    }
+
+    /// Resolves a checkpoint by id, tag or name.
+    pub fn find_checkpoint(&self, key: &str) -> Option<&CheckpointRecord> {
+        self.checkpoints
+            .get(key)
+            .or_else(|| self.tags.get(key).and_then(|id| self.checkpoints.get(id)))
+    }
+}
+
+/// Exclusive access to the state file; saved on `commit`.
+pub struct StateGuard {
+    path: PathBuf,
+    _lock: Flock<File>,
+    /// The state as loaded.
+    pub state: State,
+}
+
+impl StateGuard {
+    /// Writes the state atomically (temp file + rename).
+    pub fn save(&self) -> Result<(), EngineError> {
+        let tmp = self.path.with_extension("json.tmp");
+        let data = serde_json::to_vec_pretty(&self.state)
+            .map_err(|e| EngineError::Failed(format!("serialising state: {e}")))?;
+        let mut f = File::create(&tmp).map_err(|e| EngineError::io(&tmp, e))?;
+        f.write_all(&data).map_err(|e| EngineError::io(&tmp, e))?;
+        f.sync_all().map_err(|e| EngineError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| EngineError::io(&self.path, e))
+    }
+}
+
+/// Locks and loads the state of a project's state directory (created if missing).
+pub fn lock(state_dir: &Path) -> Result<StateGuard, EngineError> {
+    std::fs::create_dir_all(state_dir).map_err(|e| EngineError::io(state_dir, e))?;
+    let lock_path = state_dir.join("state.lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| EngineError::io(&lock_path, e))?;
+    let _ = file.as_fd();
+    let lock = Flock::lock(file, FlockArg::LockExclusive)
+        .map_err(|(_, e)| EngineError::io(&lock_path, e.into()))?;
+    let path = state_dir.join("state.json");
+    let state = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            EngineError::Failed(format!(
+                "{} is corrupt ({e}); remove it and run `vers down --all`",
+                path.display()
+            ))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+        Err(e) => return Err(EngineError::io(&path, e)),
+    };
+    Ok(StateGuard {
+        path,
+        _lock: lock,
+        state,
+    })
+}
+
+/// Reads the state without keeping a lock (for status displays).
+pub fn read(state_dir: &Path) -> Result<State, EngineError> {
+    Ok(lock(state_dir)?.state)
+}
+
+/// Now, in unix seconds.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trips_and_ids_are_unique() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let mut g = lock(tmp.path()).unwrap();
+            let a = g.state.new_id("e");
+            let b = g.state.new_id("e");
+            assert_ne!(a, b);
+            g.state.tags.insert("t".into(), "c1".into());
+            g.save().unwrap();
+        }
+        let s = read(tmp.path()).unwrap();
+        assert_eq!(s.next_id, 2);
+        assert_eq!(s.tags.get("t").map(String::as_str), Some("c1"));
+    }
+}

@@ -1,0 +1,6 @@
+//! The supervisor: a per-project daemon that owns every process, namespace, proxy and host
+//! forward of the project's environments, reachable over a unix socket with HTTP+JSON.
+
+pub mod client;
+pub mod protocol;
+pub mod server;

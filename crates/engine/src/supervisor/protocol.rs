@@ -1,0 +1,228 @@
+//! Request and response bodies of the supervisor's local HTTP+JSON API.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Create an environment: namespace, hosts file, cgroup and in-namespace runtime.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnvSpec {
+    /// Environment id.
+    pub id: String,
+    /// Network namespace name.
+    pub netns: String,
+    /// Hostname -> address entries of the environment's hosts file.
+    pub hosts: Vec<(String, Ipv4Addr)>,
+    /// Cgroup path of the environment.
+    pub cgroup: String,
+    /// Memory budget of the environment (bytes).
+    pub memory_limit: Option<u64>,
+    /// CPU budget of the environment (cores).
+    pub cpu_limit: Option<f64>,
+}
+
+/// One process to run (a replica of a service).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessSpec {
+    /// Program to execute.
+    pub program: PathBuf,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Full environment.
+    pub env: BTreeMap<String, String>,
+    /// Working directory.
+    pub cwd: PathBuf,
+    /// Run as the unprivileged engine user (else as the supervisor's user).
+    pub engine_user: bool,
+    /// Log file receiving stdout and stderr.
+    pub log: PathBuf,
+}
+
+/// A host port forward of a service port.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostPort {
+    /// Port inside the environment.
+    pub container: u16,
+    /// Fixed host port (`ports: ["3001:3000"]`), else any free port.
+    pub host: Option<u16>,
+}
+
+/// Start a service: its processes, its front proxy and its host forwards.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    /// Service name.
+    pub name: String,
+    /// Address the service's name resolves to.
+    pub front: Ipv4Addr,
+    /// Standard ports.
+    pub ports: Vec<u16>,
+    /// Ports that speak HTTP (HTTP faults apply).
+    pub http_ports: Vec<u16>,
+    /// Backend address of each replica.
+    pub backends: Vec<Ipv4Addr>,
+    /// Whether a proxy listens on the front address (else processes listen there directly).
+    pub proxied: bool,
+    /// One process per replica.
+    pub processes: Vec<ProcessSpec>,
+    /// Host forwards.
+    pub host_ports: Vec<HostPort>,
+    /// Memory limit of the service (bytes).
+    pub memory_limit: Option<u64>,
+    /// CPU limit of the service (cores).
+    pub cpu_limit: Option<f64>,
+}
+
+/// State of one process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessStatus {
+    /// Process id (also its process group).
+    pub pid: i32,
+    /// Still running.
+    pub alive: bool,
+    /// Exit code or signal description once it ended.
+    pub exit: Option<String>,
+}
+
+/// State of a service as the supervisor sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    /// Service name.
+    pub name: String,
+    /// `running`, `stopped`, `paused` or `failed`.
+    pub state: String,
+    /// Front address.
+    pub front: Ipv4Addr,
+    /// Standard ports.
+    pub ports: Vec<u16>,
+    /// Replica processes.
+    pub processes: Vec<ProcessStatus>,
+    /// container port -> `127.0.0.1:PORT` on the host.
+    pub host_endpoints: BTreeMap<u16, String>,
+    /// Active faults.
+    pub faults: Vec<FaultInfo>,
+}
+
+/// State of an environment as the supervisor sees it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnvState {
+    /// Environment id.
+    pub id: String,
+    /// Network namespace name.
+    pub netns: String,
+    /// Whether the whole environment is frozen.
+    pub frozen: bool,
+    /// Services in start order.
+    pub services: Vec<ServiceStatus>,
+}
+
+/// A fault to inject into a service's proxy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultRequest {
+    /// The fault (proxy vocabulary).
+    pub fault: vers_proxy::Fault,
+}
+
+/// An active fault.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FaultInfo {
+    /// Fault id within the service.
+    pub id: u64,
+    /// The fault.
+    pub fault: vers_proxy::Fault,
+}
+
+/// A plain acknowledgement or error body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reply {
+    /// Whether the request succeeded.
+    pub ok: bool,
+    /// Error text when it did not.
+    pub error: Option<String>,
+}
+
+/// A health probe run inside an environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ProbeSpec {
+    /// Healthy when the process exits 0.
+    Exec(ProcessSpec),
+    /// Healthy on a 2xx answer to `GET path`.
+    Http {
+        /// Address to connect to.
+        addr: Ipv4Addr,
+        /// Port.
+        port: u16,
+        /// Request path.
+        path: String,
+        /// Extra headers.
+        headers: Vec<(String, String)>,
+    },
+    /// Healthy when a TCP connection is accepted.
+    Tcp {
+        /// Address to connect to.
+        addr: Ipv4Addr,
+        /// Port.
+        port: u16,
+    },
+}
+
+/// Run a probe with a time limit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeRequest {
+    /// What to check.
+    pub probe: ProbeSpec,
+    /// Time limit in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// Outcome of a probe.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProbeResult {
+    /// Whether the check passed.
+    pub healthy: bool,
+    /// Output or error text (for failure messages).
+    pub detail: String,
+}
+
+/// A fault that acts on a service's processes rather than its traffic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ChaosAction {
+    /// Freeze the service's processes.
+    Pause,
+    /// SIGKILL the service's processes; it stays down until recovered.
+    Kill,
+    /// Busy-loop workers in the service's cgroup.
+    CpuStress {
+        /// Number of busy workers.
+        workers: u32,
+    },
+    /// A process in the service's cgroup holding this much memory.
+    MemoryStress {
+        /// Bytes to allocate and touch.
+        bytes: u64,
+    },
+    /// A file filling the service's data directory.
+    DiskFill {
+        /// The service's data directory.
+        dir: PathBuf,
+        /// Bytes to write (bounded by free space).
+        bytes: u64,
+    },
+}
+
+/// Inject a process-level fault, optionally ending by itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChaosRequest {
+    /// What to do.
+    pub action: ChaosAction,
+    /// End it after this many milliseconds.
+    pub duration_ms: Option<u64>,
+}
+
+/// End faults of an environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecoverRequest {
+    /// Only this service.
+    pub service: Option<String>,
+}

@@ -1,0 +1,928 @@
+//! The supervisor daemon: HTTP+JSON over `.vers/supervisor.sock`, owning processes, namespaces,
+//! cgroups, proxies and host forwards of every environment of one project.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
+use tokio::task::JoinHandle;
+use vers_proxy::ServiceProxy;
+use vers_runtime::cgroup::Cgroup;
+use vers_runtime::netns::{NetNs, NsRuntime};
+use vers_runtime::spawn::{self, SpawnSpec, User};
+
+use super::protocol::*;
+use crate::project::Project;
+
+/// A running process of a service.
+struct Proc {
+    pid: i32,
+    exit: Arc<StdMutex<Option<String>>>,
+}
+
+/// A service inside an environment.
+struct Service {
+    spec: ServiceSpec,
+    cgroup: Cgroup,
+    procs: Vec<Proc>,
+    proxies: Vec<ServiceProxy>,
+    proxy_tasks: Vec<JoinHandle<()>>,
+    forwards: Vec<(u16, String, JoinHandle<()>)>,
+    paused: bool,
+    stopped: bool,
+    faults: Vec<(u64, vers_proxy::Fault, Vec<vers_proxy::FaultId>)>,
+    stressors: Vec<i32>,
+    fill_files: Vec<std::path::PathBuf>,
+}
+
+/// An environment owned by the supervisor.
+struct Env {
+    spec: EnvSpec,
+    ns: Option<NetNs>,
+    rt: Option<NsRuntime>,
+    cgroup: Cgroup,
+    services: Vec<Service>,
+    frozen: bool,
+}
+
+/// Shared daemon state.
+struct Daemon {
+    project: Project,
+    user: User,
+    envs: Mutex<BTreeMap<String, Env>>,
+    next_fault: std::sync::atomic::AtomicU64,
+    shutdown: tokio::sync::Notify,
+}
+
+type Shared = Arc<Daemon>;
+
+/// An error answered as `{"ok":false,"error":...}` with a status code.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            Json(Reply {
+                ok: false,
+                error: Some(self.1),
+            }),
+        )
+            .into_response()
+    }
+}
+
+fn bad(msg: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, msg.into())
+}
+
+fn not_found(what: &str) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, format!("{what} not found"))
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+fn ok() -> Json<Reply> {
+    Json(Reply {
+        ok: true,
+        error: None,
+    })
+}
+
+/// Runs the supervisor of `project` until it is asked to shut down.
+pub async fn run(project: Project) -> anyhow::Result<()> {
+    let socket = project.socket_path();
+    std::fs::create_dir_all(&project.state_dir)?;
+    let _ = std::fs::remove_file(&socket);
+    let listener = tokio::net::UnixListener::bind(&socket)?;
+    std::fs::write(
+        project.state_dir.join("supervisor.pid"),
+        std::process::id().to_string(),
+    )?;
+    let user = spawn::engine_user()?;
+    let daemon: Shared = Arc::new(Daemon {
+        project,
+        user,
+        envs: Mutex::new(BTreeMap::new()),
+        next_fault: std::sync::atomic::AtomicU64::new(1),
+        shutdown: tokio::sync::Notify::new(),
+    });
+    let app = Router::new()
+        .route("/v1/ping", get(ping))
+        .route("/v1/envs", get(list_envs).post(create_env))
+        .route("/v1/envs/{id}", delete(delete_env))
+        .route("/v1/envs/{id}/freeze", post(freeze_env))
+        .route("/v1/envs/{id}/thaw", post(thaw_env))
+        .route("/v1/envs/{id}/probe", post(probe))
+        .route("/v1/envs/{id}/services", post(start_service))
+        .route("/v1/envs/{id}/services/{name}/stop", post(stop_service))
+        .route(
+            "/v1/envs/{id}/services/{name}/restart",
+            post(restart_service),
+        )
+        .route("/v1/envs/{id}/services/{name}/pause", post(pause_service))
+        .route("/v1/envs/{id}/services/{name}/resume", post(resume_service))
+        .route(
+            "/v1/envs/{id}/services/{name}/faults",
+            post(add_fault).delete(clear_faults),
+        )
+        .route("/v1/envs/{id}/services/{name}/chaos", post(chaos))
+        .route("/v1/envs/{id}/recover", post(recover))
+        .route("/v1/shutdown", post(shutdown))
+        .with_state(daemon.clone());
+    let d2 = daemon.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { d2.shutdown.notified().await })
+        .await?;
+    let mut envs = daemon.envs.lock().await;
+    for (_, env) in std::mem::take(&mut *envs) {
+        teardown_env(env).await;
+    }
+    let _ = std::fs::remove_file(daemon.project.socket_path());
+    let _ = std::fs::remove_file(daemon.project.state_dir.join("supervisor.pid"));
+    Ok(())
+}
+
+async fn ping() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"ok": true, "pid": std::process::id()}))
+}
+
+async fn shutdown(State(d): State<Shared>) -> Json<Reply> {
+    d.shutdown.notify_one();
+    ok()
+}
+
+fn service_status(s: &Service) -> ServiceStatus {
+    let processes: Vec<ProcessStatus> = s
+        .procs
+        .iter()
+        .map(|p| {
+            let exit = p.exit.lock().ok().and_then(|e| e.clone());
+            ProcessStatus {
+                pid: p.pid,
+                alive: exit.is_none(),
+                exit,
+            }
+        })
+        .collect();
+    let state = if s.stopped {
+        "stopped"
+    } else if s.paused {
+        "paused"
+    } else if !processes.is_empty() && processes.iter().all(|p| !p.alive) {
+        "failed"
+    } else {
+        "running"
+    };
+    ServiceStatus {
+        name: s.spec.name.clone(),
+        state: state.to_string(),
+        front: s.spec.front,
+        ports: s.spec.ports.clone(),
+        processes,
+        host_endpoints: s.forwards.iter().map(|(c, h, _)| (*c, h.clone())).collect(),
+        faults: s
+            .faults
+            .iter()
+            .filter(|(_, f, _)| f.until.is_none_or(|u| u > std::time::SystemTime::now()))
+            .map(|(id, f, _)| FaultInfo {
+                id: *id,
+                fault: f.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn env_state(e: &Env) -> EnvState {
+    EnvState {
+        id: e.spec.id.clone(),
+        netns: e.spec.netns.clone(),
+        frozen: e.frozen,
+        services: e.services.iter().map(service_status).collect(),
+    }
+}
+
+async fn list_envs(State(d): State<Shared>) -> Json<Vec<EnvState>> {
+    let envs = d.envs.lock().await;
+    Json(envs.values().map(env_state).collect())
+}
+
+async fn create_env(
+    State(d): State<Shared>,
+    Json(spec): Json<EnvSpec>,
+) -> Result<Json<EnvState>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    if envs.contains_key(&spec.id) {
+        return Err(bad(format!("environment {} already exists", spec.id)));
+    }
+    // A namespace left by a crashed supervisor is removed before reuse.
+    let _ = vers_runtime::netns::delete_netns(&spec.netns);
+    let ns = NetNs::create(&spec.netns).map_err(internal)?;
+    let hosts: Vec<(String, std::net::IpAddr)> = spec
+        .hosts
+        .iter()
+        .map(|(h, a)| (h.clone(), std::net::IpAddr::V4(*a)))
+        .collect();
+    if let Err(e) = ns.write_hosts(&hosts) {
+        let _ = ns.delete();
+        return Err(internal(e));
+    }
+    let rt = match NsRuntime::start(&ns) {
+        Ok(rt) => rt,
+        Err(e) => {
+            let _ = ns.delete();
+            return Err(internal(e));
+        }
+    };
+    let cgroup = match Cgroup::create(&spec.cgroup) {
+        Ok(c) => c,
+        Err(e) => {
+            rt.shutdown();
+            let _ = ns.delete();
+            return Err(internal(e));
+        }
+    };
+    if let Some(m) = spec.memory_limit {
+        let _ = cgroup.set_memory_limit(m);
+    }
+    if let Some(c) = spec.cpu_limit {
+        let _ = cgroup.set_cpu_limit(c);
+    }
+    let env = Env {
+        spec: spec.clone(),
+        ns: Some(ns),
+        rt: Some(rt),
+        cgroup,
+        services: Vec::new(),
+        frozen: false,
+    };
+    let state = env_state(&env);
+    envs.insert(spec.id.clone(), env);
+    Ok(Json(state))
+}
+
+async fn teardown_service(s: &mut Service) {
+    end_stress(s);
+    for (_, _, task) in s.forwards.drain(..) {
+        task.abort();
+    }
+    for p in &s.proxies {
+        p.stop();
+    }
+    for t in s.proxy_tasks.drain(..) {
+        t.abort();
+    }
+    let _ = s.cgroup.thaw();
+    let _ = s.cgroup.kill_all();
+    for p in &s.procs {
+        let _ = spawn::kill_group(p.pid, nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+async fn teardown_env(mut env: Env) {
+    let _ = env.cgroup.thaw();
+    for s in env.services.iter_mut().rev() {
+        teardown_service(s).await;
+    }
+    let _ = env.cgroup.kill_all();
+    for s in &env.services {
+        let _ = s.cgroup.remove();
+    }
+    let _ = env.cgroup.remove();
+    if let Some(rt) = env.rt.take() {
+        rt.shutdown();
+    }
+    if let Some(ns) = env.ns.take() {
+        let _ = ns.delete();
+    }
+}
+
+async fn delete_env(
+    State(d): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Reply>, ApiError> {
+    let env = d.envs.lock().await.remove(&id);
+    match env {
+        Some(env) => {
+            teardown_env(env).await;
+            Ok(ok())
+        }
+        None => Err(not_found(&format!("environment {id}"))),
+    }
+}
+
+async fn freeze_env(
+    State(d): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Reply>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    let env = envs
+        .get_mut(&id)
+        .ok_or_else(|| not_found(&format!("environment {id}")))?;
+    env.cgroup.freeze().map_err(internal)?;
+    env.frozen = true;
+    Ok(ok())
+}
+
+async fn thaw_env(
+    State(d): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Reply>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    let env = envs
+        .get_mut(&id)
+        .ok_or_else(|| not_found(&format!("environment {id}")))?;
+    env.cgroup.thaw().map_err(internal)?;
+    env.frozen = false;
+    Ok(ok())
+}
+
+/// Builds the spawn description of a process inside an environment.
+fn spawn_spec(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, cgroup: Option<Cgroup>) -> SpawnSpec {
+    SpawnSpec {
+        program: p.program.clone(),
+        args: p.args.clone(),
+        env: p.env.clone(),
+        cwd: p.cwd.clone(),
+        netns: Some(env.netns.clone()),
+        hosts_file: Some(std::path::PathBuf::from(format!(
+            "/etc/netns/{}/hosts",
+            env.netns
+        ))),
+        user: if p.engine_user {
+            Some(d.user.clone())
+        } else {
+            None
+        },
+        cgroup,
+        stdout: Some(p.log.clone()),
+        stderr: Some(p.log.clone()),
+        stdin_null: true,
+        new_session: true,
+    }
+}
+
+fn spawn_process(
+    d: &Daemon,
+    env: &EnvSpec,
+    p: &ProcessSpec,
+    cg: &Cgroup,
+) -> Result<Proc, ApiError> {
+    if let Some(dir) = p.log.parent() {
+        std::fs::create_dir_all(dir).map_err(internal)?;
+    }
+    let spec = spawn_spec(d, env, p, Some(cg.clone()));
+    let mut child = spawn::spawn_async(&spec)
+        .map_err(|e| internal(format!("starting {}: {e}", p.program.display())))?;
+    let pid = child
+        .id()
+        .ok_or_else(|| internal("process exited before its pid was known"))? as i32;
+    let exit = Arc::new(StdMutex::new(None));
+    let exit2 = exit.clone();
+    tokio::spawn(async move {
+        let status = child.wait().await;
+        let text = match status {
+            Ok(s) => match s.code() {
+                Some(c) => format!("exit code {c}"),
+                None => {
+                    use std::os::unix::process::ExitStatusExt;
+                    format!("killed by signal {}", s.signal().unwrap_or(0))
+                }
+            },
+            Err(e) => format!("wait failed: {e}"),
+        };
+        if let Ok(mut g) = exit2.lock() {
+            *g = Some(text);
+        }
+    });
+    Ok(Proc { pid, exit })
+}
+
+async fn start_processes(d: &Daemon, env: &EnvSpec, s: &mut Service) -> Result<(), ApiError> {
+    let mut procs = Vec::new();
+    for p in &s.spec.processes {
+        procs.push(spawn_process(d, env, p, &s.cgroup)?);
+    }
+    s.procs = procs;
+    s.stopped = false;
+    s.paused = false;
+    Ok(())
+}
+
+async fn start_service(
+    State(d): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    Json(spec): Json<ServiceSpec>,
+) -> Result<Json<ServiceStatus>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    let env = envs
+        .get_mut(&id)
+        .ok_or_else(|| not_found(&format!("environment {id}")))?;
+    if env.services.iter().any(|s| s.spec.name == spec.name) {
+        return Err(bad(format!("service {} already started", spec.name)));
+    }
+    let cg_path = format!("{}/{}", env.spec.cgroup, spec.name);
+    let cgroup = Cgroup::create(&cg_path).map_err(internal)?;
+    if let Some(m) = spec.memory_limit {
+        let _ = cgroup.set_memory_limit(m);
+    }
+    if let Some(c) = spec.cpu_limit {
+        let _ = cgroup.set_cpu_limit(c);
+    }
+    let rt = env
+        .rt
+        .as_ref()
+        .ok_or_else(|| internal("environment runtime is gone"))?;
+    let mut svc = Service {
+        spec: spec.clone(),
+        cgroup,
+        procs: Vec::new(),
+        proxies: Vec::new(),
+        proxy_tasks: Vec::new(),
+        forwards: Vec::new(),
+        paused: false,
+        stopped: false,
+        faults: Vec::new(),
+        stressors: Vec::new(),
+        fill_files: Vec::new(),
+    };
+    if spec.proxied {
+        for &port in &spec.ports {
+            let backends: Vec<SocketAddr> = spec
+                .backends
+                .iter()
+                .map(|b| SocketAddr::from((*b, port)))
+                .collect();
+            let proxy = ServiceProxy::new(
+                format!("{}:{port}", spec.name),
+                backends,
+                spec.http_ports.contains(&port),
+            );
+            let front = spec.front;
+            let listener = rt
+                .spawn(async move { TcpListener::bind((front, port)).await })
+                .await
+                .map_err(internal)?
+                .map_err(|e| internal(format!("binding {front}:{port}: {e}")))?;
+            let p2 = proxy.clone();
+            let task = rt.spawn(async move {
+                let _ = p2.serve(listener).await;
+            });
+            svc.proxies.push(proxy);
+            svc.proxy_tasks.push(task);
+        }
+    }
+    start_processes(&d, &env.spec, &mut svc).await?;
+    for hp in &spec.host_ports {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, hp.host.unwrap_or(0)))
+            .await
+            .map_err(|e| {
+                internal(format!(
+                    "host port {} for {}: {e}",
+                    hp.host.unwrap_or(0),
+                    spec.name
+                ))
+            })?;
+        let local = listener.local_addr().map_err(internal)?;
+        let handle = rt.handle();
+        let target = SocketAddr::from((spec.front, hp.container));
+        let task = tokio::spawn(forward_loop(listener, handle, target));
+        svc.forwards.push((hp.container, local.to_string(), task));
+    }
+    let status = service_status(&svc);
+    env.services.push(svc);
+    Ok(Json(status))
+}
+
+/// Accepts host connections and splices each into the environment's namespace.
+async fn forward_loop(listener: TcpListener, ns: tokio::runtime::Handle, target: SocketAddr) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Ok(std_stream) = stream.into_std() else {
+            continue;
+        };
+        ns.spawn(async move {
+            let Ok(mut inbound) = TcpStream::from_std(std_stream) else {
+                return;
+            };
+            let Ok(mut outbound) = TcpStream::connect(target).await else {
+                return;
+            };
+            let _ = inbound.set_nodelay(true);
+            let _ = outbound.set_nodelay(true);
+            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+        });
+    }
+}
+
+fn find_service<'a>(
+    envs: &'a mut BTreeMap<String, Env>,
+    id: &str,
+    name: &str,
+) -> Result<(&'a EnvSpec, &'a mut Service), ApiError> {
+    let env = envs
+        .get_mut(id)
+        .ok_or_else(|| not_found(&format!("environment {id}")))?;
+    let spec = &env.spec;
+    let svc = env
+        .services
+        .iter_mut()
+        .find(|s| s.spec.name == name)
+        .ok_or_else(|| not_found(&format!("service {name} in environment {id}")))?;
+    Ok((spec, svc))
+}
+
+async fn stop_service(
+    State(d): State<Shared>,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+) -> Result<Json<ServiceStatus>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    let (_, svc) = find_service(&mut envs, &id, &name)?;
+    let _ = svc.cgroup.thaw();
+    svc.cgroup.kill_all().map_err(internal)?;
+    for p in &svc.procs {
+        let _ = spawn::kill_group(p.pid, nix::sys::signal::Signal::SIGKILL);
+    }
+    svc.stopped = true;
+    svc.paused = false;
+    Ok(Json(service_status(svc)))
+}
+
+async fn restart_service(
+    State(d): State<Shared>,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+) -> Result<Json<ServiceStatus>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    let (spec, svc) = find_service(&mut envs, &id, &name)?;
+    let spec = spec.clone();
+    let _ = svc.cgroup.thaw();
+    let _ = svc.cgroup.kill_all();
+    start_processes(&d, &spec, svc).await?;
+    Ok(Json(service_status(svc)))
+}
+
+async fn pause_service(
+    State(d): State<Shared>,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+) -> Result<Json<ServiceStatus>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    let (_, svc) = find_service(&mut envs, &id, &name)?;
+    if svc.stopped {
+        return Err(bad(format!("service {name} is not running")));
+    }
+    svc.cgroup.freeze().map_err(internal)?;
+    svc.paused = true;
+    Ok(Json(service_status(svc)))
+}
+
+async fn resume_service(
+    State(d): State<Shared>,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+) -> Result<Json<ServiceStatus>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    let (_, svc) = find_service(&mut envs, &id, &name)?;
+    svc.cgroup.thaw().map_err(internal)?;
+    svc.paused = false;
+    Ok(Json(service_status(svc)))
+}
+
+async fn add_fault(
+    State(d): State<Shared>,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+    Json(req): Json<FaultRequest>,
+) -> Result<Json<FaultInfo>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    let (_, svc) = find_service(&mut envs, &id, &name)?;
+    if svc.proxies.is_empty() {
+        return Err(bad(format!(
+            "service {name} is reached directly, not through the fault proxy (a single-replica app); network faults need the proxy"
+        )));
+    }
+    let ids = svc
+        .proxies
+        .iter()
+        .map(|p| p.add_fault(req.fault.clone()))
+        .collect();
+    let fid = d
+        .next_fault
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    svc.faults.push((fid, req.fault.clone(), ids));
+    Ok(Json(FaultInfo {
+        id: fid,
+        fault: req.fault,
+    }))
+}
+
+async fn clear_faults(
+    State(d): State<Shared>,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+) -> Result<Json<ServiceStatus>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    let (_, svc) = find_service(&mut envs, &id, &name)?;
+    for p in &svc.proxies {
+        p.clear_faults();
+    }
+    svc.faults.clear();
+    Ok(Json(service_status(svc)))
+}
+
+async fn probe(
+    State(d): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    Json(req): Json<ProbeRequest>,
+) -> Result<Json<ProbeResult>, ApiError> {
+    let (spec, handle) = {
+        let envs = d.envs.lock().await;
+        let env = envs
+            .get(&id)
+            .ok_or_else(|| not_found(&format!("environment {id}")))?;
+        let rt = env
+            .rt
+            .as_ref()
+            .ok_or_else(|| internal("environment runtime is gone"))?;
+        (env.spec.clone(), rt.handle())
+    };
+    let limit = Duration::from_millis(req.timeout_ms.max(1));
+    let result = match req.probe {
+        ProbeSpec::Exec(p) => exec_probe(&d, &spec, &p, limit).await,
+        ProbeSpec::Tcp { addr, port } => {
+            let fut = handle.spawn(async move {
+                tokio::time::timeout(limit, TcpStream::connect((addr, port))).await
+            });
+            match fut.await {
+                Ok(Ok(Ok(_))) => ProbeResult {
+                    healthy: true,
+                    detail: String::new(),
+                },
+                Ok(Ok(Err(e))) => ProbeResult {
+                    healthy: false,
+                    detail: format!("connect {addr}:{port}: {e}"),
+                },
+                _ => ProbeResult {
+                    healthy: false,
+                    detail: format!("connect {addr}:{port}: timed out"),
+                },
+            }
+        }
+        ProbeSpec::Http {
+            addr,
+            port,
+            path,
+            headers,
+        } => {
+            let fut = handle.spawn(async move {
+                tokio::time::timeout(limit, http_get(addr, port, &path, &headers)).await
+            });
+            match fut.await {
+                Ok(Ok(Ok(code))) if (200..300).contains(&code) => ProbeResult {
+                    healthy: true,
+                    detail: format!("HTTP {code}"),
+                },
+                Ok(Ok(Ok(code))) => ProbeResult {
+                    healthy: false,
+                    detail: format!("HTTP {code}"),
+                },
+                Ok(Ok(Err(e))) => ProbeResult {
+                    healthy: false,
+                    detail: e,
+                },
+                _ => ProbeResult {
+                    healthy: false,
+                    detail: "timed out".into(),
+                },
+            }
+        }
+    };
+    Ok(Json(result))
+}
+
+async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration) -> ProbeResult {
+    let spec = spawn_spec(d, env, p, None);
+    let spec = SpawnSpec {
+        stdout: None,
+        stderr: None,
+        ..spec
+    };
+    let mut cmd = match spawn::spawn_command(&spec) {
+        Ok(c) => c,
+        Err(e) => {
+            return ProbeResult {
+                healthy: false,
+                detail: e.to_string(),
+            }
+        }
+    };
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    match tokio::time::timeout(limit, cmd.output()).await {
+        Ok(Ok(out)) => {
+            let mut detail = String::from_utf8_lossy(&out.stdout).into_owned();
+            detail.push_str(&String::from_utf8_lossy(&out.stderr));
+            ProbeResult {
+                healthy: out.status.success(),
+                detail: detail.trim().to_string(),
+            }
+        }
+        Ok(Err(e)) => ProbeResult {
+            healthy: false,
+            detail: e.to_string(),
+        },
+        Err(_) => ProbeResult {
+            healthy: false,
+            detail: format!("health command timed out after {limit:?}"),
+        },
+    }
+}
+
+/// `GET path` over HTTP/1.1 and return the status code.
+async fn http_get(
+    addr: Ipv4Addr,
+    port: u16,
+    path: &str,
+    headers: &[(String, String)],
+) -> Result<u16, String> {
+    let stream = TcpStream::connect((addr, port))
+        .await
+        .map_err(|e| format!("connect {addr}:{port}: {e}"))?;
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut req = hyper::Request::get(path).header("host", format!("{addr}:{port}"));
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req
+        .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    Ok(resp.status().as_u16())
+}
+
+fn end_stress(s: &mut Service) {
+    for pid in s.stressors.drain(..) {
+        let _ = spawn::kill_group(pid, nix::sys::signal::Signal::SIGKILL);
+    }
+    for f in s.fill_files.drain(..) {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+/// Ends every fault of a service and restarts it when it was killed.
+async fn recover_service(d: &Daemon, env: &EnvSpec, s: &mut Service) -> Result<(), ApiError> {
+    for p in &s.proxies {
+        p.clear_faults();
+    }
+    s.faults.clear();
+    end_stress(s);
+    if s.paused {
+        s.cgroup.thaw().map_err(internal)?;
+        s.paused = false;
+    }
+    let dead = s.stopped
+        || (!s.procs.is_empty()
+            && s.procs
+                .iter()
+                .all(|p| p.exit.lock().map(|e| e.is_some()).unwrap_or(false)));
+    if dead {
+        let _ = s.cgroup.kill_all();
+        start_processes(d, env, s).await?;
+    }
+    Ok(())
+}
+
+async fn chaos(
+    State(d): State<Shared>,
+    UrlPath((id, name)): UrlPath<(String, String)>,
+    Json(req): Json<ChaosRequest>,
+) -> Result<Json<ServiceStatus>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    let (spec, svc) = find_service(&mut envs, &id, &name)?;
+    let spec = spec.clone();
+    if svc.stopped {
+        return Err(bad(format!("service {name} is not running")));
+    }
+    match &req.action {
+        ChaosAction::Pause => {
+            svc.cgroup.freeze().map_err(internal)?;
+            svc.paused = true;
+        }
+        ChaosAction::Kill => {
+            let _ = svc.cgroup.thaw();
+            svc.cgroup.kill_all().map_err(internal)?;
+            for p in &svc.procs {
+                let _ = spawn::kill_group(p.pid, nix::sys::signal::Signal::SIGKILL);
+            }
+            svc.stopped = true;
+        }
+        ChaosAction::CpuStress { workers } => {
+            for _ in 0..*workers {
+                let p = stress_process(vec!["-c".into(), "while :; do :; done".into()], "/bin/sh");
+                let proc_ = spawn_process(&d, &spec, &p, &svc.cgroup)?;
+                svc.stressors.push(proc_.pid);
+            }
+        }
+        ChaosAction::MemoryStress { bytes } => {
+            let exe = std::env::current_exe().map_err(internal)?;
+            let p = stress_process(
+                vec!["stress-memory".into(), bytes.to_string()],
+                &exe.display().to_string(),
+            );
+            let proc_ = spawn_process(&d, &spec, &p, &svc.cgroup)?;
+            svc.stressors.push(proc_.pid);
+        }
+        ChaosAction::DiskFill { dir, bytes } => {
+            let path = dir.join(".vers-chaos-fill");
+            let free = nix::sys::statvfs::statvfs(dir)
+                .map(|s| s.blocks_available() * s.fragment_size())
+                .unwrap_or(0);
+            let size = (*bytes).min(free.saturating_sub(16 * 1024 * 1024));
+            let p2 = path.clone();
+            tokio::task::spawn_blocking(move || fill_file(&p2, size))
+                .await
+                .map_err(internal)?
+                .map_err(|e| internal(format!("disk-fill {}: {e}", path.display())))?;
+            svc.fill_files.push(path);
+        }
+    }
+    if let Some(ms) = req.duration_ms {
+        let d2 = d.clone();
+        let (id2, name2) = (id.clone(), name.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            let mut envs = d2.envs.lock().await;
+            if let Ok((spec, svc)) = find_service(&mut envs, &id2, &name2) {
+                let spec = spec.clone();
+                let _ = recover_service(&d2, &spec, svc).await;
+            }
+        });
+    }
+    Ok(Json(service_status(svc)))
+}
+
+fn stress_process(args: Vec<String>, program: &str) -> ProcessSpec {
+    let mut env = BTreeMap::new();
+    env.insert(
+        "PATH".to_string(),
+        "/usr/local/bin:/usr/bin:/bin".to_string(),
+    );
+    ProcessSpec {
+        program: program.into(),
+        args,
+        env,
+        cwd: "/".into(),
+        engine_user: true,
+        log: "/dev/null".into(),
+    }
+}
+
+fn fill_file(path: &std::path::Path, size: u64) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    let block = vec![0u8; 1024 * 1024];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        f.write_all(&block[..n])?;
+        left -= n as u64;
+    }
+    f.sync_all()
+}
+
+async fn recover(
+    State(d): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    Json(req): Json<RecoverRequest>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let mut envs = d.envs.lock().await;
+    let env = envs
+        .get_mut(&id)
+        .ok_or_else(|| not_found(&format!("environment {id}")))?;
+    let spec = env.spec.clone();
+    let mut touched = Vec::new();
+    for s in env.services.iter_mut() {
+        if req.service.as_deref().is_some_and(|n| n != s.spec.name) {
+            continue;
+        }
+        recover_service(&d, &spec, s).await?;
+        touched.push(s.spec.name.clone());
+    }
+    Ok(Json(touched))
+}

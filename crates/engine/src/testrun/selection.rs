@@ -1,0 +1,214 @@
+//! Which suites and branches a test run covers, in what order, and which shard runs what.
+
+use std::collections::BTreeMap;
+
+use vers_manifest::{Branch, Manifest};
+
+use crate::error::EngineError;
+
+/// One branch to run.
+#[derive(Debug, Clone)]
+pub struct PlannedBranch {
+    /// Suite name.
+    pub suite: String,
+    /// Branch (the manifest's, or one named after the suite).
+    pub branch: Branch,
+}
+
+/// A suite with the branches this run covers.
+#[derive(Debug, Clone)]
+pub struct PlannedSuite {
+    /// Suite name.
+    pub name: String,
+    /// Suites that must pass first (suite names in its `depends_on`).
+    pub after: Vec<String>,
+    /// Branches to run.
+    pub branches: Vec<PlannedBranch>,
+}
+
+/// Parses `--shard I/N` (1-based).
+pub fn parse_shard(s: &str) -> Result<(usize, usize), EngineError> {
+    let bad = || {
+        EngineError::Manifest(format!(
+            "--shard {s}: expected I/N with 1 <= I <= N, e.g. --shard 2/4"
+        ))
+    };
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let i: usize = i.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// The branches of a suite: its declared ones, or one named after the suite.
+pub fn suite_branches(m: &Manifest, suite: &str) -> Vec<Branch> {
+    match m.tests.get(suite) {
+        Some(s) if !s.branches.is_empty() => s.branches.clone(),
+        Some(_) => vec![Branch {
+            name: suite.to_string(),
+            ..Branch::default()
+        }],
+        None => Vec::new(),
+    }
+}
+
+/// Selects and orders suites and branches: `run_first` suites first, then suite-name
+/// dependencies before their dependents, else manifest order; `--scenario` filters branches;
+/// `--shard I/N` keeps every N-th branch of the flat list starting at I.
+pub fn select(
+    m: &Manifest,
+    suites: &[String],
+    scenarios: &[String],
+    shard: Option<(usize, usize)>,
+) -> Result<Vec<PlannedSuite>, EngineError> {
+    for s in suites {
+        if !m.tests.contains_key(s) {
+            let known: Vec<&str> = m.tests.keys().map(String::as_str).collect();
+            return Err(EngineError::Manifest(format!(
+                "unknown suite `{s}`; the manifest has: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    let chosen: Vec<&String> = m
+        .tests
+        .keys()
+        .filter(|k| suites.is_empty() || suites.contains(k))
+        .collect();
+    // Order: run_first, then a topological order over suite-name dependencies.
+    let mut ordered: Vec<String> = Vec::new();
+    let mut remaining: Vec<String> = chosen.iter().map(|s| s.to_string()).collect();
+    remaining.sort_by_key(|s| {
+        (
+            !m.tests.get(s).is_some_and(|t| t.run_first),
+            m.tests.get_index_of(s).unwrap_or(usize::MAX),
+        )
+    });
+    while !remaining.is_empty() {
+        let pos = remaining
+            .iter()
+            .position(|s| {
+                m.tests[s.as_str()]
+                    .depends_on
+                    .iter()
+                    .filter(|d| m.tests.contains_key(*d) && remaining.contains(d))
+                    .all(|d| ordered.contains(d))
+            })
+            .unwrap_or(0);
+        ordered.push(remaining.remove(pos));
+    }
+    let mut flat = Vec::new();
+    for s in &ordered {
+        for b in suite_branches(m, s) {
+            if scenarios.is_empty() || scenarios.contains(&b.name) {
+                flat.push(PlannedBranch {
+                    suite: s.clone(),
+                    branch: b,
+                });
+            }
+        }
+    }
+    if !scenarios.is_empty() {
+        for sc in scenarios {
+            if !flat.iter().any(|p| &p.branch.name == sc) {
+                return Err(EngineError::Manifest(format!(
+                    "no branch named `{sc}` in the selected suites"
+                )));
+            }
+        }
+    }
+    if let Some((i, n)) = shard {
+        flat = flat
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| k % n == i - 1)
+            .map(|(_, b)| b)
+            .collect();
+    }
+    let mut by_suite: BTreeMap<String, Vec<PlannedBranch>> = BTreeMap::new();
+    for b in flat {
+        by_suite.entry(b.suite.clone()).or_default().push(b);
+    }
+    Ok(ordered
+        .into_iter()
+        .filter_map(|name| {
+            let branches = by_suite.remove(&name)?;
+            let after = m.tests[name.as_str()]
+                .depends_on
+                .iter()
+                .filter(|d| m.tests.contains_key(*d))
+                .cloned()
+                .collect();
+            Some(PlannedSuite {
+                name,
+                after,
+                branches,
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        let src = r#"
+name: t
+services:
+  db:
+    template: postgres@15
+tests:
+  later:
+    command: "true"
+    depends_on: [first]
+    branches:
+      - name: a
+      - name: b
+  first:
+    command: "true"
+    depends_on: [db]
+    branches:
+      - name: c
+  urgent:
+    command: "true"
+    run_first: true
+"#;
+        vers_manifest::parse_str(src, std::path::Path::new("vers-integration.yaml")).unwrap()
+    }
+
+    #[test]
+    fn orders_run_first_then_dependencies() {
+        let m = manifest();
+        let plan = select(&m, &[], &[], None).unwrap();
+        let names: Vec<&str> = plan.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["urgent", "first", "later"]);
+        assert_eq!(plan[2].after, ["first"]);
+        assert_eq!(plan[0].branches[0].branch.name, "urgent");
+    }
+
+    #[test]
+    fn scenario_and_shard_filter() {
+        let m = manifest();
+        let plan = select(&m, &[], &["b".into()], None).unwrap();
+        assert_eq!(plan.len(), 1);
+        assert_eq!(plan[0].branches[0].branch.name, "b");
+        let s1 = select(&m, &[], &[], Some((1, 2))).unwrap();
+        let s2 = select(&m, &[], &[], Some((2, 2))).unwrap();
+        let count = |p: &Vec<PlannedSuite>| p.iter().map(|s| s.branches.len()).sum::<usize>();
+        assert_eq!(count(&s1) + count(&s2), 4);
+        assert_eq!(count(&s1), 2);
+        assert!(select(&m, &["nope".into()], &[], None).is_err());
+        assert!(select(&m, &[], &["zzz".into()], None).is_err());
+    }
+
+    #[test]
+    fn shard_parsing() {
+        assert_eq!(parse_shard("2/4").unwrap(), (2, 4));
+        assert!(parse_shard("0/4").is_err());
+        assert!(parse_shard("5/4").is_err());
+        assert!(parse_shard("x").is_err());
+    }
+}
