@@ -1,0 +1,40 @@
+//! One module per group of commands; `dispatch` routes `vers integration <cmd>`.
+
+pub mod branching;
+pub mod chaos;
+pub mod daemon;
+pub mod engines;
+pub mod environments;
+pub mod manifest;
+pub mod mock;
+pub mod testing;
+
+use std::path::Path;
+
+use crate::args::IntegrationCommand;
+use crate::exit::Exit;
+
+/// Runs one integration command; returns the process exit code.
+pub async fn dispatch(file: Option<&Path>, cmd: IntegrationCommand) -> Result<i32, Exit> {
+    use IntegrationCommand::*;
+    match cmd {
+        Validate(a) => manifest::validate(file, a.json),
+        Plan(a) => manifest::plan(file, a.json),
+        Init(a) => manifest::init(a),
+        Add(a) => manifest::add(file, a),
+        Up(a) => environments::up(file, a).await,
+        Down(a) => environments::down(file, a).await,
+        Status(a) => environments::status(file, a.json).await,
+        Logs(a) => environments::logs(file, a).await,
+        Execute(a) => environments::execute(file, a).await,
+        Connect(a) => environments::connect(file, a).await,
+        Test(a) => testing::test(file, a).await,
+        Matrix(a) => testing::matrix(file, a).await,
+        Commit(a) => branching::commit(file, a).await,
+        Branch(a) => branching::branch(file, a).await,
+        Checkout(a) => branching::checkout(file, a).await,
+        Rollback(a) => branching::rollback(file, a).await,
+        Log(a) => branching::log(file, a).await,
+        Chaos(a) => chaos::run(file, a).await,
+    }
+}

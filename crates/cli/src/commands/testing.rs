@@ -1,0 +1,179 @@
+//! `vers integration test` and `vers integration matrix`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use console::style;
+use vers_engine::matrix::{self, MatrixOptions};
+use vers_engine::testrun::{self, selection, TestOptions, TestReport};
+
+use crate::args::{MatrixArgs, TestArgs};
+use crate::context;
+use crate::exit::Exit;
+use crate::output::{human, status_word, Live};
+
+fn options(args: &TestArgs) -> Result<TestOptions, Exit> {
+    let timeout = match &args.timeout {
+        Some(t) => Some(
+            vers_manifest::parse_duration(t)
+                .map_err(|e| Exit::usage(format!("error: --timeout {t}: {e}")))?,
+        ),
+        None => None,
+    };
+    let shard = match &args.shard {
+        Some(s) => Some(selection::parse_shard(s)?),
+        None => None,
+    };
+    if args.jobs == Some(0) {
+        return Err(Exit::usage("error: --jobs must be at least 1"));
+    }
+    Ok(TestOptions {
+        suites: args.suite.clone(),
+        scenarios: args.scenario.clone(),
+        parallel: args.parallel,
+        jobs: args.jobs,
+        timeout,
+        keep_failed: args.keep_failed,
+        shard,
+        versions: Default::default(),
+    })
+}
+
+fn print_summary(report: &TestReport) {
+    for s in &report.suites {
+        let line = s.line();
+        if s.passed == s.total {
+            println!("{}", style(line).green());
+        } else {
+            println!("{}", style(line).red());
+            for b in s.branches.iter().filter(|b| b.status != "passed") {
+                println!(
+                    "  {} {}: {}{}",
+                    status_word(&b.status),
+                    b.name,
+                    b.message.clone().unwrap_or_default(),
+                    if b.log.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (log: {})", b.log)
+                    }
+                );
+                if let Some(env) = &b.kept_env {
+                    println!("    kept environment {env}: VERS_ENV={env} vers execute ...");
+                }
+            }
+        }
+    }
+    println!(
+        "{} passed, {} failed",
+        report.summary.passed, report.summary.failed
+    );
+}
+
+/// `vers integration test`.
+pub async fn test(file: Option<&Path>, args: TestArgs) -> Result<i32, Exit> {
+    let opts = options(&args)?;
+    let stack = context::stack(file).await?;
+    let live = Arc::new(Live::new(args.json));
+    let report = testrun::run(&stack, &opts, live.clone()).await;
+    live.clear();
+    let report = report?;
+    if let Some(path) = &args.junit {
+        testrun::junit::write(&report, &stack.manifest.name, path)?;
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| Exit::failure(e.to_string()))?
+        );
+    } else {
+        print_summary(&report);
+    }
+    Ok(if report.all_passed() { 0 } else { 1 })
+}
+
+/// `vers integration matrix`.
+pub async fn matrix(file: Option<&Path>, args: MatrixArgs) -> Result<i32, Exit> {
+    let mut filter = Vec::new();
+    for f in &args.filter {
+        let (k, v) = f.split_once('=').ok_or_else(|| {
+            Exit::usage(format!(
+                "error: --filter {f}: expected key=value, e.g. --filter postgres=15"
+            ))
+        })?;
+        filter.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let stack = context::stack(file).await?;
+    let live = Arc::new(Live::new(args.json));
+    let opts = MatrixOptions {
+        filter,
+        parallel: args.parallel,
+        continue_on_failure: args.continue_on_failure,
+        tests: TestOptions {
+            parallel: args.parallel,
+            ..Default::default()
+        },
+    };
+    let results = matrix::run(&stack, &opts, live.clone()).await;
+    live.clear();
+    let results = results?;
+    let passed = results.iter().filter(|r| r.status == "passed").count();
+    let failed = results.len() - passed;
+    if args.json {
+        let doc = serde_json::json!({
+            "matrix": stack.manifest.matrix,
+            "total_combinations": results.len(),
+            "summary": {"passed": passed, "failed": failed},
+            "results": results,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).map_err(|e| Exit::failure(e.to_string()))?
+        );
+    } else {
+        let keys: Vec<String> = stack.manifest.matrix.keys().cloned().collect();
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        let mut header = keys.clone();
+        header.push("status".into());
+        header.push("duration".into());
+        t.set_header(header);
+        for r in &results {
+            let mut row: Vec<String> = keys
+                .iter()
+                .map(|k| r.combination.get(k).cloned().unwrap_or_else(|| "-".into()))
+                .collect();
+            row.push(status_word(&r.status));
+            row.push(human(Duration::from_millis(r.duration_ms)));
+            t.add_row(row);
+        }
+        println!("{t}");
+        println!("Summary: {passed}/{} passed", results.len());
+        for r in results.iter().filter(|r| r.status == "failed") {
+            println!(
+                "{} {}:",
+                style("failed").red().bold(),
+                matrix::describe(&r.combination)
+            );
+            if let Some(e) = &r.error {
+                for l in e.lines().take(5) {
+                    println!("  {l}");
+                }
+            }
+            for s in r.suites.iter().filter(|s| s.passed != s.total) {
+                println!("  {}", s.line());
+                for b in s.branches.iter().filter(|b| b.status != "passed").take(3) {
+                    println!(
+                        "    {} {}: {}",
+                        b.status,
+                        b.name,
+                        b.message.clone().unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    Ok(if failed == 0 { 0 } else { 1 })
+}

@@ -1,0 +1,120 @@
+//! Helpers shared by the CLI integration tests: temporary projects and `vers` invocations.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// A temporary project directory; `down --all` runs when it is dropped so no namespace,
+/// process or mount outlives a test.
+pub struct TempProject {
+    pub dir: tempfile::TempDir,
+}
+
+impl TempProject {
+    pub fn new(manifest: &str) -> TempProject {
+        let dir = tempfile::Builder::new()
+            .prefix("vers-test-")
+            .tempdir()
+            .unwrap();
+        std::fs::write(dir.path().join("vers-integration.yaml"), manifest).unwrap();
+        TempProject { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        let p = self.dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap();
+        p
+    }
+
+    pub fn vers(&self, args: &[&str]) -> Output {
+        vers_in(self.path(), args)
+    }
+
+    /// Runs `vers` and fails the test with its output unless it exits 0.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.vers(args);
+        assert!(
+            out.status.success(),
+            "vers {args:?} failed ({:?}):\nstdout:\n{}\nstderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let text = self.ok(args);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}):\n{text}"))
+    }
+}
+
+impl Drop for TempProject {
+    fn drop(&mut self) {
+        if self.path().join(".vers").exists() {
+            let _ = vers_in(self.path(), &["integration", "down", "--all"]);
+        }
+    }
+}
+
+pub fn vers_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vers"))
+}
+
+pub fn vers_in(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(vers_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("VERS_ENV")
+        .env("CI", "true")
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Network namespaces whose name contains `needle`.
+pub fn netns_matching(needle: &str) -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The seed manifests shipped as stack templates.
+pub fn seed_manifests() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifest/templates");
+    let mut out = Vec::new();
+    for name in [
+        "saas-starter",
+        "event-driven-microservices",
+        "data-pipeline",
+        "ecommerce-platform",
+        "multi-tenant-saas",
+    ] {
+        let path = dir.join(format!("{name}.yaml"));
+        out.push((
+            name.to_string(),
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        ));
+    }
+    out
+}

@@ -1,0 +1,286 @@
+//! `up`, `status`, `execute`, `logs`, `down` with real PostgreSQL and Redis inside real
+//! network namespaces, and cleanup after a crashed supervisor.
+
+mod common;
+
+use common::*;
+
+const STACK: &str = r#"
+name: envtest
+services:
+  postgres:
+    template: postgres@15
+    config:
+      databases: [app]
+      extensions: [pg_trgm]
+      users:
+        - name: appuser
+          password: secret
+          grants: [ALL]
+  redis:
+    template: redis@7
+    config:
+      maxmemory: 64mb
+      maxmemory_policy: allkeys-lru
+  cache2:
+    template: redis@7
+checkpoints:
+  - name: seeded
+    after: psql postgres://postgres@postgres/app -c "create table t(v int); insert into t values (41)"
+"#;
+
+fn svc<'a>(status: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    status["environments"][0]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no service {name} in {status}"))
+}
+
+#[test]
+fn up_status_execute_down_with_real_engines() {
+    let p = TempProject::new(STACK);
+    p.ok(&["integration", "up"]);
+    let st = p.json(&["integration", "status", "--json"]);
+    assert_eq!(st["environments"][0]["head"], true);
+    for name in ["postgres", "redis", "cache2"] {
+        let s = svc(&st, name);
+        assert_eq!(s["state"], "running", "{s}");
+        assert_eq!(s["health"], "healthy", "{s}");
+        assert!(
+            s["host_endpoint"]
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:"),
+            "{s}"
+        );
+    }
+    assert_eq!(svc(&st, "postgres")["port"], 5432);
+    assert_eq!(svc(&st, "redis")["port"], 6379);
+    // Names resolve inside the environment; the checkpoint trigger ran; config applied.
+    let out = p.vers(&[
+        "execute",
+        "psql -tA postgres://postgres@postgres/app -c 'select v+1 from t'",
+    ]);
+    assert_eq!(stdout(&out).trim(), "42", "{}", stderr(&out));
+    let out = p.vers(&["execute", "psql -tA postgres://appuser:secret@postgres/app -c \"select extname from pg_extension where extname='pg_trgm'\""]);
+    assert_eq!(stdout(&out).trim(), "pg_trgm", "{}", stderr(&out));
+    let out = p.vers(&[
+        "execute",
+        "redis-cli -h redis config get maxmemory-policy | tail -1",
+    ]);
+    assert_eq!(stdout(&out).trim(), "allkeys-lru");
+    // Two redis services keep separate data.
+    p.ok(&[
+        "execute",
+        "redis-cli -h redis set k one && redis-cli -h cache2 set k two",
+    ]);
+    let out = p.vers(&["execute", "redis-cli -h redis get k"]);
+    assert_eq!(stdout(&out).trim(), "one");
+    // The exit code is the command's.
+    assert_eq!(p.vers(&["execute", "exit 7"]).status.code(), Some(7));
+    // The host endpoint reaches the service.
+    let ep = svc(&st, "redis")["host_endpoint"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (host, port) = ep.split_once(':').unwrap();
+    let out = std::process::Command::new("redis-cli")
+        .args(["-h", host, "-p", port, "get", "k"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "one");
+    // Logs are captured.
+    let logs = p.ok(&["integration", "logs", "postgres", "--lines", "50"]);
+    assert!(logs.contains("ready to accept connections"), "{logs}");
+    let key = std::fs::read_to_string(p.path().join(".vers/state.json")).unwrap();
+    assert!(key.contains("\"root\": true"));
+    p.ok(&["integration", "down", "--all"]);
+    assert!(netns_matching(&project_key(&p)).is_empty());
+}
+
+fn project_key(p: &TempProject) -> String {
+    // Namespaces are named vers-<key>-<env>, key = first 6 hex digits of sha256(project dir).
+    let canon = p.path().canonicalize().unwrap();
+    use std::io::Write;
+    let mut h = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    h.stdin
+        .take()
+        .unwrap()
+        .write_all(canon.as_os_str().as_encoded_bytes())
+        .unwrap();
+    let out = h.wait_with_output().unwrap();
+    format!("vers-{}-", &String::from_utf8_lossy(&out.stdout)[..6])
+}
+
+#[test]
+fn two_projects_side_by_side_do_not_interfere() {
+    let manifest = "name: side\nservices:\n  postgres:\n    template: postgres@15\n  redis:\n    template: redis@7\n";
+    let a = TempProject::new(manifest);
+    let b = TempProject::new(manifest);
+    a.ok(&["up", "--no-checkpoints"]);
+    b.ok(&["up", "--no-checkpoints"]);
+    a.ok(&["execute", "redis-cli -h redis set who a && psql postgres://postgres@postgres/postgres -c 'create table only_a(x int)'"]);
+    b.ok(&["execute", "redis-cli -h redis set who b"]);
+    assert_eq!(
+        stdout(&a.vers(&["execute", "redis-cli -h redis get who"])).trim(),
+        "a"
+    );
+    assert_eq!(
+        stdout(&b.vers(&["execute", "redis-cli -h redis get who"])).trim(),
+        "b"
+    );
+    let out = b.vers(&["execute", "psql -tA postgres://postgres@postgres/postgres -c \"select count(*) from pg_tables where tablename='only_a'\""]);
+    assert_eq!(stdout(&out).trim(), "0");
+}
+
+#[test]
+fn unhealthy_service_fails_up_with_its_log() {
+    let p = TempProject::new(
+        "name: bad\nservices:\n  app:\n    command: echo booting; echo kaboom >&2; exit 3\n    healthcheck:\n      interval: 100ms\n      retries: 5\n",
+    );
+    let out = p.vers(&["up"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("app"), "{err}");
+    assert!(err.contains("kaboom"), "log tail shown: {err}");
+}
+
+#[test]
+fn broken_manifest_leaves_running_environment_untouched() {
+    let p = TempProject::new("name: keep\nservices:\n  redis:\n    template: redis@7\n");
+    p.ok(&["up", "--no-checkpoints"]);
+    p.ok(&["execute", "redis-cli -h redis set k v"]);
+    p.write(
+        "vers-integration.yaml",
+        "name: keep\nservices:\n  redis:\n    templat: redis@7\n",
+    );
+    let out = p.vers(&["up"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    p.write(
+        "vers-integration.yaml",
+        "name: keep\nservices:\n  redis:\n    template: redis@7\n",
+    );
+    assert_eq!(
+        stdout(&p.vers(&["execute", "redis-cli -h redis get k"])).trim(),
+        "v"
+    );
+}
+
+#[test]
+fn missing_engine_fails_before_anything_starts() {
+    let p = TempProject::new(
+        "name: m\nservices:\n  redis:\n    template: redis@7\n  db:\n    template: postgres@13\n",
+    );
+    if vers_catalog_has("postgres", "13") {
+        return;
+    }
+    let out = p.vers(&["up"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("postgres") && err.contains("13"), "{err}");
+    assert!(
+        err.contains("vers engines install postgres@13") || err.contains("apt-get install"),
+        "{err}"
+    );
+    let st = p.json(&["status", "--json"]);
+    assert!(st["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["services"].as_array().unwrap().is_empty() || e["status"] != "running"));
+}
+
+fn vers_catalog_has(template: &str, major: &str) -> bool {
+    let out = std::process::Command::new(vers_bin())
+        .args(["engines", "list", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["engines"].as_array().is_some_and(|l| {
+        l.iter()
+            .any(|e| e["template"] == template && e["major"] == major)
+    })
+}
+
+#[test]
+fn killed_supervisor_is_cleaned_up_by_the_next_command() {
+    let p = TempProject::new("name: crash\nservices:\n  redis:\n    template: redis@7\n");
+    p.ok(&["up", "--no-checkpoints"]);
+    let pid: i32 = std::fs::read_to_string(p.path().join(".vers/supervisor.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let prefix = project_key(&p);
+    assert_eq!(netns_matching(&prefix).len(), 1);
+    let redis_pids = pids_of_cgroup_children(&prefix);
+    assert!(!redis_pids.is_empty());
+    unsafe { libc_kill(pid) };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let st = p.json(&["status", "--json"]);
+    assert_eq!(st["environments"][0]["status"], "stopped", "{st}");
+    assert!(netns_matching(&prefix).is_empty(), "namespace left behind");
+    for pid in redis_pids {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} left behind"
+        );
+    }
+}
+
+unsafe fn libc_kill(pid: i32) {
+    std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+fn pids_of_cgroup_children(prefix: &str) -> Vec<String> {
+    let key = prefix.trim_start_matches("vers-").trim_end_matches('-');
+    let mut out = Vec::new();
+    for base in [
+        "/sys/fs/cgroup/pids/vers",
+        "/sys/fs/cgroup/memory/vers",
+        "/sys/fs/cgroup/unified/vers",
+        "/sys/fs/cgroup/vers",
+    ] {
+        let dir = std::path::Path::new(base).join(key);
+        if dir.exists() {
+            for entry in walk(&dir) {
+                if entry.ends_with("cgroup.procs") {
+                    out.extend(
+                        std::fs::read_to_string(&entry)
+                            .unwrap_or_default()
+                            .lines()
+                            .map(str::to_string),
+                    );
+                }
+            }
+            if !out.is_empty() {
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

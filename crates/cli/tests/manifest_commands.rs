@@ -1,0 +1,139 @@
+//! `validate`, `plan`, `init` and `add` through the real binary.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn every_seed_manifest_validates() {
+    for (name, text) in seed_manifests() {
+        let p = TempProject::new(&text);
+        let out = p.vers(&["integration", "validate"]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", stderr(&out));
+        let out = p.vers(&["validate", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["valid"], true, "{name}");
+    }
+}
+
+#[test]
+fn a_typo_names_file_line_column_and_the_fix() {
+    let p = TempProject::new(
+        "name: t\nservices:\n  db:\n    template: postgres@15\n  app:\n    build: .\n    depends_no: [db]\n",
+    );
+    let out = p.vers(&["integration", "validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("vers-integration.yaml:7:5"), "{err}");
+    assert!(err.contains("depends_on"), "{err}");
+}
+
+#[test]
+fn unknown_version_and_cycle_are_errors() {
+    let p = TempProject::new(
+        "name: t\nservices:\n  db:\n    template: postgres@9\n  a:\n    build: .\n    depends_on: [b]\n  b:\n    build: .\n    depends_on: [a]\n",
+    );
+    let out = p.vers(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(":4:"), "{err}");
+    assert!(err.contains("15"), "supported versions listed: {err}");
+    assert!(
+        err.contains("a -> b -> a") || err.contains("b -> a -> b"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plan_json_has_the_spec_shape() {
+    let (_, saas) = seed_manifests().into_iter().next().unwrap();
+    let p = TempProject::new(&saas);
+    let v = p.json(&["integration", "plan", "--json"]);
+    let waves = v["waves"].as_array().unwrap();
+    assert_eq!(waves.last().unwrap(), &serde_json::json!(["app"]));
+    assert!(waves[0]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("postgres")));
+    assert_eq!(
+        v["checkpoints"],
+        serde_json::json!(["services-ready", "db-seeded", "users-created"])
+    );
+    let auth = v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["suite"] == "auth")
+        .unwrap();
+    assert_eq!(
+        auth["branches"],
+        serde_json::json!(["google-oauth", "github-oauth", "email-password"])
+    );
+    let unit = v["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["suite"] == "unit")
+        .unwrap();
+    assert_eq!(unit["branches"], serde_json::json!(["unit"]));
+}
+
+#[test]
+fn init_writes_a_valid_manifest_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vers_in(
+        dir.path(),
+        &[
+            "integration",
+            "init",
+            "shop",
+            "--template",
+            "ecommerce-platform",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(dir.path().join("vers-integration.yaml")).unwrap();
+    assert!(text.contains("name: shop"), "{text}");
+    assert!(std::fs::read_to_string(dir.path().join(".gitignore"))
+        .unwrap()
+        .contains(".vers/"));
+    assert!(vers_in(dir.path(), &["validate"]).status.success());
+    let again = vers_in(dir.path(), &["init", "other"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("vers-integration.yaml")).unwrap(),
+        text
+    );
+}
+
+#[test]
+fn add_keeps_comments_and_validates() {
+    let p = TempProject::new(
+        "# my stack\nname: t\nservices:\n  # the cache\n  redis:\n    template: redis@7\n",
+    );
+    p.ok(&[
+        "integration",
+        "add",
+        "postgres@15",
+        "--alias",
+        "db",
+        "--config",
+        "databases=app,analytics",
+    ]);
+    let text = std::fs::read_to_string(p.path().join("vers-integration.yaml")).unwrap();
+    assert!(
+        text.contains("# my stack") && text.contains("# the cache"),
+        "{text}"
+    );
+    assert!(
+        text.contains("db:") && text.contains("postgres@15"),
+        "{text}"
+    );
+    let v = p.json(&["plan", "--json"]);
+    assert!(v["waves"][0]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("db")));
+    let dup = p.vers(&["add", "redis@7"]);
+    assert_eq!(dup.status.code(), Some(2));
+}
