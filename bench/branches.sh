@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Benchmark (issue 4), each figure against a baseline measured in the same run:
+#  P1  checkpoint -> branch healthy, postgres + redis with ~SIZE_MB of seeded data (p50 of RUNS)
+#  P2  a suite of 4 and of 8 branches whose seed takes ~10 s: branched run vs the naive way
+#      (fresh stack + re-seed + test, per branch)
+#  P3  checkpoint time at 100 MB and at SIZE_MB, beside `cp -a` of the same data
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+VERS="${VERS:-$ROOT/target/release/vers}"
+RUNS="${RUNS:-5}"
+SIZE_MB="${SIZE_MB:-1024}"
+work="$(mktemp -d /tmp/vers-bench-br.XXXXXX)"
+chmod 755 "$work"
+cleanup() { for d in "$work"/*/; do (cd "$d" && "$VERS" down --all >/dev/null 2>&1) || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+ms_since() { echo "($(now) - $1) * 1000" | bc -l | cut -d. -f1; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# ---- P1 / P3: big seeded data ------------------------------------------------------------
+mkdir -p "$work/big/scripts"
+cat > "$work/big/scripts/fill.sh" <<SH
+#!/bin/bash
+set -e
+psql -q -v ON_ERROR_STOP=1 postgres://postgres@postgres/app -c "create table big as select g as id, repeat(md5(g::text), 30) as pad from generate_series(1, \$ROWS) g"
+redis-cli -h redis debug populate 100000 >/dev/null
+SH
+cat > "$work/big/vers-integration.yaml" <<'YAML'
+name: bench-big
+services:
+  postgres:
+    template: postgres@15
+    config:
+      databases: [app]
+  redis:
+    template: redis@7
+checkpoints:
+  - name: small
+    after: ROWS=100000 bash scripts/fill.sh
+YAML
+cd "$work/big"
+"$VERS" up >/dev/null
+"$VERS" commit --tag at-small >/dev/null
+rows=$(( SIZE_MB * 1024 * 1024 / 1000 ))
+"$VERS" execute "psql -q postgres://postgres@postgres/app -c 'drop table big' && ROWS=$rows bash scripts/fill.sh" >/dev/null
+size_mb=$(du -sm .vers/store/volumes 2>/dev/null | tail -1 | cut -f1 || echo "?")
+c_small=(); c_big=()
+for i in $(seq "$RUNS"); do
+  t0=$(now); "$VERS" commit --tag "big-$i" >/dev/null; c_big+=("$(ms_since "$t0")")
+done
+vol=$(python3 -c "import json;s=json.load(open('.vers/state.json'));print(s['head'])")
+src=".vers/store/volumes/$vol"
+t0=$(now); cp -a "$src" "$work/copy-big"; cp_big=$(ms_since "$t0"); rm -rf "$work/copy-big"
+p1=()
+for i in $(seq "$RUNS"); do
+  t0=$(now); "$VERS" branch --alias "fork-$i" --from "big-1" >/dev/null; p1+=("$(ms_since "$t0")")
+  "$VERS" branch delete "fork-$i" >/dev/null
+done
+echo "P1 branch from a ${size_mb} MB checkpoint to healthy (postgres + redis): p50 $(printf '%s\n' "${p1[@]}" | median) ms (runs: ${p1[*]})"
+echo "P3 checkpoint of ${size_mb} MB: p50 $(printf '%s\n' "${c_big[@]}" | median) ms; cp -a of the same data: ${cp_big} ms; ratio cp/checkpoint $(echo "$cp_big / $(printf '%s\n' "${c_big[@]}" | median)" | bc -l | cut -c1-6)"
+"$VERS" down --all >/dev/null
+cd "$ROOT"
+
+# P3 small: a fresh project at ~100 MB
+mkdir -p "$work/small/scripts"; cp "$work/big/scripts/fill.sh" "$work/small/scripts/"
+sed 's/bench-big/bench-small/' "$work/big/vers-integration.yaml" > "$work/small/vers-integration.yaml"
+cd "$work/small"
+"$VERS" up >/dev/null
+for i in $(seq "$RUNS"); do t0=$(now); "$VERS" commit --tag "s-$i" >/dev/null; c_small+=("$(ms_since "$t0")"); done
+vol=$(python3 -c "import json;s=json.load(open('.vers/state.json'));print(s['head'])")
+t0=$(now); cp -a ".vers/store/volumes/$vol" "$work/copy-small"; cp_small=$(ms_since "$t0"); rm -rf "$work/copy-small"
+echo "P3 checkpoint of ~100 MB: p50 $(printf '%s\n' "${c_small[@]}" | median) ms; cp -a: ${cp_small} ms"
+"$VERS" down --all >/dev/null
+cd "$ROOT"
+
+# ---- P2: branched vs naive ----------------------------------------------------------------
+for n in 4 8; do
+  d="$work/suite$n"; mkdir -p "$d/scripts"
+  cat > "$d/scripts/seed.sh" <<'SH'
+#!/bin/bash
+set -e
+psql -q -v ON_ERROR_STOP=1 postgres://postgres@postgres/app -c "create table t as select g from generate_series(1,100000) g"
+sleep 10
+SH
+  {
+    echo "name: bench-p2-$n"
+    echo "services:"
+    echo "  postgres: { template: postgres@15, config: { databases: [app] } }"
+    echo "  redis: { template: redis@7 }"
+    echo "checkpoints:"
+    echo "  - name: seeded"
+    echo "    after: scripts/seed.sh"
+    echo "tests:"
+    echo "  s:"
+    echo "    command: psql -tA postgres://postgres@postgres/app -c 'insert into t values (0)' && redis-cli -h redis incr n"
+    echo "    branches:"
+    for i in $(seq "$n"); do echo "      - name: b$i"; done
+  } > "$d/vers-integration.yaml"
+  cd "$d"
+  t0=$(now); "$VERS" test --parallel --jobs "$n" >/dev/null; branched=$(ms_since "$t0")
+  # Second run: the seeded checkpoint comes from the cache, as in everyday use.
+  t0=$(now); "$VERS" test --parallel --jobs "$n" >/dev/null; warm=$(ms_since "$t0")
+  "$VERS" down --all >/dev/null; rm -rf .vers
+  t0=$(now)
+  for i in $(seq "$n"); do
+    "$VERS" up >/dev/null
+    "$VERS" execute "psql -tA postgres://postgres@postgres/app -c 'insert into t values (0)' && redis-cli -h redis incr n" >/dev/null
+    "$VERS" down --all >/dev/null; rm -rf .vers
+  done
+  naive=$(ms_since "$t0")
+  echo "P2 suite of $n branches, 10 s seed: naive $naive ms; branched first run (seeds once) $branched ms, speed-up $(echo "$naive / $branched" | bc -l | cut -c1-5)x; branched with cached seed $warm ms, speed-up $(echo "$naive / $warm" | bc -l | cut -c1-5)x"
+  cd "$ROOT"
+done
