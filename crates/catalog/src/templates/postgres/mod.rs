@@ -1,13 +1,16 @@
 //! PostgreSQL 13–17: `initdb` on first start, a server tuned for disposable test data,
 //! `pg_isready` health, and setup of databases, extensions, users and init scripts.
 //!
-//! Durability: the server runs with `fsync=off`, `synchronous_commit=off` and
-//! `full_page_writes=off`. These only matter when the machine loses power. A vers
-//! checkpoint freezes the processes and snapshots the filesystem, and both the snapshot
-//! and the frozen server see the same page cache; a frozen process is stopped between
-//! system calls, so every 8 kB page write is either wholly in the snapshot or not at all.
-//! The snapshot is therefore exactly what a crash of the server (not of the kernel) leaves
-//! behind, which PostgreSQL recovers from with or without these settings. `quiesce` runs a
+//! Durability: the server runs with `fsync=off` and `full_page_writes=off`. These only
+//! matter when the machine loses power. `synchronous_commit` stays on: with it off, a
+//! commit reported to the client may still sit in WAL buffers in shared memory, which a
+//! SIGKILL (`vers chaos inject --action kill`) loses; with `fsync=off` it costs one
+//! `write` per commit and no flush to disk. A vers checkpoint freezes the processes and
+//! snapshots the filesystem, and both the snapshot and the frozen server see the same
+//! page cache; a frozen process is stopped between system calls, so every 8 kB page write
+//! is either wholly in the snapshot or not at all. The snapshot is therefore exactly what a
+//! crash of the server (not of the kernel) leaves behind, which PostgreSQL recovers from
+//! with or without these settings. `quiesce` runs a
 //! `CHECKPOINT` first so that branches start with little WAL to replay.
 
 pub(crate) mod discover;
@@ -186,7 +189,6 @@ impl Template for Postgres {
             ),
             ("hba_file".into(), hba_path.display().to_string()),
             ("fsync".into(), "off".into()),
-            ("synchronous_commit".into(), "off".into()),
             ("full_page_writes".into(), "off".into()),
         ];
         if let Some(limit) = ctx.memory_limit {
