@@ -1,12 +1,13 @@
 //! Fault injection into one service of one environment: proxy faults (latency, loss,
 //! partitions, HTTP errors…), freezing, killing and resource stress.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use vers_proxy::{Fault, FaultKind};
 
 use crate::branches;
+use crate::environment;
 use crate::error::EngineError;
 use crate::stack::Stack;
 use crate::supervisor::protocol::{ChaosAction, ChaosRequest};
@@ -70,6 +71,27 @@ fn usage(msg: String) -> EngineError {
     EngineError::Manifest(msg)
 }
 
+/// Refuses percentages outside 0–100 and status codes that are not HTTP statuses.
+fn check_ranges(inj: &Injection) -> Result<(), EngineError> {
+    for (flag, v) in [("--loss", inj.loss), ("--percent", inj.percent)] {
+        if let Some(v) = v {
+            if !(0.0..=100.0).contains(&v) {
+                return Err(usage(format!(
+                    "{flag} {v}: expected a percentage from 0 to 100"
+                )));
+            }
+        }
+    }
+    if let Some(s) = inj.status {
+        if !(100..=599).contains(&s) {
+            return Err(usage(format!(
+                "--status {s}: expected an HTTP status from 100 to 599 (e.g. 503, 429)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks an injection against the manifest and HEAD, then applies it. Nothing is applied
 /// when any part is invalid.
 pub async fn inject(stack: &Stack, inj: &Injection) -> Result<Injected, EngineError> {
@@ -80,6 +102,7 @@ pub async fn inject(stack: &Stack, inj: &Injection) -> Result<Injected, EngineEr
             ACTIONS.join(", ")
         )));
     }
+    check_ranges(inj)?;
     let env = branches::head(stack)?;
     if !stack.manifest.services.contains_key(&inj.service) {
         return Err(usage(format!(
@@ -130,7 +153,7 @@ pub async fn inject(stack: &Stack, inj: &Injection) -> Result<Injected, EngineEr
             jitter: inj.jitter.unwrap_or_default(),
         })),
         "network-loss" => Some(proxy_fault(FaultKind::Loss {
-            percent: inj.loss.unwrap_or(100.0).clamp(0.0, 100.0),
+            percent: inj.loss.unwrap_or(100.0),
         })),
         "network-isolate" => Some(proxy_fault(FaultKind::Isolate)),
         "bandwidth" => Some(proxy_fault(FaultKind::Bandwidth {
@@ -146,7 +169,7 @@ pub async fn inject(stack: &Stack, inj: &Injection) -> Result<Injected, EngineEr
         })),
         "http-error" => Some(proxy_fault(FaultKind::HttpError {
             status: inj.status.unwrap_or(503),
-            percent: inj.percent.unwrap_or(100.0).clamp(0.0, 100.0),
+            percent: inj.percent.unwrap_or(100.0),
         })),
         _ => None,
     };
@@ -189,7 +212,8 @@ pub async fn inject(stack: &Stack, inj: &Injection) -> Result<Injected, EngineEr
     })
 }
 
-/// Ends faults of HEAD (all services, or one) and restarts killed services.
+/// Ends faults of HEAD (all services, or one) and restarts killed services; returns the
+/// services that had something to end once they are healthy again.
 pub async fn recover(stack: &Stack, service: Option<&str>) -> Result<Vec<String>, EngineError> {
     let env = branches::head(stack)?;
     if let Some(s) = service {
@@ -197,5 +221,158 @@ pub async fn recover(stack: &Stack, service: Option<&str>) -> Result<Vec<String>
             return Err(usage(format!("unknown service `{s}`")));
         }
     }
-    stack.client.recover(&env.id, service).await
+    let touched = stack.client.recover(&env.id, service).await?;
+    let ctx = stack.env_context(&env.id, &env.name, &env.matrix, Default::default());
+    let engines = environment::preflight(&ctx, &touched)?;
+    let deadline = Instant::now() + RECOVER_HEALTH_TIMEOUT;
+    for name in &touched {
+        let Some(engine) = engines.get(name) else {
+            continue;
+        };
+        while !environment::check_health(&ctx, name, engine).await {
+            if Instant::now() > deadline {
+                return Err(EngineError::Failed(format!(
+                    "{name} was recovered but is not healthy after {}s; see `vers integration logs {name}`",
+                    RECOVER_HEALTH_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(touched)
+}
+
+/// How long `recover` waits for a restarted or thawed service to be healthy.
+const RECOVER_HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One fault in force in an environment, as `vers chaos list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActiveFault {
+    /// Service the fault acts on.
+    pub service: String,
+    /// The `--action` that made it.
+    pub action: String,
+    /// Added latency (network-delay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
+    /// Latency jitter (network-delay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<u64>,
+    /// Share of connections or requests affected (network-loss, http-error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+    /// HTTP status answered (http-error).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Bandwidth cap in KB/s (bandwidth).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_kbps: Option<u64>,
+    /// Only traffic from these addresses is affected.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<String>,
+    /// Time left before the fault ends by itself (proxy faults with `--duration`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_ms: Option<u64>,
+}
+
+impl ActiveFault {
+    fn new(service: &str, action: &str) -> ActiveFault {
+        ActiveFault {
+            service: service.to_string(),
+            action: action.to_string(),
+            latency_ms: None,
+            jitter_ms: None,
+            percent: None,
+            status: None,
+            rate_kbps: None,
+            from: Vec::new(),
+            remaining_ms: None,
+        }
+    }
+
+    /// One line for humans: `redis: network-delay latency=400ms`.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![format!("{}: {}", self.service, self.action)];
+        if let Some(v) = self.latency_ms {
+            parts.push(format!("latency={v}ms"));
+        }
+        if let Some(v) = self.jitter_ms.filter(|j| *j > 0) {
+            parts.push(format!("jitter={v}ms"));
+        }
+        if let Some(v) = self.status {
+            parts.push(format!("status={v}"));
+        }
+        if let Some(v) = self.percent {
+            parts.push(format!("percent={v}"));
+        }
+        if let Some(v) = self.rate_kbps {
+            parts.push(format!("rate={v}KB/s"));
+        }
+        if !self.from.is_empty() {
+            parts.push(format!("from={}", self.from.join(",")));
+        }
+        if let Some(v) = self.remaining_ms {
+            parts.push(format!("ends in {:.1}s", v as f64 / 1000.0));
+        }
+        parts.join(" ")
+    }
+}
+
+fn proxy_fault(service: &str, f: &Fault) -> ActiveFault {
+    let action = match &f.kind {
+        FaultKind::Latency { .. } => "network-delay",
+        FaultKind::Loss { .. } => "network-loss",
+        FaultKind::Isolate | FaultKind::Down => "network-isolate",
+        FaultKind::Bandwidth { .. } => "bandwidth",
+        FaultKind::ResetPeer { .. } => "reset-peer",
+        FaultKind::HttpError { .. } => "http-error",
+        FaultKind::Timeout { .. }
+        | FaultKind::SlowClose { .. }
+        | FaultKind::Slicer { .. }
+        | FaultKind::LimitData { .. } => "timeout",
+    };
+    let mut out = ActiveFault::new(service, action);
+    match &f.kind {
+        FaultKind::Latency { latency, jitter } => {
+            out.latency_ms = Some(latency.as_millis() as u64);
+            out.jitter_ms = Some(jitter.as_millis() as u64);
+        }
+        FaultKind::Loss { percent } => out.percent = Some(*percent),
+        FaultKind::Bandwidth { rate_kbps } => out.rate_kbps = Some(*rate_kbps),
+        FaultKind::HttpError { status, percent } => {
+            out.status = Some(*status);
+            out.percent = Some(*percent);
+        }
+        _ => {}
+    }
+    out.from = f
+        .from
+        .iter()
+        .flatten()
+        .map(std::net::IpAddr::to_string)
+        .collect();
+    out.remaining_ms = f.until.map(|u| {
+        u.duration_since(SystemTime::now())
+            .unwrap_or_default()
+            .as_millis() as u64
+    });
+    out
+}
+
+/// The faults in force in HEAD: proxy faults, paused and killed services.
+pub async fn list(stack: &Stack) -> Result<(String, Vec<ActiveFault>), EngineError> {
+    let env = branches::head(stack)?;
+    let live = stack.client.envs().await?;
+    let mut out = Vec::new();
+    if let Some(e) = live.iter().find(|e| e.id == env.id) {
+        for s in &e.services {
+            match s.state.as_str() {
+                "paused" => out.push(ActiveFault::new(&s.name, "pause")),
+                "stopped" => out.push(ActiveFault::new(&s.name, "kill")),
+                _ => {}
+            }
+            out.extend(s.faults.iter().map(|f| proxy_fault(&s.name, &f.fault)));
+        }
+    }
+    Ok((env.id, out))
 }

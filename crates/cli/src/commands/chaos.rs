@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use vers_engine::chaos::{self, Injection};
-use vers_engine::{branches, status as status_mod};
 
 use crate::args::ChaosCommand;
 use crate::context;
@@ -65,33 +64,17 @@ pub async fn run(file: Option<&Path>, cmd: ChaosCommand) -> Result<i32, Exit> {
         }
         ChaosCommand::List(a) => {
             let stack = context::stack(file).await?;
-            let head = branches::head(&stack)?;
-            let report = status_mod::status(&stack).await?;
-            let env = report.environments.iter().find(|e| e.id == head.id);
-            let active: Vec<serde_json::Value> = env
-                .map(|e| {
-                    e.services
-                        .iter()
-                        .filter(|s| !s.faults.is_empty() || s.state == "paused" || s.state == "stopped")
-                        .map(|s| serde_json::json!({"service": s.name, "state": s.state, "faults": s.faults}))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let (env, active) = chaos::list(&stack).await?;
             if a.json {
                 println!(
                     "{}",
-                    serde_json::json!({"environment": head.id, "faults": active})
+                    serde_json::json!({"environment": env, "faults": active})
                 );
             } else if active.is_empty() {
-                println!("no active faults in {}", head.name);
+                println!("no active faults in {env}");
             } else {
                 for f in &active {
-                    println!(
-                        "{}: {} {}",
-                        f["service"].as_str().unwrap_or(""),
-                        f["state"].as_str().unwrap_or(""),
-                        f["faults"]
-                    );
+                    println!("{}", f.describe());
                 }
             }
             Ok(0)

@@ -785,8 +785,13 @@ fn end_stress(s: &mut Service) {
     }
 }
 
-/// Ends every fault of a service and restarts it when it was killed.
-async fn recover_service(d: &Daemon, env: &EnvSpec, s: &mut Service) -> Result<(), ApiError> {
+/// Ends every fault of a service and restarts it when it was killed; returns whether there
+/// was anything to end.
+async fn recover_service(d: &Daemon, env: &EnvSpec, s: &mut Service) -> Result<bool, ApiError> {
+    let now = std::time::SystemTime::now();
+    let mut touched = s.faults.iter().any(|(_, f, _)| !f.is_expired(now))
+        || !s.stressors.is_empty()
+        || !s.fill_files.is_empty();
     for p in &s.proxies {
         p.clear_faults();
     }
@@ -795,7 +800,16 @@ async fn recover_service(d: &Daemon, env: &EnvSpec, s: &mut Service) -> Result<(
     if s.paused {
         s.cgroup.thaw().map_err(internal)?;
         s.paused = false;
+        touched = true;
     }
+    if restart_if_dead(d, env, s).await? {
+        touched = true;
+    }
+    Ok(touched)
+}
+
+/// Restarts a killed service, or one whose processes have all exited.
+async fn restart_if_dead(d: &Daemon, env: &EnvSpec, s: &mut Service) -> Result<bool, ApiError> {
     let dead = s.stopped
         || (!s.procs.is_empty()
             && s.procs
@@ -804,6 +818,30 @@ async fn recover_service(d: &Daemon, env: &EnvSpec, s: &mut Service) -> Result<(
     if dead {
         let _ = s.cgroup.kill_all();
         start_processes(d, env, s).await?;
+    }
+    Ok(dead)
+}
+
+/// Undoes one chaos action when its `--duration` ends, leaving other faults in force.
+async fn end_action(
+    d: &Daemon,
+    env: &EnvSpec,
+    s: &mut Service,
+    action: &ChaosAction,
+) -> Result<(), ApiError> {
+    match action {
+        ChaosAction::Pause => {
+            if s.paused {
+                s.cgroup.thaw().map_err(internal)?;
+                s.paused = false;
+            }
+        }
+        ChaosAction::Kill => {
+            restart_if_dead(d, env, s).await?;
+        }
+        ChaosAction::CpuStress { .. }
+        | ChaosAction::MemoryStress { .. }
+        | ChaosAction::DiskFill { .. } => end_stress(s),
     }
     Ok(())
 }
@@ -870,7 +908,7 @@ async fn chaos(
             let mut envs = d2.envs.lock().await;
             if let Ok((spec, svc)) = find_service(&mut envs, &id2, &name2) {
                 let spec = spec.clone();
-                let _ = recover_service(&d2, &spec, svc).await;
+                let _ = end_action(&d2, &spec, svc, &req.action).await;
             }
         });
     }
@@ -921,8 +959,9 @@ async fn recover(
         if req.service.as_deref().is_some_and(|n| n != s.spec.name) {
             continue;
         }
-        recover_service(&d, &spec, s).await?;
-        touched.push(s.spec.name.clone());
+        if recover_service(&d, &spec, s).await? {
+            touched.push(s.spec.name.clone());
+        }
     }
     Ok(Json(touched))
 }
