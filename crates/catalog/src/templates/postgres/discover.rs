@@ -15,7 +15,12 @@ pub(crate) fn all() -> Vec<EngineBinary> {
     let mut out = distro();
     out.extend(cached(&engines::cache_dir()));
     if let Some(found) = from_path() {
-        if !out.iter().any(|e| e.bin_dir == found.bin_dir) {
+        // `/usr/local/bin/postgres` may be a symlink to a server already listed.
+        let real = |dir: &Path| dir.join("postgres").canonicalize().ok();
+        let found_real = real(&found.bin_dir);
+        if !out.iter().any(|e| {
+            e.bin_dir == found.bin_dir || (found_real.is_some() && real(&e.bin_dir) == found_real)
+        }) {
             out.push(found);
         }
     }
