@@ -103,31 +103,74 @@ fn check_runtime(key: &str, version: &str) -> Option<Result<(), String>> {
     })
 }
 
-/// Checks that every combination's engines exist, before anything starts.
+/// One engine the matrix needs and the machine lacks: who needs it, where, and how to get it.
+struct Missing {
+    services: Vec<String>,
+    combos: Vec<String>,
+    hint: String,
+}
+
+/// Checks that every combination's engines exist, before anything starts: one line per
+/// missing engine, naming the services and combinations that need it and how to install it.
 pub fn preflight(stack: &Stack, combos: &[IndexMap<String, String>]) -> Result<(), EngineError> {
     let services = stack.closure(&[])?;
-    let mut problems = Vec::new();
+    let mut missing: IndexMap<String, Missing> = IndexMap::new();
+    let mut note = |what: String, service: Option<&str>, combo: String, hint: String| {
+        let m = missing.entry(what).or_insert_with(|| Missing {
+            services: Vec::new(),
+            combos: Vec::new(),
+            hint,
+        });
+        if let Some(s) = service.filter(|s| !m.services.iter().any(|x| x == s)) {
+            m.services.push(s.to_string());
+        }
+        if !m.combos.contains(&combo) {
+            m.combos.push(combo);
+        }
+    };
     for combo in combos {
         let versions: BTreeMap<String, String> = combo.clone().into_iter().collect();
         for (k, v) in combo {
             if let Some(Err(e)) = check_runtime(k, v) {
-                problems.push(format!("  {}: {e}", describe(combo)));
+                note(format!("{k} {v}"), None, describe(combo), e);
             }
         }
         let ctx = stack.env_context("probe", "probe", &versions, BTreeMap::new());
-        if let Err(e) = environment::preflight(&ctx, &services) {
-            problems.push(format!("  {}: {e}", describe(combo)));
+        for name in &services {
+            let svc = environment::service(&stack.manifest, name)?;
+            let tmpl = environment::template_of(svc)?;
+            if let Err(e) = tmpl.engine(ctx.version_of(name, svc).as_deref()) {
+                let what = match &e.version {
+                    Some(v) => format!("{}@{v}", e.template),
+                    None => e.template.clone(),
+                };
+                note(what, Some(name), describe(combo), e.hint);
+            }
         }
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        problems.dedup();
-        Err(EngineError::Failed(format!(
-            "the matrix needs engines this machine does not have; nothing was started:\n{}",
-            problems.join("\n")
-        )))
+    if missing.is_empty() {
+        return Ok(());
     }
+    let lines: Vec<String> = missing
+        .iter()
+        .map(|(what, m)| {
+            let by = if m.services.is_empty() {
+                String::new()
+            } else {
+                format!(" for {}", m.services.join(", "))
+            };
+            let cells = if m.combos.len() == combos.len() && combos.len() > 1 {
+                format!("all {} combinations", combos.len())
+            } else {
+                m.combos.join("; ")
+            };
+            format!("  {what}{by} ({cells}): {}", m.hint)
+        })
+        .collect();
+    Err(EngineError::Failed(format!(
+        "the matrix needs engines this machine does not have; nothing was started:\n{}",
+        lines.join("\n")
+    )))
 }
 
 /// `key=value, …` of a combination.
