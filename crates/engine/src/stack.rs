@@ -315,7 +315,8 @@ pub async fn build(
 }
 
 /// Variables every command run in an environment sees, besides the caller's: the env of
-/// every `build:` service whose context is the project root, then `extra`.
+/// every `build:` service whose context is the project root, the environment's variables,
+/// `VERS_MATRIX_*` of its matrix combination, then `extra`.
 pub fn command_env(
     stack: &Stack,
     ctx: &EnvContext,
@@ -334,8 +335,22 @@ pub fn command_env(
         }
     }
     env.extend(ctx.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.extend(matrix_vars(&ctx.versions));
     env.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     Ok(env)
+}
+
+/// `VERS_MATRIX_<KEY>=<value>` for a matrix combination (key upper-cased, `-` → `_`).
+pub fn matrix_vars(versions: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    versions
+        .iter()
+        .map(|(k, v)| {
+            (
+                format!("VERS_MATRIX_{}", k.to_uppercase().replace('-', "_")),
+                v.clone(),
+            )
+        })
+        .collect()
 }
 
 /// Runs a checkpoint's `after:` trigger inside the environment.

@@ -146,7 +146,11 @@ pub async fn run(
     }
     let jobs = opts.jobs.unwrap_or_else(|| default_jobs(stack)).max(1);
     let sem = Arc::new(Semaphore::new(jobs));
-    let run_id = format!("{}", state::now());
+    // Matrix cells run at the same time: each combination gets its own log directory.
+    let mut run_id = format!("{}", state::now());
+    for (k, v) in &opts.versions {
+        run_id.push_str(&format!("-{k}-{v}"));
+    }
     let mut done_tx: HashMap<String, watch::Sender<Option<bool>>> = HashMap::new();
     let mut done_rx: HashMap<String, watch::Receiver<Option<bool>>> = HashMap::new();
     for s in &plan {
@@ -524,12 +528,7 @@ fn branch_env(
     env.extend(layered);
     env.extend(ctx.vars.clone());
     env.extend(vars.clone());
-    for (k, v) in versions {
-        env.insert(
-            format!("VERS_MATRIX_{}", k.to_uppercase().replace('-', "_")),
-            v.clone(),
-        );
-    }
+    env.extend(stack::matrix_vars(versions));
     Ok(env)
 }
 
