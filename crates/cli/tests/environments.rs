@@ -227,10 +227,20 @@ fn killed_supervisor_is_cleaned_up_by_the_next_command() {
     assert_eq!(st["environments"][0]["status"], "stopped", "{st}");
     assert!(netns_matching(&prefix).is_empty(), "namespace left behind");
     for pid in redis_pids {
-        assert!(
-            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-            "process {pid} left behind"
-        );
+        assert!(!process_alive(&pid), "process {pid} left behind");
+    }
+}
+
+/// Whether `pid` is a live process. A killed process reparented to init stays in /proc as a
+/// zombie until init reaps it; it holds nothing, so it counts as gone.
+fn process_alive(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        // The state follows the parenthesised command name: `123 (redis-server) Z ...`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
     }
 }
 
