@@ -13,21 +13,8 @@ use crate::stack::Stack;
 use crate::supervisor::protocol::{ChaosAction, ChaosRequest};
 use crate::topology;
 
-/// Every action `vers chaos inject --action` accepts.
-pub const ACTIONS: &[&str] = &[
-    "pause",
-    "kill",
-    "network-delay",
-    "network-loss",
-    "network-isolate",
-    "bandwidth",
-    "reset-peer",
-    "timeout",
-    "http-error",
-    "cpu-stress",
-    "memory-stress",
-    "disk-fill",
-];
+/// Every action `vers chaos inject --action` accepts: the manifest's chaos vocabulary (SPEC 6).
+pub use vers_manifest::CHAOS_ACTIONS as ACTIONS;
 
 /// A fault request as the CLI parsed it.
 #[derive(Debug, Clone, Default)]

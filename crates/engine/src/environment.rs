@@ -453,6 +453,17 @@ fn probe_spec(ctx: &EnvContext, probe: Probe, addr: std::net::Ipv4Addr) -> Probe
     }
 }
 
+/// A template step (setup, quiesce) as a command run inside the environment as the engine user.
+fn engine_step(ctx: &EnvContext, step: &Exec) -> EnvCommand {
+    EnvCommand {
+        program: step.program.clone(),
+        args: step.args.clone(),
+        env: with_path(step.env.clone()),
+        cwd: step.cwd.clone().unwrap_or_else(|| ctx.project.dir.clone()),
+        user: Some(ctx.user.clone()),
+    }
+}
+
 fn with_path(mut env: BTreeMap<String, String>) -> BTreeMap<String, String> {
     env.entry("PATH".into())
         .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
@@ -627,13 +638,7 @@ async fn run_setup(ctx: &EnvContext, name: &str, started: &Started) -> Result<()
             .setup(inst, &started.engine)
             .map_err(|e| EngineError::Failed(format!("{name}: {e}")))?;
         for step in steps {
-            let cmd = EnvCommand {
-                program: step.program.clone(),
-                args: step.args.clone(),
-                env: with_path(step.env.clone()),
-                cwd: step.cwd.clone().unwrap_or_else(|| ctx.project.dir.clone()),
-                user: Some(ctx.user.clone()),
-            };
+            let cmd = engine_step(ctx, &step);
             let done = exec::run_in_env(
                 &ctx.project,
                 &ctx.env_id,
@@ -709,13 +714,7 @@ pub async fn quiesce(
             continue;
         };
         for step in tmpl.quiesce(&inst, engine) {
-            let cmd = EnvCommand {
-                program: step.program.clone(),
-                args: step.args.clone(),
-                env: with_path(step.env.clone()),
-                cwd: step.cwd.clone().unwrap_or_else(|| ctx.project.dir.clone()),
-                user: Some(ctx.user.clone()),
-            };
+            let cmd = engine_step(ctx, &step);
             let _ = exec::run_in_env(
                 &ctx.project,
                 &ctx.env_id,

@@ -325,25 +325,29 @@ async fn freeze_env(
     State(d): State<Shared>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Reply>, ApiError> {
-    let mut envs = d.envs.lock().await;
-    let env = envs
-        .get_mut(&id)
-        .ok_or_else(|| not_found(&format!("environment {id}")))?;
-    env.cgroup.freeze().map_err(internal)?;
-    env.frozen = true;
-    Ok(ok())
+    set_frozen(&d, &id, true).await
 }
 
 async fn thaw_env(
     State(d): State<Shared>,
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<Reply>, ApiError> {
+    set_frozen(&d, &id, false).await
+}
+
+/// Freezes or thaws every process of an environment through its cgroup.
+async fn set_frozen(d: &Shared, id: &str, frozen: bool) -> Result<Json<Reply>, ApiError> {
     let mut envs = d.envs.lock().await;
     let env = envs
-        .get_mut(&id)
+        .get_mut(id)
         .ok_or_else(|| not_found(&format!("environment {id}")))?;
-    env.cgroup.thaw().map_err(internal)?;
-    env.frozen = false;
+    if frozen {
+        env.cgroup.freeze()
+    } else {
+        env.cgroup.thaw()
+    }
+    .map_err(internal)?;
+    env.frozen = frozen;
     Ok(ok())
 }
 
