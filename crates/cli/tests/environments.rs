@@ -294,3 +294,88 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The controller directory of an environment's (or service's) cgroup, v1 or unified.
+fn cgroup_dir(controller: &str, project_prefix: &str, rel: &str) -> std::path::PathBuf {
+    let key = project_prefix
+        .trim_start_matches("vers-")
+        .trim_end_matches('-');
+    let v1 = std::path::Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join("vers")
+        .join(key)
+        .join(rel);
+    if v1.exists() {
+        v1
+    } else {
+        std::path::Path::new("/sys/fs/cgroup/vers")
+            .join(key)
+            .join(rel)
+    }
+}
+
+fn read_limit(dir: &std::path::Path, v1: &str, v2: &str) -> String {
+    std::fs::read_to_string(dir.join(v1))
+        .or_else(|_| std::fs::read_to_string(dir.join(v2)))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn vm_and_service_memory_limits_are_enforced_by_cgroups() {
+    let p = TempProject::new(
+        "name: limits\nvm:\n  memory_mib: 512\n  vcpu: 1\nservices:\n  redis:\n    template: redis@7\n    resources:\n      memory: 96mb\n      cpu: 0.5\n  cache:\n    template: redis@7\n",
+    );
+    p.ok(&["up", "--no-checkpoints"]);
+    let st = p.json(&["status", "--json"]);
+    let env = st["environments"][0]["id"].as_str().unwrap().to_string();
+    let prefix = project_key(&p);
+    let env_mem = cgroup_dir("memory", &prefix, &env);
+    assert_eq!(
+        read_limit(&env_mem, "memory.limit_in_bytes", "memory.max"),
+        (512u64 << 20).to_string()
+    );
+    let svc_mem = cgroup_dir("memory", &prefix, &format!("{env}/redis"));
+    assert_eq!(
+        read_limit(&svc_mem, "memory.limit_in_bytes", "memory.max"),
+        (96u64 << 20).to_string()
+    );
+    let svc_cpu = cgroup_dir("cpu", &prefix, &format!("{env}/redis"));
+    let quota = read_limit(&svc_cpu, "cpu.cfs_quota_us", "cpu.max");
+    let period = std::fs::read_to_string(svc_cpu.join("cpu.cfs_period_us"))
+        .map(|t| t.trim().parse::<u64>().unwrap())
+        .unwrap_or(100_000);
+    let quota: u64 = quota.split_whitespace().next().unwrap().parse().unwrap();
+    assert_eq!(
+        quota * 2,
+        period,
+        "half a core: quota {quota} of period {period}"
+    );
+    // Past its 96 MB the kernel kills redis; its sibling without a limit keeps its data.
+    p.ok(&["execute", "redis-cli -h cache set survivor yes"]);
+    let fill = "redis-cli -h redis eval \"for i=1,2000 do redis.call('set','k'..i,string.rep('x',100000)) end return 1\" 0";
+    let out = p.vers(&["execute", fill]);
+    assert_ne!(
+        stdout(&out).trim(),
+        "1",
+        "redis stored 200 MB under a 96 MB limit"
+    );
+    let mut state = String::new();
+    for _ in 0..50 {
+        let st = p.json(&["status", "--json"]);
+        state = svc(&st, "redis")["state"].as_str().unwrap().to_string();
+        if state != "running" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_ne!(
+        state, "running",
+        "redis survived exceeding its memory limit"
+    );
+    assert_eq!(
+        stdout(&p.vers(&["execute", "redis-cli -h cache get survivor"])).trim(),
+        "yes"
+    );
+}
