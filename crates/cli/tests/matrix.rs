@@ -256,7 +256,8 @@ fn a_parallel_matrix_runs_each_major_and_caches_checkpoints_per_combination() {
     }
     assert!(text.contains("Summary: 2/2 passed"), "{text}");
     assert!(
-        stderr(&out).contains("checkpoint seeded reused"),
+        stderr(&out).contains("checkpoint seeded [postgres=15] reused")
+            && stderr(&out).contains("checkpoint seeded [postgres=16] reused"),
         "{}",
         stderr(&out)
     );

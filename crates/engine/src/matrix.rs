@@ -182,6 +182,43 @@ pub fn describe(combo: &IndexMap<String, String>) -> String {
         .join(", ")
 }
 
+/// Progress of one combination: names carry it, so cells running at once stay apart.
+struct CellProgress {
+    inner: Arc<dyn Progress>,
+    label: String,
+}
+
+impl Progress for CellProgress {
+    fn event(&self, event: Event) {
+        let l = &self.label;
+        self.inner.event(match event {
+            Event::Service {
+                env,
+                service,
+                state,
+            } => Event::Service {
+                env,
+                service: format!("{service} [{l}]"),
+                state,
+            },
+            Event::Checkpoint { name, state } => Event::Checkpoint {
+                name: format!("{name} [{l}]"),
+                state,
+            },
+            Event::Branch {
+                suite,
+                branch,
+                state,
+            } => Event::Branch {
+                suite: format!("[{l}] {suite}"),
+                branch,
+                state,
+            },
+            other => other,
+        })
+    }
+}
+
 /// Runs the selected combinations.
 pub async fn run(
     stack: &Stack,
@@ -207,11 +244,14 @@ pub async fn run(
         let stack = stack.clone();
         let mut tests = opts.tests.clone();
         tests.versions = combo.clone().into_iter().collect();
-        let progress = progress.clone();
+        let progress: Arc<dyn Progress> = Arc::new(CellProgress {
+            inner: progress.clone(),
+            label: describe(&combo),
+        });
         let fut = async move {
             progress.event(Event::Info(format!("matrix: {}", describe(&combo))));
             let began = Instant::now();
-            let r = testrun::run(&stack, &tests, progress.clone()).await;
+            let r = testrun::run(&stack, &tests, progress).await;
             let duration_ms = began.elapsed().as_millis() as u64;
             match r {
                 Ok(report) => CellResult {
