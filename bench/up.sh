@@ -52,17 +52,24 @@ services:
 YAML
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-bare=(); cold=(); warm=()
+bare=(); first=(); cold=(); warm=()
 for i in $(seq "$RUNS"); do
   bare+=("$(bare_once)")
+  # First on this machine: an empty init cache, so initdb runs.
   (cd "$work/proj" && "$VERS" down --all >/dev/null 2>&1 || true; rm -rf .vers)
+  t0=$(now); (cd "$work/proj" && VERS_INIT_CACHE="$work/init-$i" "$VERS" up >/dev/null 2>&1); first+=("$(elapsed "$t0")")
+  # A new project on a machine that ran vers before: initdb's result comes from the init cache.
+  (cd "$work/proj" && VERS_INIT_CACHE="$work/init-$i" "$VERS" down --all >/dev/null 2>&1 || true; rm -rf .vers)
+  export VERS_INIT_CACHE="$work/init-$i"
   t0=$(now); (cd "$work/proj" && "$VERS" up >/dev/null 2>&1); cold+=("$(elapsed "$t0")")
   (cd "$work/proj" && "$VERS" down >/dev/null)
   t0=$(now); (cd "$work/proj" && "$VERS" up >/dev/null 2>&1); warm+=("$(elapsed "$t0")")
 done
 b=$(printf '%s\n' "${bare[@]}" | median)
+f=$(printf '%s\n' "${first[@]}" | median)
 c=$(printf '%s\n' "${cold[@]}" | median)
 w=$(printf '%s\n' "${warm[@]}" | median)
 printf 'bare engines (initdb+postgres, redis, app; sum): %.3fs\n' "$b"
-printf 'vers up, cold (initdb, setup, checkpoint):       %.3fs  ratio %.2f  overhead %+.0f%%\n' "$c" "$(echo "$c/$b" | bc -l)" "$(echo "($c/$b-1)*100" | bc -l)"
-printf 'vers up, warm (from the checkpoint cache):       %.3fs  ratio %.2f  overhead %+.0f%%\n' "$w" "$(echo "$w/$b" | bc -l)" "$(echo "($w/$b-1)*100" | bc -l)"
+printf 'vers up, first on this machine (initdb, setup, checkpoint): %.3fs  ratio %.2f  overhead %+.0f%%\n' "$f" "$(echo "$f/$b" | bc -l)" "$(echo "($f/$b-1)*100" | bc -l)"
+printf 'vers up, new project (init cache, setup, checkpoint):       %.3fs  ratio %.2f  overhead %+.0f%%\n' "$c" "$(echo "$c/$b" | bc -l)" "$(echo "($c/$b-1)*100" | bc -l)"
+printf 'vers up, again (from the checkpoint cache):                 %.3fs  ratio %.2f  overhead %+.0f%%\n' "$w" "$(echo "$w/$b" | bc -l)" "$(echo "($w/$b-1)*100" | bc -l)"

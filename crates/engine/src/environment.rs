@@ -173,21 +173,23 @@ pub async fn start_services(
                 tokio::spawn(async move { start_one(&ctx2, &name2, &engine).await }),
             ));
         }
-        let mut hard_error = None;
-        for (name, task) in tasks {
+        // Every service of the wave waits for its health at the same time, so one slow
+        // starter (initdb, an app's boot) does not delay the others' readiness.
+        let waits = tasks.into_iter().map(|(name, task)| async move {
             progress.event(Event::Service {
                 env: ctx.env_name.clone(),
                 service: name.clone(),
                 state: ServiceEvent::Starting,
             });
             let result = match task.await {
-                Ok(r) => r,
+                Ok(Ok(started)) => wait_healthy(ctx, &name, started, progress).await,
+                Ok(Err(e)) => Err(e),
                 Err(e) => Err(EngineError::Failed(format!("starting {name}: {e}"))),
             };
-            let result = match result {
-                Ok(started) => wait_healthy(ctx, &name, started, progress).await,
-                Err(e) => Err(e),
-            };
+            (name, result)
+        });
+        let mut hard_error = None;
+        for (name, result) in futures_util::future::join_all(waits).await {
             if let Err(e) = result {
                 progress.event(Event::Service {
                     env: ctx.env_name.clone(),
@@ -308,12 +310,7 @@ async fn start_one(
                 .map_err(|e| EngineError::Failed(format!("{}: {e}", ictx.run_dir.display())))?;
         }
         if r == 0 && fresh {
-            let steps = tmpl
-                .init_data(&ictx, engine)
-                .map_err(|e| EngineError::Failed(format!("{name}: {e}")))?;
-            for step in steps {
-                run_host_step(&step, &ctx.user, name).await?;
-            }
+            crate::init_cache::initialise(tmpl, &ictx, engine, &ctx.user).await?;
         }
         let launch = tmpl
             .launch(&ictx, engine)
@@ -390,42 +387,6 @@ fn host_ports(svc: &Service, p: &Placement) -> Vec<HostPort> {
         }
     }
     out
-}
-
-/// Runs a template's host-side initialisation step (e.g. initdb) as the engine user.
-async fn run_host_step(step: &Exec, user: &User, service: &str) -> Result<(), EngineError> {
-    let mut cmd = tokio::process::Command::new(&step.program);
-    cmd.args(&step.args)
-        .env_clear()
-        .envs(&step.env)
-        .uid(user.uid)
-        .gid(user.gid)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    if let Some(cwd) = &step.cwd {
-        cmd.current_dir(cwd);
-    } else {
-        cmd.current_dir("/");
-    }
-    if !step.env.contains_key("PATH") {
-        cmd.env("PATH", "/usr/local/bin:/usr/bin:/bin");
-    }
-    let out = cmd.output().await.map_err(|e| {
-        EngineError::Failed(format!(
-            "{service}: running {}: {e}",
-            step.program.display()
-        ))
-    })?;
-    if !out.status.success() {
-        return Err(EngineError::Failed(format!(
-            "{service}: {} failed:\n{}{}",
-            step.program.display(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    Ok(())
 }
 
 /// Converts a template probe for one instance into a supervisor probe.

@@ -12,6 +12,7 @@ pub mod cleanup;
 pub mod environment;
 pub mod error;
 pub mod exec;
+pub mod init_cache;
 pub mod lifecycle;
 pub mod matrix;
 pub mod progress;
