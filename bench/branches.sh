@@ -24,7 +24,7 @@ cat > "$work/big/scripts/fill.sh" <<SH
 #!/bin/bash
 set -e
 psql -q -v ON_ERROR_STOP=1 postgres://postgres@postgres/app -c "create table big as select g as id, repeat(md5(g::text), 30) as pad from generate_series(1, \$ROWS) g"
-redis-cli -h redis debug populate 100000 >/dev/null
+redis-cli -h redis eval "for i=1,100000 do redis.call('set','key:'..i,string.rep('v',100)) end return 1" 0 >/dev/null
 SH
 cat > "$work/big/vers-integration.yaml" <<'YAML'
 name: bench-big
