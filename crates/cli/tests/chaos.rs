@@ -76,7 +76,10 @@ fn network_delay_adds_latency_until_recover() {
     let p = TempProject::new(STACK);
     p.ok(&["up"]);
     let before = millis(&p, REDIS_PING);
-    assert!(before < FAST_MS, "redis ping took {before} ms with no fault");
+    assert!(
+        before < FAST_MS,
+        "redis ping took {before} ms with no fault"
+    );
     assert!(active_faults(&p).is_empty());
 
     let out = p.ok(&[
@@ -97,7 +100,10 @@ fn network_delay_adds_latency_until_recover() {
     );
     // Only redis is delayed; postgres in the same environment is not.
     let pg = millis(&p, PSQL_SELECT);
-    assert!(pg < FAST_MS, "psql took {pg} ms while only redis was delayed");
+    assert!(
+        pg < FAST_MS,
+        "psql took {pg} ms while only redis was delayed"
+    );
 
     let faults = active_faults(&p);
     assert_eq!(faults.len(), 1, "{faults:?}");
