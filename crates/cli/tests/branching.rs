@@ -70,24 +70,12 @@ fn project() -> (TempProject, std::path::PathBuf) {
     (p, counter)
 }
 
-fn vers_env(p: &TempProject, counter: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(vers_bin())
-        .args(args)
-        .current_dir(p.path())
-        .env("SEED_COUNTER", counter)
-        .env("CI", "true")
-        .env_remove("VERS_ENV")
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn parallel_branches_are_isolated_and_root_is_unchanged() {
     let (p, counter) = project();
-    let out = vers_env(&p, &counter, &["integration", "up"]);
+    let out = p.vers_counting_seeds(&counter, &["integration", "up"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = vers_env(
-        &p,
+    let out = p.vers_counting_seeds(
         &counter,
         &[
             "integration",
@@ -115,7 +103,7 @@ fn parallel_branches_are_isolated_and_root_is_unchanged() {
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
     // The checkpoint cache: `down` + `up` again does not re-seed.
     p.ok(&["down"]);
-    let out = vers_env(&p, &counter, &["up"]);
+    let out = p.vers_counting_seeds(&counter, &["up"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("reused"), "{}", stderr(&out));
     assert_eq!(
@@ -133,8 +121,7 @@ fn parallel_branches_are_isolated_and_root_is_unchanged() {
 fn failures_and_timeouts_have_their_own_status_and_junit() {
     let (p, counter) = project();
     let junit = p.path().join("out/junit.xml");
-    let out = vers_env(
-        &p,
+    let out = p.vers_counting_seeds(
         &counter,
         &[
             "test",
@@ -164,8 +151,7 @@ fn failures_and_timeouts_have_their_own_status_and_junit() {
     assert!(xml.contains("testsuite name=\"outcomes\""), "{xml}");
     assert!(xml.contains("<failure"), "{xml}");
     // Human output: one line per suite.
-    let out = vers_env(
-        &p,
+    let out = p.vers_counting_seeds(
         &counter,
         &["test", "--suite", "outcomes", "--scenario", "good"],
     );

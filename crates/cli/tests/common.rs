@@ -32,6 +32,19 @@ impl TempProject {
         p
     }
 
+    /// Runs `vers` with `SEED_COUNTER` set, so seed scripts can count their runs in a file
+    /// outside every environment (how tests see whether a checkpoint came from the cache).
+    pub fn vers_counting_seeds(&self, counter: &Path, args: &[&str]) -> Output {
+        std::process::Command::new(vers_bin())
+            .args(args)
+            .current_dir(self.path())
+            .env("SEED_COUNTER", counter)
+            .env("CI", "true")
+            .env_remove("VERS_ENV")
+            .output()
+            .unwrap()
+    }
+
     pub fn vers(&self, args: &[&str]) -> Output {
         vers_in(self.path(), args)
     }

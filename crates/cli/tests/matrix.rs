@@ -78,17 +78,6 @@ fn project(check: &str) -> (TempProject, PathBuf) {
     (p, counter)
 }
 
-fn vers_env(p: &TempProject, counter: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(vers_bin())
-        .args(args)
-        .current_dir(p.path())
-        .env("SEED_COUNTER", counter)
-        .env("CI", "true")
-        .env_remove("VERS_ENV")
-        .output()
-        .unwrap()
-}
-
 fn json_of(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -198,11 +187,7 @@ fn engines_are_listed_installed_into_the_cache_and_reused() {
 #[test]
 fn a_parallel_matrix_runs_each_major_and_caches_checkpoints_per_combination() {
     let (p, counter) = project(CHECK);
-    let out = vers_env(
-        &p,
-        &counter,
-        &["integration", "matrix", "--parallel", "--json"],
-    );
+    let out = p.vers_counting_seeds(&counter, &["integration", "matrix", "--parallel", "--json"]);
     let report = json_of(&out);
     assert_eq!(out.status.code(), Some(0), "{report:#}\n{}", stderr(&out));
     assert_eq!(report["matrix"], serde_json::json!({"postgres": [15, 16]}));
@@ -232,7 +217,7 @@ fn a_parallel_matrix_runs_each_major_and_caches_checkpoints_per_combination() {
     assert_eq!(seeds(&counter), ["seeded 15", "seeded 16"]);
 
     // One after another, human output: the table, the summary, and no re-seeding.
-    let out = vers_env(&p, &counter, &["integration", "matrix"]);
+    let out = p.vers_counting_seeds(&counter, &["integration", "matrix"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}\n{}", stderr(&out));
     let header = text
@@ -264,8 +249,7 @@ fn a_parallel_matrix_runs_each_major_and_caches_checkpoints_per_combination() {
     assert_eq!(seeds(&counter), ["seeded 15", "seeded 16"]);
 
     // A filter runs one cell.
-    let out = vers_env(
-        &p,
+    let out = p.vers_counting_seeds(
         &counter,
         &["integration", "matrix", "--filter", "postgres=16", "--json"],
     );
@@ -274,8 +258,7 @@ fn a_parallel_matrix_runs_each_major_and_caches_checkpoints_per_combination() {
     assert_eq!(report["total_combinations"], 1);
     assert_eq!(report["results"].as_array().unwrap().len(), 1);
     assert_eq!(cell(&report, 16)["status"], "passed");
-    let bad = vers_env(
-        &p,
+    let bad = p.vers_counting_seeds(
         &counter,
         &["integration", "matrix", "--filter", "postgres=14"],
     );
@@ -293,7 +276,7 @@ fn a_parallel_matrix_runs_each_major_and_caches_checkpoints_per_combination() {
 fn a_cell_failing_on_one_major_fails_the_run_and_names_it() {
     let (p, counter) = project(NEEDS_16);
     // One after another, the failing first cell (15) stops the run: 16 never starts.
-    let out = vers_env(&p, &counter, &["integration", "matrix"]);
+    let out = p.vers_counting_seeds(&counter, &["integration", "matrix"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
     assert!(text.contains("Summary: 0/2 passed"), "{text}");
@@ -311,8 +294,7 @@ fn a_cell_failing_on_one_major_fails_the_run_and_names_it() {
     assert_eq!(seeds(&counter), ["seeded 15"]);
 
     // --continue-on-failure runs the rest.
-    let out = vers_env(
-        &p,
+    let out = p.vers_counting_seeds(
         &counter,
         &["integration", "matrix", "--continue-on-failure", "--json"],
     );
@@ -330,7 +312,7 @@ fn a_cell_failing_on_one_major_fails_the_run_and_names_it() {
     assert_eq!(seeds(&counter), ["seeded 15", "seeded 16"]);
 
     // In parallel every cell runs; the human output lists the failing combination.
-    let out = vers_env(&p, &counter, &["integration", "matrix", "--parallel"]);
+    let out = p.vers_counting_seeds(&counter, &["integration", "matrix", "--parallel"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("Summary: 1/2 passed"), "{text}");
@@ -361,7 +343,7 @@ fn engines_the_machine_cannot_provide_fail_before_anything_starts() {
     ) + "  elasticsearch: [8]\n";
     let (p, counter) = project(CHECK);
     p.write("vers-integration.yaml", &manifest);
-    let out = vers_env(&p, &counter, &["integration", "matrix", "--parallel"]);
+    let out = p.vers_counting_seeds(&counter, &["integration", "matrix", "--parallel"]);
     let text = assert_nothing_started(&p, &counter, &out);
     assert!(
         text.contains(
@@ -432,8 +414,7 @@ fn seed_pattern_3_names_elasticsearch_as_missing_before_starting() {
         "{manifest}"
     );
     let counter = p.path().join("seed-count.txt");
-    let out = vers_env(
-        &p,
+    let out = p.vers_counting_seeds(
         &counter,
         &["integration", "matrix", "--filter", "elasticsearch=8"],
     );
