@@ -91,19 +91,7 @@ pub async fn inject(stack: &Stack, inj: &Injection) -> Result<Injected, EngineEr
     }
     check_ranges(inj)?;
     let env = branches::head(stack)?;
-    if !stack.manifest.services.contains_key(&inj.service) {
-        return Err(usage(format!(
-            "unknown service `{}`; services: {}",
-            inj.service,
-            stack
-                .manifest
-                .services
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
+    stack.require_service(&inj.service)?;
     let live = stack.client.envs().await?;
     let running = live
         .iter()
@@ -204,9 +192,7 @@ pub async fn inject(stack: &Stack, inj: &Injection) -> Result<Injected, EngineEr
 pub async fn recover(stack: &Stack, service: Option<&str>) -> Result<Vec<String>, EngineError> {
     let env = branches::head(stack)?;
     if let Some(s) = service {
-        if !stack.manifest.services.contains_key(s) {
-            return Err(usage(format!("unknown service `{s}`")));
-        }
+        stack.require_service(s)?;
     }
     let touched = stack.client.recover(&env.id, service).await?;
     let ctx = stack.env_context(&env.id, &env.name, &env.matrix, Default::default());

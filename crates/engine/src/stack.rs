@@ -81,16 +81,21 @@ impl Stack {
         }
     }
 
+    /// A service of the manifest by name; an unknown name is a usage error listing the known ones.
+    pub fn require_service(&self, name: &str) -> Result<&vers_manifest::Service, EngineError> {
+        self.manifest.services.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.manifest.services.keys().map(String::as_str).collect();
+            EngineError::Manifest(format!(
+                "unknown service `{name}`; the manifest has: {}",
+                known.join(", ")
+            ))
+        })
+    }
+
     /// Services to start: `only` and their dependencies, or all.
     pub fn closure(&self, only: &[String]) -> Result<Vec<String>, EngineError> {
         for s in only {
-            if !self.manifest.services.contains_key(s) {
-                let known: Vec<&String> = self.manifest.services.keys().collect();
-                return Err(EngineError::Manifest(format!(
-                    "unknown service `{s}`; the manifest has: {}",
-                    known.into_iter().cloned().collect::<Vec<_>>().join(", ")
-                )));
-            }
+            self.require_service(s)?;
         }
         let roots: Vec<String> = if only.is_empty() {
             self.manifest.services.keys().cloned().collect()

@@ -150,19 +150,8 @@ pub async fn status(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
 pub async fn logs(file: Option<&Path>, args: LogsArgs) -> Result<i32, Exit> {
     let stack = context::stack(file).await?;
     let env = branches::head(&stack)?;
-    let svc = stack.manifest.services.get(&args.service).ok_or_else(|| {
-        Exit::usage(format!(
-            "error: no service `{}`; services: {}",
-            args.service,
-            stack
-                .manifest
-                .services
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
-    })?;
+    let svc = stack.require_service(&args.service)?;
+
     let since = match &args.since {
         Some(s) => Some(
             vers_manifest::parse_duration(s)
