@@ -89,6 +89,18 @@ const TOKENS: &[&str] = &[
     "checkpoints:\n  - name: x\n    after: ",
     "expect: fail",
     "<<: *a",
+    "    scenarios:\n      - name: s\n        inject: {service: postgres, action: kill, after: 30s}\n        expect: [a.b, c]\n",
+    "chaos:\n  scenarios:\n    - name: c\n      service: redis\n      action: network-delay\n      latency: 5s\n",
+    "inject: {service: app, action: http-error, status: 503, percent: 50, from: [postgres]}",
+    "action: disk-fill",
+    "percentage: 0",
+    "rate: 0",
+    "loss: 150%",
+    "intensity: 101",
+    "timeout: 1s",
+    "run_first: true",
+    "    inputs: [\"db/**/*.sql\", ../x]\n    warm: 3\n",
+    "../../tmp/x",
 ];
 
 fn mutate(rng: &mut Rng, seeds: &[&str], input: &str) -> String {

@@ -2,8 +2,9 @@
 //! runs (postgres, redis, the mocks), documented keys with loose nested shapes for the rest.
 
 use crate::ctx::{suggestion_help, Ctx};
+use crate::diagnostic::{cut, quote};
 use crate::read::{self, describe};
-use crate::yaml::{Node, NodeKind};
+use crate::yaml::{Node, NodeKind, Pos};
 
 /// The expected shape of a config value. A null value is accepted everywhere (it means
 /// "use the default").
@@ -131,6 +132,12 @@ pub static MEMCACHED: Shape = Shape::Obj(&[
     ("memory", Shape::Size),
     ("max_connections", Shape::Int),
     ("threads", Shape::Int),
+]);
+/// `nats` config.
+pub static NATS: Shape = Shape::Obj(&[
+    ("jetstream", Shape::Bool),
+    ("max_payload", Shape::Size),
+    ("max_connections", Shape::Int),
 ]);
 /// `kafka` config.
 pub static KAFKA: Shape = Shape::Obj(&[
@@ -344,7 +351,13 @@ pub static MAILHOG: Shape = Shape::Obj(&[
     ("ui_port", Shape::Int),
     ("storage", Shape::OneOf(&["memory", "maildir"])),
 ]);
-/// `kong` config.
+const KONG_PLUGIN: Shape = Shape::Obj(&[
+    ("name", Shape::Str),
+    ("config", DICT),
+    ("enabled", Shape::Bool),
+]);
+/// `kong` config: Kong's declarative entities as the manifest writes them. A route's
+/// `service` names a service of the manifest or an entry of `services`.
 pub static KONG: Shape = Shape::Obj(&[
     ("database", Shape::OneOf(&["postgres", "off"])),
     (
@@ -354,17 +367,82 @@ pub static KONG: Shape = Shape::Obj(&[
             ("paths", STRS),
             ("service", Shape::Str),
             ("strip_path", Shape::Bool),
-            (
-                "plugins",
-                Shape::List(&Shape::Obj(&[("name", Shape::Str), ("config", DICT)])),
-            ),
+            ("preserve_host", Shape::Bool),
+            ("methods", STRS),
+            ("hosts", STRS),
+            ("plugins", Shape::List(&KONG_PLUGIN)),
         ])),
     ),
     (
         "services",
-        Shape::List(&Shape::Obj(&[("name", Shape::Str), ("url", Shape::Url)])),
+        Shape::List(&Shape::Obj(&[
+            ("name", Shape::Str),
+            ("url", Shape::Url),
+            ("retries", Shape::Int),
+            ("connect_timeout", Shape::Int),
+            ("write_timeout", Shape::Int),
+            ("read_timeout", Shape::Int),
+            ("plugins", Shape::List(&KONG_PLUGIN)),
+        ])),
+    ),
+    ("plugins", Shape::List(&KONG_PLUGIN)),
+    (
+        "consumers",
+        Shape::List(&Shape::Obj(&[
+            ("username", Shape::Str),
+            ("custom_id", Shape::Str),
+            (
+                "keyauth_credentials",
+                Shape::List(&Shape::Obj(&[("key", Shape::Str)])),
+            ),
+        ])),
     ),
 ]);
+
+/// The `service` of every route of a `kong` config that names no entry of its `services`:
+/// each must be a service of the manifest. Position, name and the key's path.
+pub fn kong_service_refs(config: &Node) -> Vec<(Pos, String, String)> {
+    fn entries<'n>(node: &'n Node, key: &str) -> &'n [Node] {
+        match map_get(node, key).map(|n| &n.kind) {
+            Some(NodeKind::Seq(items)) => items,
+            _ => &[],
+        }
+    }
+    let declared: Vec<String> = entries(config, "services")
+        .iter()
+        .filter_map(|s| {
+            map_get(s, "name")
+                .and_then(Node::scalar)
+                .map(str::to_string)
+        })
+        .collect();
+    entries(config, "routes")
+        .iter()
+        .enumerate()
+        .filter_map(|(i, route)| {
+            let node = map_get(route, "service")?;
+            let name = node.scalar().filter(|_| !node.is_null())?;
+            (!declared.iter().any(|d| d == name)).then(|| {
+                (
+                    node.pos,
+                    name.to_string(),
+                    format!("config.routes[{i}].service"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// The value of `key` in a mapping node.
+fn map_get<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+    match &node.kind {
+        NodeKind::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.scalar() == Some(key))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
 /// `traefik` config.
 pub static TRAEFIK: Shape =
     Shape::Obj(&[("entrypoints", DICT), ("routers", DICT), ("services", DICT)]);
@@ -411,10 +489,11 @@ fn check_oauth_providers(cx: &mut Ctx, node: &Node, what: &str) {
                     Some(name) if OAUTH_PROVIDERS.contains(&name) => {}
                     Some(name) => cx.err_help(
                         item.pos,
-                        format!("unknown OAuth provider `{name}` in {what}"),
+                        format!("unknown OAuth provider {} in {what}", quote(name)),
                         format!(
-                            "{}; any other name works in the map form `providers: {{{name}: {{client_id: …}}}}`",
-                            suggestion_help(name, OAUTH_PROVIDERS)
+                            "{}; any other name works in the map form `providers: {{{}: {{client_id: …}}}}`",
+                            suggestion_help(name, OAUTH_PROVIDERS),
+                            cut(name)
                         ),
                     ),
                     None => cx.err(item.pos, format!("items of {what} must be provider names, found {}", item.type_name())),
@@ -426,7 +505,7 @@ fn check_oauth_providers(cx: &mut Ctx, node: &Node, what: &str) {
                 return;
             };
             for (name, _, v) in f.iter() {
-                check(cx, v, &OAUTH_CLIENT, &format!("{what}.{name}"));
+                check(cx, v, &OAUTH_CLIENT, &format!("{what}.{}", cut(name)));
             }
         }
         _ => cx.err(
@@ -497,7 +576,7 @@ pub fn check(cx: &mut Ctx, node: &Node, shape: &Shape, what: &str) {
                 if !valid_http_url(&s) {
                     cx.err_help(
                         node.pos,
-                        format!("{what} must be an http(s) URL, found `{s}`"),
+                        format!("{what} must be an http(s) URL, found {}", quote(&s)),
                         "e.g. http://app:3000/webhooks/stripe",
                     );
                 }
@@ -508,7 +587,7 @@ pub fn check(cx: &mut Ctx, node: &Node, shape: &Shape, what: &str) {
                 if !words.contains(&s.as_str()) {
                     cx.err_help(
                         node.pos,
-                        format!("invalid value `{s}` for {what}"),
+                        format!("invalid value {} for {what}", quote(&s)),
                         suggestion_help(&s, words),
                     );
                 }
@@ -532,7 +611,7 @@ pub fn check(cx: &mut Ctx, node: &Node, shape: &Shape, what: &str) {
             };
             for (k, _, v) in f.iter() {
                 if let Some((_, s)) = keys.iter().find(|(name, _)| name == k) {
-                    check(cx, v, s, &format!("{what}.{k}"));
+                    check(cx, v, s, &format!("{what}.{}", cut(k)));
                 }
             }
         }
@@ -541,7 +620,7 @@ pub fn check(cx: &mut Ctx, node: &Node, shape: &Shape, what: &str) {
                 return;
             };
             for (k, _, v) in f.iter() {
-                check(cx, v, value, &format!("{what}.{k}"));
+                check(cx, v, value, &format!("{what}.{}", cut(k)));
             }
         }
         Shape::Either(alts) => match alts.iter().find(|a| form_matches(a, node)) {

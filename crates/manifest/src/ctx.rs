@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{quote, source_window, Diagnostic, Diagnostics};
 use crate::yaml::Pos;
 
 /// Collects diagnostics for one manifest file.
@@ -36,14 +36,20 @@ impl<'s> Ctx<'s> {
     fn push(&mut self, pos: Pos, message: String, help: Option<String>) {
         let line = pos.line.max(1);
         let column = pos.column.max(1);
-        let source_line = self.src.lines().nth(line - 1).map(str::to_string);
+        let window = self
+            .src
+            .lines()
+            .nth(line - 1)
+            .map(|l| source_window(l, column));
+        let source_column = window.as_ref().map_or(column, |(_, c)| *c);
         self.diags.push(Diagnostic {
             file: self.file.clone(),
             line,
             column,
             message,
             help,
-            source_line,
+            source_line: window.map(|(text, _)| text),
+            source_column,
         });
     }
 
@@ -59,10 +65,44 @@ impl<'s> Ctx<'s> {
     }
 }
 
+/// "did you mean `x`?" for the closest of `candidates` (names from the manifest), else the
+/// list of them (each cut), else `none`.
+pub fn names_help(word: &str, candidates: &[&str], none: &str) -> String {
+    match suggest(word, candidates.iter().copied()) {
+        Some(s) => format!("did you mean {}?", quote(s)),
+        None if candidates.is_empty() => none.to_string(),
+        None => format!("known: {}", list(candidates)),
+    }
+}
+
+/// Names from the manifest joined with `, `, each cut, at most 20 of them.
+pub fn list(names: &[&str]) -> String {
+    const MAX: usize = 20;
+    let mut out: Vec<String> = names
+        .iter()
+        .take(MAX)
+        .map(|n| crate::diagnostic::cut(n))
+        .collect();
+    if names.len() > MAX {
+        out.push(format!("… ({} more)", names.len() - MAX));
+    }
+    out.join(", ")
+}
+
+/// Longest word (in bytes) compared for typos; longer ones get no suggestion (the edit
+/// distance is quadratic in the length).
+const MAX_SUGGEST_LEN: usize = 256;
+
 /// The closest candidate to `word`, if one is close enough to be a likely typo.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    if word.len() > MAX_SUGGEST_LEN {
+        return None;
+    }
     let mut best: Option<(&str, f64)> = None;
     for c in candidates {
+        if c.len() > MAX_SUGGEST_LEN {
+            continue;
+        }
         let edits = strsim::damerau_levenshtein(word, c);
         let similarity = strsim::jaro_winkler(word, c);
         let close = edits <= 2.max(c.len() / 4) || similarity >= 0.88;
@@ -73,10 +113,10 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     best.map(|(c, _)| c)
 }
 
-/// `did you mean `x`?` or the list of valid choices.
+/// `did you mean `x`?` or the list of valid choices (`candidates` are the crate's own words).
 pub fn suggestion_help(word: &str, candidates: &[&str]) -> String {
     match suggest(word, candidates.iter().copied()) {
-        Some(c) => format!("did you mean `{c}`?"),
+        Some(c) => format!("did you mean {}?", quote(c)),
         None => format!("expected one of: {}", candidates.join(", ")),
     }
 }

@@ -7,27 +7,13 @@ use indexmap::IndexMap;
 
 use crate::config;
 use crate::ctx::{suggestion_help, Ctx};
+use crate::diagnostic::{cut, quote};
 use crate::model::*;
 use crate::read::{self, describe, Fields};
+use crate::scenario;
 use crate::selector::AfterSelector;
 use crate::templates::{self, all_templates};
 use crate::yaml::{Node, NodeKind, Pos};
-
-/// Chaos actions (SPEC section 6).
-pub const CHAOS_ACTIONS: &[&str] = &[
-    "pause",
-    "kill",
-    "network-delay",
-    "network-loss",
-    "network-isolate",
-    "bandwidth",
-    "reset-peer",
-    "timeout",
-    "http-error",
-    "cpu-stress",
-    "memory-stress",
-    "disk-fill",
-];
 
 /// Deploy targets accepted.
 pub const DEPLOY_TARGETS: &[&str] = &["vers.sh/hosted", "local"];
@@ -67,6 +53,7 @@ const SUITE_KEYS: &[&str] = &[
     "timeout",
     "parallel",
     "run_first",
+    "scenarios",
 ];
 const BRANCH_KEYS: &[&str] = &[
     "name",
@@ -78,6 +65,19 @@ const BRANCH_KEYS: &[&str] = &[
     "from",
     "expect",
 ];
+
+const CHECKPOINT_KEYS: &[&str] = &["name", "after", "description", "inputs", "warm"];
+const VM_KEYS: &[&str] = &["memory_mib", "vcpu", "storage_mib"];
+const HEALTHCHECK_KEYS: &[&str] = &[
+    "command",
+    "path",
+    "interval",
+    "timeout",
+    "retries",
+    "start_period",
+];
+const RESOURCE_KEYS: &[&str] = &["memory", "cpu", "storage"];
+const DEPLOY_KEYS: &[&str] = &["target", "domain", "scaling", "env"];
 
 /// What a recorded reference must name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +101,27 @@ pub struct Index {
     pub after_pos: Vec<Pos>,
     /// Position of each matrix key and of each of its values.
     pub matrix_pos: IndexMap<String, (Pos, Vec<Pos>)>,
+    /// Every decoded fault, for [`crate::validate`] to check against the whole manifest.
+    pub faults: Vec<FaultAt>,
+    /// Position of each service's `build` value.
+    pub build_pos: IndexMap<String, Pos>,
+}
+
+/// Where a decoded fault is, so that its errors point at the right key.
+#[derive(Debug, Clone)]
+pub struct FaultAt {
+    /// The suite of a test scenario; `None` for `chaos.scenarios[]`.
+    pub suite: Option<String>,
+    /// Index of the scenario in its list.
+    pub index: usize,
+    /// Says which scenario, for messages (`scenario `x` of suite `y``).
+    pub what: String,
+    /// Position of the fault's mapping.
+    pub pos: Pos,
+    /// Position of each key's value.
+    pub keys: IndexMap<&'static str, Pos>,
+    /// Position of each item of `from`.
+    pub from: Vec<Pos>,
 }
 
 /// Decodes the root node. Returns the manifest even when errors were recorded.
@@ -155,12 +176,7 @@ pub fn decode(cx: &mut Ctx, root: &Node, path: &Path) -> (Manifest, Index) {
 }
 
 fn decode_vm(cx: &mut Ctx, node: &Node) -> Option<Vm> {
-    let f = read::fields(
-        cx,
-        node,
-        Some(&["memory_mib", "vcpu", "storage_mib"]),
-        "`vm`",
-    )?;
+    let f = read::fields(cx, node, Some(VM_KEYS), "`vm`")?;
     let vm = Vm {
         memory_mib: f
             .get("memory_mib")
@@ -184,12 +200,23 @@ fn decode_vm(cx: &mut Ctx, node: &Node) -> Option<Vm> {
     Some(vm)
 }
 
-/// Service names become host names: letters, digits, `-` and `_`, starting with a letter or digit.
-fn valid_service_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        && name.len() <= 63
+/// Records an error unless `name` follows [`crate::names::check_name`]; `kind` says what
+/// it names (`service`, `suite`…).
+pub fn check_name_at(cx: &mut Ctx, pos: Pos, kind: &str, name: &str) -> bool {
+    match crate::names::check_name(name) {
+        Ok(()) => true,
+        Err(why) => {
+            cx.err_help(
+                pos,
+                format!("invalid {kind} name {}: {why}", quote(name)),
+                format!(
+                    "{kind} names become host and file names: {}",
+                    crate::names::NAME_RULE
+                ),
+            );
+            false
+        }
+    }
 }
 
 fn decode_services(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
@@ -197,13 +224,7 @@ fn decode_services(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) 
         return;
     };
     for (name, key, value) in f.iter() {
-        if !valid_service_name(name) {
-            cx.err_help(
-                key.pos,
-                format!("invalid service name `{name}`"),
-                "service names are host names: letters, digits, - and _ (at most 63), starting with a letter or digit",
-            );
-        }
+        check_name_at(cx, key.pos, "service", name);
         ix.service_pos.insert(name.to_string(), key.pos);
         let svc = decode_service(cx, name, key, value, ix);
         m.services.insert(name.to_string(), svc);
@@ -215,7 +236,7 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
         line: key.pos.line,
         ..Service::default()
     };
-    let what = format!("service `{name}`");
+    let what = format!("service {}", quote(name));
     let Some(f) = read::fields(cx, node, Some(SERVICE_KEYS), &what) else {
         return svc;
     };
@@ -224,6 +245,7 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
     }
     if let Some(n) = f.get("build") {
         svc.build = decode_build(cx, n, &what);
+        ix.build_pos.insert(name.to_string(), n.pos);
     }
     if let Some(n) = f.get("command") {
         svc.command = read::template_string(cx, n, &format!("`command` of {what}"));
@@ -235,7 +257,19 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
             .as_ref()
             .and_then(|t| templates::template(&t.name))
         {
-            Some(info) => config::check(cx, n, info.config, &format!("`config` of {what}")),
+            Some(info) => {
+                config::check(cx, n, info.config, &format!("`config` of {what}"));
+                if info.name == "kong" {
+                    for (pos, target, key) in config::kong_service_refs(n) {
+                        ix.refs.push((
+                            pos,
+                            target,
+                            RefKind::Service,
+                            format!("`{key}` of {what} (a route's service is a service of the manifest or an entry of `config.services`)"),
+                        ));
+                    }
+                }
+            }
             None if f.get("template").is_none() => cx.err_help(
                 n.pos,
                 format!("{what} has `config` but no `template`"),
@@ -254,7 +288,7 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
             if list.contains(&dep) {
                 cx.err(
                     dn.pos,
-                    format!("`{dep}` is listed twice in `{key}` of {what}"),
+                    format!("{} is listed twice in `{key}` of {what}", quote(&dep)),
                 );
                 continue;
             }
@@ -277,7 +311,10 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
             if let Some(n) = f.get("soft_depends_on") {
                 cx.err(
                     n.pos,
-                    format!("{what} lists `{dep}` in both depends_on and soft_depends_on"),
+                    format!(
+                        "{what} lists {} in both depends_on and soft_depends_on",
+                        quote(dep)
+                    ),
                 );
             }
         }
@@ -332,12 +369,12 @@ fn decode_template_ref(cx: &mut Ctx, node: &Node, what: &str) -> Option<Template
     let Some(info) = templates::template(&t.name) else {
         let names: Vec<&str> = all_templates().iter().map(|t| t.name).collect();
         let help = match crate::ctx::suggest(&t.name, names.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`? templates: {}", names.join(", ")),
+            Some(s) => format!("did you mean {}? templates: {}", quote(s), names.join(", ")),
             None => format!("templates: {}", names.join(", ")),
         };
         cx.err_help(
             node.pos,
-            format!("unknown template `{}` in {what}", t.name),
+            format!("unknown template {} in {what}", quote(&t.name)),
             help,
         );
         return None;
@@ -347,15 +384,20 @@ fn decode_template_ref(cx: &mut Ctx, node: &Node, what: &str) -> Option<Template
             cx.err_help(
                 node.pos,
                 format!(
-                    "template `{}` is unversioned, but {what} asks for version `{v}`",
-                    info.name
+                    "template `{}` is unversioned, but {what} asks for version {}",
+                    info.name,
+                    quote(v)
                 ),
                 format!("write `template: {}`", info.name),
             );
         } else if !info.supports(v) {
             cx.err_help(
                 node.pos,
-                format!("unsupported version `{v}` of `{}` in {what}", info.name),
+                format!(
+                    "unsupported version {} of `{}` in {what}",
+                    quote(v),
+                    info.name
+                ),
                 format!("supported versions: {}", info.versions.join(", ")),
             );
         }
@@ -388,19 +430,7 @@ fn decode_build(cx: &mut Ctx, node: &Node, what: &str) -> Option<Build> {
 
 fn decode_healthcheck(cx: &mut Ctx, node: &Node, what: &str) -> Option<Healthcheck> {
     let hw = format!("`healthcheck` of {what}");
-    let f = read::fields(
-        cx,
-        node,
-        Some(&[
-            "command",
-            "path",
-            "interval",
-            "timeout",
-            "retries",
-            "start_period",
-        ]),
-        &hw,
-    )?;
+    let f = read::fields(cx, node, Some(HEALTHCHECK_KEYS), &hw)?;
     let command = f.get("command").and_then(|n| match &n.kind {
         NodeKind::Seq(_) => {
             let parts: Vec<String> = read::string_list(cx, n, &hw)
@@ -483,7 +513,10 @@ fn cpu(cx: &mut Ctx, node: &Node, what: &str) -> Option<f64> {
         None => {
             cx.err_help(
                 node.pos,
-                format!("{what} must be a positive number of CPUs, found `{t}`"),
+                format!(
+                    "{what} must be a positive number of CPUs, found {}",
+                    quote(t)
+                ),
                 "e.g. 0.5, 2 or 500m",
             );
             None
@@ -493,7 +526,7 @@ fn cpu(cx: &mut Ctx, node: &Node, what: &str) -> Option<f64> {
 
 fn decode_resources(cx: &mut Ctx, node: &Node, what: &str) -> Option<Resources> {
     let rw = format!("`resources` of {what}");
-    let f = read::fields(cx, node, Some(&["memory", "cpu", "storage"]), &rw)?;
+    let f = read::fields(cx, node, Some(RESOURCE_KEYS), &rw)?;
     let memory = f
         .get("memory")
         .and_then(|n| decode_limit(cx, n, &format!("`resources.memory` of {what}"), &read::size));
@@ -554,7 +587,7 @@ fn decode_ports(cx: &mut Ctx, node: &Node, what: &str) -> Vec<PortMap> {
             }
             None => cx.err_help(
                 item.pos,
-                format!("invalid port mapping `{s}` in {what}"),
+                format!("invalid port mapping {} in {what}", quote(&s)),
                 "use \"HOST:CONTAINER\" with ports 1-65535, e.g. \"3001:3000\"",
             ),
         }
@@ -567,6 +600,7 @@ fn decode_tests(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
         return;
     };
     for (name, key, value) in f.iter() {
+        check_name_at(cx, key.pos, "suite", name);
         ix.suite_pos.insert(name.to_string(), key.pos);
         let suite = decode_suite(cx, name, value, ix);
         m.tests.insert(name.to_string(), suite);
@@ -574,7 +608,7 @@ fn decode_tests(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
 }
 
 fn decode_suite(cx: &mut Ctx, name: &str, node: &Node, ix: &mut Index) -> Suite {
-    let what = format!("suite `{name}`");
+    let what = format!("suite {}", quote(name));
     let mut suite = Suite::default();
     let Some(f) = read::fields(cx, node, Some(SUITE_KEYS), &what) else {
         return suite;
@@ -627,7 +661,7 @@ fn decode_suite(cx: &mut Ctx, name: &str, node: &Node, ix: &mut Index) -> Suite 
                     if suite.branches.iter().any(|x| x.name == b.name) {
                         cx.err(
                             item.pos,
-                            format!("duplicate branch name `{}` in {what}", b.name),
+                            format!("duplicate branch name {} in {what}", quote(&b.name)),
                         );
                         continue;
                     }
@@ -643,14 +677,26 @@ fn decode_suite(cx: &mut Ctx, name: &str, node: &Node, ix: &mut Index) -> Suite 
             ),
         }
     }
+    if let Some(n) = f.get("scenarios") {
+        suite.scenarios = scenario::decode_list(
+            cx,
+            n,
+            scenario::Owner::Suite {
+                name,
+                branches: &suite.branches,
+            },
+            ix,
+        );
+    }
     let has_command = suite.command.is_some();
-    if !has_command
-        && (suite.branches.is_empty() || suite.branches.iter().any(|b| b.command.is_none()))
-    {
+    let runs_suite_command = suite.branches.iter().any(|b| b.command.is_none())
+        || !suite.scenarios.is_empty()
+        || (suite.branches.is_empty() && f.get("scenarios").is_none());
+    if !has_command && runs_suite_command {
         cx.err_help(
             f.pos,
             format!("{what} has no `command`"),
-            "add `command:` to the suite (or to every branch)",
+            "add `command:` to the suite (scenarios run it; branches may have their own)",
         );
     }
     suite
@@ -668,6 +714,7 @@ fn commands(cx: &mut Ctx, node: &Node, what: &str) -> Vec<String> {
 fn decode_branch(cx: &mut Ctx, node: &Node, suite_what: &str) -> Option<Branch> {
     if let NodeKind::Scalar { .. } = node.kind {
         let name = read::string(cx, node, &format!("a branch of {suite_what}"))?;
+        check_name_at(cx, node.pos, "branch", &name);
         return Some(Branch {
             name,
             ..Branch::default()
@@ -681,7 +728,8 @@ fn decode_branch(cx: &mut Ctx, node: &Node, suite_what: &str) -> Option<Branch> 
     )?;
     let name_node = f.require(cx, "name", &format!("a branch of {suite_what}"))?;
     let name = read::string(cx, name_node, "branch `name`")?;
-    let what = format!("branch `{name}` of {suite_what}");
+    check_name_at(cx, name_node.pos, "branch", &name);
+    let what = format!("branch {} of {suite_what}", quote(&name));
     let mut b = Branch {
         name,
         ..Branch::default()
@@ -723,7 +771,7 @@ fn decode_expect(cx: &mut Ctx, node: &Node, what: &str) -> Option<Expect> {
         t => {
             cx.err_help(
                 node.pos,
-                format!("invalid {ew}: `{t}`"),
+                format!("invalid {ew}: {}", quote(t)),
                 "use pass, fail, an exit code, or {exit_code: N}",
             );
             None
@@ -749,21 +797,17 @@ fn decode_checkpoints(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Inde
         return;
     };
     for item in items {
-        let Some(f) = read::fields(
-            cx,
-            item,
-            Some(&["name", "after", "description"]),
-            "a checkpoint",
-        ) else {
+        let Some(f) = read::fields(cx, item, Some(CHECKPOINT_KEYS), "a checkpoint") else {
             continue;
         };
-        let Some(name) = f
-            .require(cx, "name", "a checkpoint")
-            .and_then(|n| read::string(cx, n, "checkpoint `name`"))
-        else {
+        let Some(name_node) = f.require(cx, "name", "a checkpoint") else {
             continue;
         };
-        let what = format!("checkpoint `{name}`");
+        let Some(name) = read::string(cx, name_node, "checkpoint `name`") else {
+            continue;
+        };
+        check_name_at(cx, name_node.pos, "checkpoint", &name);
+        let what = format!("checkpoint {}", quote(&name));
         let Some(after_node) = f.require(cx, "after", &what) else {
             continue;
         };
@@ -772,7 +816,7 @@ fn decode_checkpoints(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Inde
         };
         if m.checkpoints.iter().any(|c| c.name == name) {
             if let Some(n) = f.get("name") {
-                cx.err(n.pos, format!("duplicate checkpoint name `{name}`"));
+                cx.err(n.pos, format!("duplicate checkpoint name {}", quote(&name)));
             }
             continue;
         }
@@ -783,13 +827,85 @@ fn decode_checkpoints(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Inde
         let description = f
             .get("description")
             .and_then(|n| read::string(cx, n, &format!("`description` of {what}")));
+        let inputs = f
+            .get("inputs")
+            .map(|n| decode_inputs(cx, n, &what))
+            .unwrap_or_default();
+        let warm = f
+            .get("warm")
+            .and_then(|n| {
+                let w = read::uint32(cx, n, &format!("`warm` of {what}"))?;
+                if w > MAX_WARM {
+                    cx.err_help(
+                        n.pos,
+                        format!(
+                            "`warm` of {what} is {w}; at most {MAX_WARM} warm branches are kept"
+                        ),
+                        "each warm branch is a running copy of the stack; a few are enough",
+                    );
+                    return None;
+                }
+                Some(w)
+            })
+            .unwrap_or(0);
         ix.after_pos.push(after_node.pos);
         m.checkpoints.push(Checkpoint {
             name,
             after,
             description,
+            inputs,
+            warm,
         });
     }
+}
+
+/// Longest glob accepted in `inputs` (a longer one may not compile).
+const MAX_GLOB_LEN: usize = 1024;
+
+/// `inputs:` of a checkpoint: globs relative to the project, each one valid and unable to
+/// reach outside it.
+fn decode_inputs(cx: &mut Ctx, node: &Node, what: &str) -> Vec<String> {
+    let iw = format!("`inputs` of {what}");
+    if let NodeKind::Map(_) = node.kind {
+        cx.err_help(
+            node.pos,
+            format!("{iw} must be a list of globs, found a mapping"),
+            "e.g. inputs: [scripts/seed.sh, db/**/*.sql]",
+        );
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (glob, n) in read::string_list(cx, node, &iw) {
+        let path = std::path::Path::new(&glob);
+        let problem = if glob.trim().is_empty() {
+            Some("is empty".to_string())
+        } else if glob.len() > MAX_GLOB_LEN {
+            Some(format!("is longer than {MAX_GLOB_LEN} characters"))
+        } else if path.is_absolute() {
+            Some("is absolute; inputs are relative to the project directory".to_string())
+        } else if path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            Some("leaves the project directory (`..`)".to_string())
+        } else {
+            globset::Glob::new(&glob)
+                .err()
+                .map(|e| format!("is not a valid glob: {}", cut(&e.kind().to_string())))
+        };
+        match problem {
+            Some(p) => cx.err_help(
+                n.pos,
+                format!("{} in {iw} {p}", quote(&glob)),
+                "e.g. inputs: [scripts/seed.sh, db/**/*.sql]",
+            ),
+            None if out.contains(&glob) => {
+                cx.err(n.pos, format!("{} is listed twice in {iw}", quote(&glob)))
+            }
+            None => out.push(glob),
+        }
+    }
+    out
 }
 
 fn decode_matrix(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
@@ -797,7 +913,7 @@ fn decode_matrix(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
         return;
     };
     for (key, key_node, value) in f.iter() {
-        let what = format!("`matrix.{key}`");
+        let what = format!("`matrix.{}`", cut(key));
         let NodeKind::Seq(items) = &value.kind else {
             cx.err(
                 value.pos,
@@ -817,7 +933,7 @@ fn decode_matrix(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
         for item in items {
             if let Some(v) = read::string(cx, item, &format!("a value of {what}")) {
                 if values.contains(&v) {
-                    cx.err(item.pos, format!("`{v}` is listed twice in {what}"));
+                    cx.err(item.pos, format!("{} is listed twice in {what}", quote(&v)));
                     continue;
                 }
                 values.push(v);
@@ -836,13 +952,8 @@ fn decode_deploy(cx: &mut Ctx, node: &Node) -> IndexMap<String, Deploy> {
         return out;
     };
     for (name, _, value) in f.iter() {
-        let what = format!("deploy target `{name}`");
-        let Some(df) = read::fields(
-            cx,
-            value,
-            Some(&["target", "domain", "scaling", "env"]),
-            &what,
-        ) else {
+        let what = format!("deploy target {}", quote(name));
+        let Some(df) = read::fields(cx, value, Some(DEPLOY_KEYS), &what) else {
             continue;
         };
         let Some(tn) = df.require(cx, "target", &what) else {
@@ -854,7 +965,7 @@ fn decode_deploy(cx: &mut Ctx, node: &Node) -> IndexMap<String, Deploy> {
         if !DEPLOY_TARGETS.contains(&target.as_str()) {
             cx.err_help(
                 tn.pos,
-                format!("unknown deploy target `{target}` in {what}"),
+                format!("unknown deploy target {} in {what}", quote(&target)),
                 suggestion_help(&target, DEPLOY_TARGETS),
             );
         }
@@ -899,127 +1010,75 @@ fn decode_deploy(cx: &mut Ctx, node: &Node) -> IndexMap<String, Deploy> {
 
 fn decode_chaos(cx: &mut Ctx, node: &Node, ix: &mut Index) -> Option<Chaos> {
     let f = read::fields(cx, node, Some(&["scenarios"]), "`chaos`")?;
-    let mut chaos = Chaos::default();
-    let Some(list) = f.get("scenarios") else {
-        return Some(chaos);
-    };
-    let NodeKind::Seq(items) = &list.kind else {
-        cx.err(
-            list.pos,
-            format!(
-                "`chaos.scenarios` must be a list, found {}",
-                list.type_name()
-            ),
-        );
-        return Some(chaos);
-    };
-    const KEYS: &[&str] = &[
-        "name",
-        "service",
-        "action",
-        "duration",
-        "latency",
-        "jitter",
-        "loss",
-        "rate",
-        "status",
-        "from",
-        "description",
-    ];
-    for item in items {
-        let Some(sf) = read::fields(cx, item, Some(KEYS), "a chaos scenario") else {
-            continue;
-        };
-        let Some(name) = sf
-            .require(cx, "name", "a chaos scenario")
-            .and_then(|n| read::string(cx, n, "scenario `name`"))
-        else {
-            continue;
-        };
-        let what = format!("chaos scenario `{name}`");
-        if chaos.scenarios.iter().any(|s| s.name == name) {
-            cx.err(item.pos, format!("duplicate chaos scenario name `{name}`"));
-        }
-        let mut sc = ChaosScenario {
-            name,
-            ..ChaosScenario::default()
-        };
-        if let Some(n) = sf.require(cx, "service", &what) {
-            if let Some(s) = read::string(cx, n, &format!("`service` of {what}")) {
-                ix.refs.push((
-                    n.pos,
-                    s.clone(),
-                    RefKind::Service,
-                    format!("`service` of {what}"),
-                ));
-                sc.service = s;
+    let scenarios = f
+        .get("scenarios")
+        .map(|n| scenario::decode_list(cx, n, scenario::Owner::Chaos, ix))
+        .unwrap_or_default();
+    Some(Chaos { scenarios })
+}
+
+#[cfg(test)]
+mod reference_doc {
+    use super::*;
+
+    /// `docs/manifest.md` is the manifest reference: it must list every key the decoder
+    /// accepts and every config key of every template.
+    #[test]
+    fn lists_every_key() {
+        let doc = include_str!("../../../docs/manifest.md");
+        let groups: &[(&str, &[&str])] = &[
+            ("top level", TOP_KEYS),
+            ("vm", VM_KEYS),
+            ("service", SERVICE_KEYS),
+            ("healthcheck", HEALTHCHECK_KEYS),
+            ("resources", RESOURCE_KEYS),
+            ("suite", SUITE_KEYS),
+            ("branch", BRANCH_KEYS),
+            ("checkpoint", CHECKPOINT_KEYS),
+            ("deploy", DEPLOY_KEYS),
+            ("scenario", &["name", "description", "inject", "expect"]),
+            ("fault", crate::scenario::FAULT_KEYS),
+            ("build", &["context", "command"]),
+            ("limit", &["request", "limit"]),
+            ("scaling", &["min", "max"]),
+        ];
+        for (group, keys) in groups {
+            for k in *keys {
+                assert!(
+                    doc.contains(&format!("`{k}`"))
+                        || doc.contains(&format!("{k}:"))
+                        || doc.contains(&format!("{{{k}"))
+                        || doc.contains(&format!(", {k}")),
+                    "{group} key `{k}` is not in docs/manifest.md"
+                );
             }
         }
-        if let Some(n) = sf.require(cx, "action", &what) {
-            if let Some(a) = read::string(cx, n, &format!("`action` of {what}")) {
-                if !CHAOS_ACTIONS.contains(&a.as_str()) {
-                    cx.err_help(
-                        n.pos,
-                        format!("unknown chaos action `{a}` in {what}"),
-                        suggestion_help(&a, CHAOS_ACTIONS),
-                    );
-                }
-                sc.action = a;
+        for a in crate::fault::CHAOS_ACTIONS {
+            assert!(doc.contains(&format!("`{a}`")), "action {a}");
+        }
+        for t in all_templates() {
+            let row = doc
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", t.name)))
+                .unwrap_or_else(|| panic!("no row for template {}", t.name));
+            let same_as = row.contains("as `mysql`") || row.contains("as elasticsearch");
+            for k in t.config_keys() {
+                assert!(
+                    row.contains(&format!("`{k}`")) || same_as,
+                    "{}: config key {k}",
+                    t.name
+                );
+            }
+            for v in t.versions {
+                assert!(row.contains(v), "{}: version {v}", t.name);
             }
         }
-        let dur = |cx: &mut Ctx, key: &str| {
-            sf.get(key)
-                .and_then(|n| read::duration(cx, n, &format!("`{key}` of {what}")))
-        };
-        sc.duration = dur(cx, "duration");
-        sc.latency = dur(cx, "latency");
-        sc.jitter = dur(cx, "jitter");
-        if let Some(n) = sf.get("loss") {
-            let text = n
-                .scalar()
-                .unwrap_or("")
-                .trim()
-                .trim_end_matches('%')
-                .to_string();
-            match text.parse::<f64>() {
-                Ok(p) if (0.0..=100.0).contains(&p) => sc.loss = Some(p),
-                _ => cx.err(
-                    n.pos,
-                    format!(
-                        "`loss` of {what} must be a percentage 0-100, found {}",
-                        describe(n)
-                    ),
-                ),
-            }
+        for ext in [
+            "`scenarios` | **extension**",
+            "`inputs` | **extension**",
+            "`warm` | **extension**",
+        ] {
+            assert!(doc.contains(ext), "{ext} must be marked as an extension");
         }
-        sc.rate = sf
-            .get("rate")
-            .and_then(|n| read::uint(cx, n, &format!("`rate` of {what}")));
-        if let Some(n) = sf.get("status") {
-            match read::uint(cx, n, &format!("`status` of {what}")) {
-                Some(s) if (100..=599).contains(&s) => sc.status = u16::try_from(s).ok(),
-                Some(s) => cx.err(
-                    n.pos,
-                    format!("`status` of {what} must be an HTTP status 100-599, found {s}"),
-                ),
-                None => {}
-            }
-        }
-        if let Some(n) = sf.get("from") {
-            for (s, sn) in read::string_list(cx, n, &format!("`from` of {what}")) {
-                ix.refs.push((
-                    sn.pos,
-                    s.clone(),
-                    RefKind::Service,
-                    format!("`from` of {what}"),
-                ));
-                sc.from.push(s);
-            }
-        }
-        sc.description = sf
-            .get("description")
-            .and_then(|n| read::string(cx, n, &format!("`description` of {what}")));
-        chaos.scenarios.push(sc);
     }
-    Some(chaos)
 }

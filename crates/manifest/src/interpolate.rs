@@ -17,7 +17,10 @@ pub enum InterpolationError {
         offset: usize,
     },
     /// `${}` or a name with characters other than letters, digits and `_`.
-    #[error("invalid variable name `{name}` at byte {offset} (use letters, digits and _)")]
+    #[error(
+        "invalid variable name {} at byte {offset} (use letters, digits and _)",
+        crate::diagnostic::quote(.name)
+    )]
     InvalidName {
         /// The name as written.
         name: String,

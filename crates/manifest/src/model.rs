@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::fault::FaultSpec;
 use crate::selector::AfterSelector;
 
 /// A validated `vers-integration.yaml`.
@@ -208,12 +209,15 @@ pub struct PortMap {
 }
 
 /// `tests.SUITE`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Suite {
     /// Command run in each branch.
     pub command: Option<String>,
-    /// Declared branches (none: one branch named after the suite).
+    /// Declared branches (none, and no scenarios: one branch named after the suite).
     pub branches: Vec<Branch>,
+    /// Scenarios (extension): each runs the suite's command on its own branch with a
+    /// scheduled fault.
+    pub scenarios: Vec<ChaosScenario>,
     /// Services needed, and suites that must pass first.
     pub depends_on: Vec<String>,
     /// Checkpoint (or commit tag) the branches fork from.
@@ -282,7 +286,15 @@ pub struct Checkpoint {
     pub after: AfterSelector,
     /// Free text.
     pub description: Option<String>,
+    /// Extension: globs (relative to the project) of the files the checkpoint depends on;
+    /// when set they replace the default inputs of its cache key (every project file).
+    pub inputs: Vec<String>,
+    /// Extension: how many started, healthy branches of it to keep ready (0–64).
+    pub warm: u32,
 }
+
+/// Most warm branches a checkpoint may ask for.
+pub const MAX_WARM: u32 = 64;
 
 /// `deploy.NAME`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -309,33 +321,31 @@ pub struct Scaling {
 /// `chaos:`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Chaos {
-    /// Named fault scenarios.
+    /// Named fault scenarios, for `vers chaos run NAME`.
     pub scenarios: Vec<ChaosScenario>,
 }
 
-/// `chaos.scenarios[]`: a fault, as `vers chaos inject` takes it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+impl Chaos {
+    /// The scenario named `name`.
+    pub fn scenario(&self, name: &str) -> Option<&ChaosScenario> {
+        self.scenarios.iter().find(|s| s.name == name)
+    }
+}
+
+/// A named fault with the labels a test should see: an entry of `tests.SUITE.scenarios[]`
+/// (run on its own branch with the suite's command) or of `chaos.scenarios[]` (run by
+/// `vers chaos run NAME`). The hosted product's format, an extension of the seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChaosScenario {
-    /// Scenario name.
+    /// Scenario name (unique among its suite's branches and scenarios, or among
+    /// `chaos.scenarios`).
     pub name: String,
-    /// Target service.
-    pub service: String,
-    /// One of [`crate::CHAOS_ACTIONS`].
-    pub action: String,
-    /// How long the fault lasts (until recovered if absent).
-    pub duration: Option<Duration>,
-    /// Added latency.
-    pub latency: Option<Duration>,
-    /// Latency jitter.
-    pub jitter: Option<Duration>,
-    /// Share of dropped traffic, in percent.
-    pub loss: Option<f64>,
-    /// Bandwidth in KB/s.
-    pub rate: Option<u64>,
-    /// HTTP status for `http-error`.
-    pub status: Option<u16>,
-    /// Only traffic from these services.
-    pub from: Vec<String>,
     /// Free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The fault.
+    pub inject: FaultSpec,
+    /// Labels of what the test should observe, passed as `VERS_EXPECT` (comma-separated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<String>,
 }

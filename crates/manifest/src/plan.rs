@@ -1,6 +1,8 @@
 //! What `up` and `test` will do, derived from the manifest alone: start waves, checkpoints,
 //! suites with their branches, and matrix combinations.
 
+use std::collections::HashSet;
+
 use indexmap::IndexMap;
 use serde::Serialize;
 
@@ -25,8 +27,11 @@ pub struct Plan {
 pub struct TestPlan {
     /// Suite name.
     pub suite: String,
-    /// Branch names (the suite's name when it declares none).
+    /// Branch names (the suite's name when it declares neither branches nor scenarios).
     pub branches: Vec<String>,
+    /// Scenario names (each runs on its own branch); omitted from JSON when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scenarios: Vec<String>,
 }
 
 /// Computes the plan.
@@ -41,12 +46,17 @@ pub fn plan(m: &Manifest) -> Plan {
         .into_iter()
         .map(|suite| {
             let s = &m.tests[suite.as_str()];
-            let branches = if s.branches.is_empty() {
+            let branches = if s.branches.is_empty() && s.scenarios.is_empty() {
                 vec![suite.clone()]
             } else {
                 s.branches.iter().map(|b| b.name.clone()).collect()
             };
-            TestPlan { suite, branches }
+            let scenarios = s.scenarios.iter().map(|c| c.name.clone()).collect();
+            TestPlan {
+                suite,
+                branches,
+                scenarios,
+            }
         })
         .collect();
     Plan {
@@ -57,31 +67,75 @@ pub fn plan(m: &Manifest) -> Plan {
     }
 }
 
-/// Suites in run order: `run_first` ones first, then each after the suites it names in
-/// `depends_on`, else manifest order.
+/// Suites in run order (see [`order_suites`]), all of them.
 pub fn suite_order(m: &Manifest) -> Vec<String> {
-    let mut remaining: Vec<&String> = m.tests.keys().collect();
-    remaining.sort_by_key(|s| {
-        (
-            !m.tests[s.as_str()].run_first,
-            m.tests.get_index_of(s.as_str()),
-        )
-    });
+    let all: Vec<String> = m.tests.keys().cloned().collect();
+    order_suites(m, &all)
+}
+
+/// The one rule for the order suites run in, used by `plan` and by the test runner:
+/// `run_first` suites first, then manifest order, except that a suite's prerequisites
+/// ([`suite_prerequisites`]) always run before it (a `run_first` suite pulls its
+/// prerequisites forward with it). Only `selected` suites are ordered (a prerequisite that
+/// is not selected does not hold anything back); names that are not suites are ignored. On a
+/// cycle (only in an unvalidated manifest) the suite that closes it goes first.
+pub fn order_suites(m: &Manifest, selected: &[String]) -> Vec<String> {
+    let selected: HashSet<&str> = selected.iter().map(String::as_str).collect();
+    let priority = |s: &str| (!m.tests[s].run_first, m.tests.get_index_of(s));
+    // Selected prerequisites of `s`, highest priority last (they are popped from the end).
+    let pending = |s: &str| -> Vec<String> {
+        let mut pre: Vec<String> = suite_prerequisites(m, s)
+            .into_iter()
+            .filter(|d| selected.contains(d.as_str()))
+            .collect();
+        pre.sort_by_key(|d| std::cmp::Reverse(priority(d)));
+        pre
+    };
+    let mut roots: Vec<&str> = m
+        .tests
+        .keys()
+        .map(String::as_str)
+        .filter(|k| selected.contains(k))
+        .collect();
+    roots.sort_by_key(|s| priority(s));
     let mut ordered: Vec<String> = Vec::new();
-    while !remaining.is_empty() {
-        let pos = remaining
-            .iter()
-            .position(|s| {
-                m.tests[s.as_str()]
-                    .depends_on
-                    .iter()
-                    .filter(|d| m.tests.contains_key(*d) && !m.services.contains_key(*d))
-                    .all(|d| ordered.contains(d) || !remaining.contains(&d))
-            })
-            .unwrap_or(0);
-        ordered.push(remaining.remove(pos).clone());
+    let mut entered: HashSet<String> = HashSet::new();
+    for root in roots {
+        if !entered.insert(root.to_string()) {
+            continue;
+        }
+        // Depth-first over prerequisites with an explicit stack: a long chain of suites
+        // must not exhaust the call stack.
+        let mut stack: Vec<(String, Vec<String>)> = vec![(root.to_string(), pending(root))];
+        while let Some((suite, deps)) = stack.last_mut() {
+            match deps.pop() {
+                Some(d) => {
+                    if entered.insert(d.clone()) {
+                        let pre = pending(&d);
+                        stack.push((d, pre));
+                    }
+                }
+                None => {
+                    ordered.push(std::mem::take(suite));
+                    stack.pop();
+                }
+            }
+        }
     }
     ordered
+}
+
+/// The suites a suite runs after (and only if they passed): the names in its `depends_on`
+/// that are suites. A name that is both a service and a suite means the service.
+pub fn suite_prerequisites(m: &Manifest, suite: &str) -> Vec<String> {
+    let Some(s) = m.tests.get(suite) else {
+        return Vec::new();
+    };
+    s.depends_on
+        .iter()
+        .filter(|d| m.tests.contains_key(*d) && !m.services.contains_key(*d))
+        .cloned()
+        .collect()
 }
 
 /// Names of the services `roots` need: themselves and their transitive hard and soft

@@ -6,6 +6,7 @@ use std::time::Duration;
 use indexmap::IndexMap;
 
 use crate::ctx::{suggestion_help, Ctx};
+use crate::diagnostic::{cut, quote};
 use crate::interpolate::check_interpolation;
 use crate::units::{parse_duration, parse_size};
 use crate::yaml::{Node, NodeKind, Pos};
@@ -81,14 +82,14 @@ pub fn fields<'n>(
             continue;
         };
         if !seen.insert(key) {
-            cx.err(k.pos, format!("duplicate key `{key}` in {what}"));
+            cx.err(k.pos, format!("duplicate key {} in {what}", quote(key)));
             continue;
         }
         if let Some(allowed) = allowed {
             if !allowed.contains(&key) {
                 cx.err_help(
                     k.pos,
-                    format!("unknown key `{key}` in {what}"),
+                    format!("unknown key {} in {what}", quote(key)),
                     suggestion_help(key, allowed),
                 );
                 continue;
@@ -260,12 +261,15 @@ pub fn env_map(cx: &mut Ctx, node: &Node, what: &str) -> IndexMap<String, String
                 };
                 match s.split_once('=') {
                     Some((k, v)) if valid_env_name(k) => {
-                        check_interp(cx, item, v, &format!("{what}.{k}"));
+                        check_interp(cx, item, v, &format!("{what}.{}", cut(k)));
                         out.insert(k.to_string(), v.to_string());
                     }
                     _ => cx.err(
                         item.pos,
-                        format!("{what} list items must look like NAME=value, found `{s}`"),
+                        format!(
+                            "{what} list items must look like NAME=value, found {}",
+                            quote(&s)
+                        ),
                     ),
                 }
             }
@@ -278,7 +282,7 @@ pub fn env_map(cx: &mut Ctx, node: &Node, what: &str) -> IndexMap<String, String
                 if !valid_env_name(k) {
                     cx.err_help(
                         key_node.pos,
-                        format!("invalid environment variable name `{k}` in {what}"),
+                        format!("invalid environment variable name {} in {what}", quote(k)),
                         "use letters, digits and _ (not starting with a digit)",
                     );
                     continue;
@@ -289,12 +293,16 @@ pub fn env_map(cx: &mut Ctx, node: &Node, what: &str) -> IndexMap<String, String
                     _ => {
                         cx.err(
                             v.pos,
-                            format!("{what}.{k} must be a scalar, found {}", v.type_name()),
+                            format!(
+                                "{what}.{} must be a scalar, found {}",
+                                cut(k),
+                                v.type_name()
+                            ),
                         );
                         continue;
                     }
                 };
-                check_interp(cx, v, &value, &format!("{what}.{k}"));
+                check_interp(cx, v, &value, &format!("{what}.{}", cut(k)));
                 out.insert(k.to_string(), value);
             }
         }
@@ -311,7 +319,7 @@ fn valid_env_name(k: &str) -> bool {
 /// The node's value for error messages: `` `text` `` for scalars, else its type.
 pub fn describe(node: &Node) -> String {
     match &node.kind {
-        NodeKind::Scalar { value, .. } if !node.is_null() => format!("`{value}`"),
+        NodeKind::Scalar { value, .. } if !node.is_null() => quote(value),
         _ => node.type_name().to_string(),
     }
 }

@@ -1,6 +1,8 @@
-//! Manifests written for the user: the stack templates of `vers integration init`, and
-//! `vers integration add`, which inserts a service while keeping every other byte.
+//! Manifests written for the user: the stack templates of `vers integration init`,
+//! `vers integration add`, which inserts a service while keeping every other byte, and
+//! `vers remove`, which takes one out the same way.
 
+use crate::diagnostic::quote;
 use crate::model::TemplateRef;
 use crate::templates;
 use crate::yaml::{self, NodeKind};
@@ -42,20 +44,20 @@ const STACK_NAMES: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
     /// `init --template` named no stack template.
-    #[error("unknown stack template `{0}`")]
+    #[error("unknown stack template {}", quote(.0))]
     UnknownStack(String),
     /// A project or service name that cannot be used.
-    #[error("invalid {what} `{name}`: {why}")]
+    #[error("invalid {what} {}: {why}", quote(.name))]
     InvalidName {
         /// `project name` or `service name`.
         what: &'static str,
         /// The name given.
         name: String,
         /// What is wrong with it.
-        why: &'static str,
+        why: crate::names::NameError,
     },
     /// `add` with a template the catalog does not have.
-    #[error("unknown template `{name}`; templates: {known}")]
+    #[error("unknown template {}; templates: {known}", quote(.name))]
     UnknownTemplate {
         /// The template asked for.
         name: String,
@@ -63,10 +65,13 @@ pub enum EditError {
         known: String,
     },
     /// `add` of a name the manifest already has.
-    #[error("service `{0}` already exists in the manifest")]
+    #[error("service {} already exists in the manifest", quote(.0))]
     ServiceExists(String),
+    /// `remove` of a name the manifest does not have.
+    #[error("the manifest has no service {}", quote(.0))]
+    NoSuchService(String),
     /// A `--config` key that is empty or not a plain word.
-    #[error("invalid config key `{0}`")]
+    #[error("invalid config key {}", quote(.0))]
     InvalidConfigKey(String),
     /// The manifest to edit is not valid YAML.
     #[error("the manifest is not valid YAML (line {line}, column {column}): {message}")]
@@ -94,31 +99,11 @@ pub fn stack_template(name: &str) -> Option<&'static str> {
 }
 
 fn check_name(what: &'static str, name: &str) -> Result<(), EditError> {
-    let bad = |why| {
-        Err(EditError::InvalidName {
-            what,
-            name: name.to_string(),
-            why,
-        })
-    };
-    if name.is_empty() {
-        return bad("it is empty");
-    }
-    if name.len() > 63 {
-        return bad("it is longer than 63 characters");
-    }
-    let ok_first = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphanumeric());
-    if !ok_first
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return bad("use letters, digits, - and _, starting with a letter or digit");
-    }
-    Ok(())
+    crate::names::check_name(name).map_err(|why| EditError::InvalidName {
+        what,
+        name: name.to_string(),
+        why,
+    })
 }
 
 /// The stack template `template` with its top-level `name:` set to `project_name`.
@@ -340,4 +325,158 @@ fn service_block(
         }
     }
     s
+}
+
+/// Removes service `name` from the block-style `services:` mapping of `src`: its key, its
+/// body, and the comment lines directly above it at its indentation. Every other line is
+/// kept as written; a blank line left doubled is dropped. Removing the last service leaves
+/// `services: {}`.
+pub fn remove_service(src: &str, name: &str) -> Result<String, EditError> {
+    let root = yaml::parse(src).map_err(|e| EditError::Syntax {
+        line: e.pos.line,
+        column: e.pos.column,
+        message: e.message,
+    })?;
+    let layout = |why: &str| Err(EditError::Layout(why.to_string()));
+    let top: &[(yaml::Node, yaml::Node)] = match root.as_ref().map(|r| &r.kind) {
+        Some(NodeKind::Map(entries)) => entries,
+        _ => return Err(EditError::NoSuchService(name.to_string())),
+    };
+    let Some(at) = top.iter().position(|(k, _)| k.scalar() == Some("services")) else {
+        return Err(EditError::NoSuchService(name.to_string()));
+    };
+    let (key, value) = &top[at];
+    let entries: &[(yaml::Node, yaml::Node)] = match &value.kind {
+        NodeKind::Map(e) => e,
+        _ => return Err(EditError::NoSuchService(name.to_string())),
+    };
+    let Some(i) = entries.iter().position(|(k, _)| k.scalar() == Some(name)) else {
+        return Err(EditError::NoSuchService(name.to_string()));
+    };
+    let lines: Vec<&str> = src.split_inclusive('\n').collect();
+    let services_line = key.pos.line.saturating_sub(1);
+    if key.pos.column != 1 || entries[0].0.pos.line <= key.pos.line {
+        return layout("`services` is written in flow style; remove the service by hand");
+    }
+    let (skey, _) = &entries[i];
+    let key_line = skey.pos.line - 1;
+    let indent = skey.pos.column - 1;
+    let block_end = top
+        .get(at + 1)
+        .map(|(k, _)| k.pos.line.saturating_sub(1))
+        .unwrap_or(lines.len())
+        .min(lines.len());
+    let mut end = entries
+        .get(i + 1)
+        .map(|(k, _)| k.pos.line - 1)
+        .unwrap_or(block_end)
+        .min(lines.len());
+    if entries
+        .get(i + 1)
+        .is_some_and(|(k, _)| k.pos.line - 1 <= key_line)
+    {
+        return layout("services share a line; remove the service by hand");
+    }
+    let indent_of = |l: &str| l.len() - l.trim_start().len();
+    let is_comment = |l: &str| l.trim_start().starts_with('#');
+    // Blank lines and comments at the key's indentation or less before the next entry
+    // belong to what follows.
+    while end > key_line + 1 {
+        let l = lines[end - 1];
+        if l.trim().is_empty() || (is_comment(l) && indent_of(l) <= indent) {
+            end -= 1;
+        } else {
+            break;
+        }
+    }
+    // Comment lines right above the key, at its indentation, describe it.
+    let mut start = key_line;
+    while start > services_line + 1
+        && is_comment(lines[start - 1])
+        && indent_of(lines[start - 1]) == indent
+    {
+        start -= 1;
+    }
+    if start == services_line + 1 && start != key_line {
+        // A comment right under `services:` may be about the whole section: keep it.
+        start = key_line;
+    }
+    let blank_before = start == services_line + 1 || lines[start - 1].trim().is_empty();
+    if blank_before && end < lines.len() && lines[end].trim().is_empty() {
+        end += 1;
+    }
+    let mut out = String::with_capacity(src.len());
+    let only = entries.len() == 1;
+    for (n, l) in lines.iter().enumerate() {
+        if n >= start && n < end {
+            continue;
+        }
+        if only && n == services_line {
+            let newline = if l.ends_with("\r\n") { "\r\n" } else { "\n" };
+            let comment = l.find(" #").map(|p| &l[p..]).unwrap_or("").trim_end();
+            out.push_str(&format!("services: {{}}{comment}{newline}"));
+            continue;
+        }
+        out.push_str(l);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod remove_tests {
+    use super::*;
+
+    const SRC: &str = "name: shop # the shop\n\nservices:\n  # Databases\n  postgres:\n    template: postgres@15 # main db\n    config:\n      databases: [app]\n\n  # Cache for sessions\n  redis:\n    template: redis@7\n    # tuned\n    config: {maxmemory: 64mb}\n\n  api:\n    build: .\n    depends_on: [postgres]\n\n# Tests below\ntests:\n  unit:\n    command: make test\n";
+
+    #[test]
+    fn a_middle_service_goes_with_its_comments() {
+        let out = remove_service(SRC, "redis").unwrap();
+        assert_eq!(
+            out,
+            "name: shop # the shop\n\nservices:\n  # Databases\n  postgres:\n    template: postgres@15 # main db\n    config:\n      databases: [app]\n\n  api:\n    build: .\n    depends_on: [postgres]\n\n# Tests below\ntests:\n  unit:\n    command: make test\n"
+        );
+    }
+
+    #[test]
+    fn the_first_service_keeps_the_section_comment() {
+        let out = remove_service(SRC, "postgres").unwrap();
+        assert!(
+            out.starts_with(
+                "name: shop # the shop\n\nservices:\n  # Databases\n\n  # Cache for sessions\n  redis:\n"
+            ),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn the_last_service_keeps_what_follows() {
+        let out = remove_service(SRC, "api").unwrap();
+        assert!(
+            out.contains("config: {maxmemory: 64mb}\n\n# Tests below\ntests:\n"),
+            "{out}"
+        );
+        assert!(!out.contains("api:"));
+    }
+
+    #[test]
+    fn the_only_service_leaves_an_empty_mapping() {
+        let out = remove_service(
+            "name: x\nservices:\n  pg:\n    template: postgres@15\n",
+            "pg",
+        )
+        .unwrap();
+        assert_eq!(out, "name: x\nservices: {}\n");
+    }
+
+    #[test]
+    fn unknown_and_flow_style_are_refused() {
+        assert_eq!(
+            remove_service(SRC, "nope"),
+            Err(EditError::NoSuchService("nope".into()))
+        );
+        assert!(matches!(
+            remove_service("services: {a: {template: redis}}\n", "a"),
+            Err(EditError::Layout(_))
+        ));
+    }
 }

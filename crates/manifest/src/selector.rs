@@ -120,10 +120,17 @@ impl ServiceSelector {
     }
 }
 
+/// Longest pattern compiled as a glob; a longer one (far beyond any service name) matches
+/// only itself, since compiling it could exceed the regex engine's size limit.
+const MAX_PATTERN_LEN: usize = 256;
+
 /// Whether a name or glob pattern matches `name`; an invalid glob matches only itself.
 pub fn pattern_matches(pattern: &str, name: &str) -> bool {
     if pattern == name {
         return true;
+    }
+    if pattern.len() > MAX_PATTERN_LEN {
+        return false;
     }
     match Glob::new(pattern) {
         Ok(g) => g.compile_matcher().is_match(name),

@@ -15,6 +15,9 @@ pub struct TemplateInfo {
     pub default_version: Option<&'static str>,
     /// Standard ports inside the environment, main first.
     pub ports: &'static [u16],
+    /// Those of `ports` that speak HTTP/1 (HTTP faults apply to them; the others are
+    /// opaque TCP).
+    pub http_ports: &'static [u16],
     /// Whether vers implements it itself (the mocks) rather than running an engine.
     pub builtin: bool,
     /// One line on what it is.
@@ -64,6 +67,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["13", "14", "15", "16", "17"],
         default_version: Some("16"),
         ports: &[5432],
+        http_ports: &[],
         builtin: false,
         description: "PostgreSQL server",
         config: &config::POSTGRES,
@@ -73,6 +77,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["5.7", "8.0"],
         default_version: Some("8.0"),
         ports: &[3306],
+        http_ports: &[],
         builtin: false,
         description: "MySQL server",
         config: &config::MYSQL,
@@ -82,6 +87,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["10", "11"],
         default_version: Some("11"),
         ports: &[3306],
+        http_ports: &[],
         builtin: false,
         description: "MariaDB server",
         config: &config::MYSQL,
@@ -91,6 +97,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["5", "6", "7"],
         default_version: Some("7"),
         ports: &[27017],
+        http_ports: &[],
         builtin: false,
         description: "MongoDB server",
         config: &config::MONGODB,
@@ -100,6 +107,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["6", "7"],
         default_version: Some("7"),
         ports: &[6379],
+        http_ports: &[],
         builtin: false,
         description: "Redis server",
         config: &config::REDIS,
@@ -109,15 +117,27 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["1.6"],
         default_version: Some("1.6"),
         ports: &[11211],
+        http_ports: &[],
         builtin: false,
         description: "memcached",
         config: &config::MEMCACHED,
+    },
+    TemplateInfo {
+        name: "nats",
+        versions: &["2"],
+        default_version: Some("2"),
+        ports: &[4222],
+        http_ports: &[],
+        builtin: false,
+        description: "NATS messaging with JetStream",
+        config: &config::NATS,
     },
     TemplateInfo {
         name: "kafka",
         versions: &["3"],
         default_version: Some("3"),
         ports: &[9092],
+        http_ports: &[],
         builtin: false,
         description: "Apache Kafka broker",
         config: &config::KAFKA,
@@ -127,6 +147,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["3"],
         default_version: Some("3"),
         ports: &[5672, 15672],
+        http_ports: &[15672],
         builtin: false,
         description: "RabbitMQ broker",
         config: &config::RABBITMQ,
@@ -136,6 +157,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["7", "8"],
         default_version: Some("8"),
         ports: &[9200],
+        http_ports: &[9200],
         builtin: false,
         description: "Elasticsearch",
         config: &config::ELASTICSEARCH,
@@ -145,6 +167,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["2"],
         default_version: Some("2"),
         ports: &[9200],
+        http_ports: &[9200],
         builtin: false,
         description: "OpenSearch",
         config: &config::OPENSEARCH,
@@ -154,6 +177,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["1"],
         default_version: Some("1"),
         ports: &[7700],
+        http_ports: &[7700],
         builtin: false,
         description: "Meilisearch",
         config: &config::MEILISEARCH,
@@ -163,6 +187,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &[],
         default_version: None,
         ports: &[4566],
+        http_ports: &[4566],
         builtin: false,
         description: "LocalStack (AWS APIs)",
         config: &config::LOCALSTACK,
@@ -172,6 +197,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &[],
         default_version: None,
         ports: &[12111, 12112],
+        http_ports: &[12111],
         builtin: true,
         description: "built-in Stripe API mock",
         config: &config::STRIPE_MOCK,
@@ -181,6 +207,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &[],
         default_version: None,
         ports: &[8080],
+        http_ports: &[8080],
         builtin: true,
         description: "built-in OAuth 2.0 / OpenID Connect provider mock",
         config: &config::OAUTH_MOCK,
@@ -190,6 +217,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &[],
         default_version: None,
         ports: &[1025, 8025],
+        http_ports: &[8025],
         builtin: true,
         description: "built-in SMTP capture with the MailHog API",
         config: &config::MAILHOG,
@@ -199,6 +227,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["3"],
         default_version: Some("3"),
         ports: &[8000, 8001],
+        http_ports: &[8000, 8001],
         builtin: false,
         description: "Kong API gateway",
         config: &config::KONG,
@@ -208,6 +237,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &["2"],
         default_version: Some("2"),
         ports: &[80, 8080],
+        http_ports: &[80, 8080],
         builtin: false,
         description: "Traefik proxy",
         config: &config::TRAEFIK,
@@ -217,6 +247,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &[],
         default_version: None,
         ports: &[9090, 3000, 16686],
+        http_ports: &[9090, 3000, 16686],
         builtin: false,
         description: "Prometheus, Grafana and Jaeger",
         config: &config::MONITORING_STACK,
@@ -226,6 +257,7 @@ static TEMPLATES: &[TemplateInfo] = &[
         versions: &[],
         default_version: None,
         ports: &[3100],
+        http_ports: &[3100],
         builtin: false,
         description: "Loki and Promtail",
         config: &config::LOGGING_STACK,
@@ -242,13 +274,21 @@ pub fn all_templates() -> &'static [TemplateInfo] {
     TEMPLATES
 }
 
-/// Standard ports of a service, main first: its template's, or for an app service the
-/// container ports of `ports`, else `env.PORT`, else 3000.
+/// Port of the Schema Registry a kafka service runs with `schema_registry: true`.
+pub const SCHEMA_REGISTRY_PORT: u16 = 8081;
+
+/// Standard ports of a service, main first: its template's (plus the Schema Registry's for a
+/// kafka service that runs one), or for an app service the container ports of `ports`, else
+/// `env.PORT`, else 3000.
 pub fn standard_ports(service: &Service) -> Vec<u16> {
     if let Some(t) = &service.template {
-        return template(&t.name)
+        let mut ports = template(&t.name)
             .map(|i| i.ports.to_vec())
             .unwrap_or_default();
+        if t.name == "kafka" && schema_registry_on(&service.config) {
+            ports.push(SCHEMA_REGISTRY_PORT);
+        }
+        return ports;
     }
     let mut ports: Vec<u16> = Vec::new();
     for p in &service.ports {
@@ -266,6 +306,47 @@ pub fn standard_ports(service: &Service) -> Vec<u16> {
     ports
 }
 
+/// The ports of a service that speak HTTP/1: every port of an app (apps are web services
+/// unless they say otherwise) and of a service whose health check is an HTTP `path`, else
+/// the template's HTTP ports (`mailhog`: 8025, not SMTP's 1025; `postgres`: none; a kafka
+/// service's Schema Registry: 8081).
+pub fn http_ports(service: &Service) -> Vec<u16> {
+    let http_health = service
+        .healthcheck
+        .as_ref()
+        .is_some_and(|h| h.path.is_some());
+    match &service.template {
+        None => standard_ports(service),
+        Some(_) if http_health => standard_ports(service),
+        Some(t) => {
+            let mut ports = template(&t.name)
+                .map(|i| i.http_ports.to_vec())
+                .unwrap_or_default();
+            if t.name == "kafka" && schema_registry_on(&service.config) {
+                ports.push(SCHEMA_REGISTRY_PORT);
+            }
+            ports
+        }
+    }
+}
+
+/// Whether a service speaks HTTP on some port, so that `http-error` faults can reach it.
+pub fn speaks_http(service: &Service) -> bool {
+    !http_ports(service).is_empty()
+}
+
+/// Whether a kafka `config` asks for a Schema Registry (`true`, `"yes"`, or a map of its settings).
+fn schema_registry_on(config: &serde_json::Value) -> bool {
+    match config.get("schema_registry") {
+        Some(serde_json::Value::Bool(on)) => *on,
+        Some(serde_json::Value::String(s)) => {
+            matches!(s.to_ascii_lowercase().as_str(), "true" | "yes" | "on")
+        }
+        Some(serde_json::Value::Object(_)) => true,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,7 +362,7 @@ mod tests {
         assert!(template("mysql").unwrap().supports("8"));
         assert!(!template("stripe-mock").unwrap().supports("1"));
         assert!(template("nope").is_none());
-        assert_eq!(all_templates().len(), 19);
+        assert_eq!(all_templates().len(), 20);
         assert!(template("redis")
             .unwrap()
             .config_keys()
@@ -304,5 +385,52 @@ mod tests {
             version: None,
         });
         assert_eq!(standard_ports(&s), vec![6379]);
+    }
+
+    #[test]
+    fn http_ports_of_apps_mocks_and_engines() {
+        let with = |name: &str| Service {
+            template: Some(TemplateRef::parse(name)),
+            ..Service::default()
+        };
+        assert_eq!(http_ports(&Service::default()), vec![3000]);
+        assert!(!speaks_http(&with("postgres@15")));
+        assert!(!speaks_http(&with("redis")));
+        assert_eq!(http_ports(&with("mailhog")), vec![8025]);
+        assert_eq!(http_ports(&with("stripe-mock")), vec![12111]);
+        for http in ["oauth-mock", "elasticsearch@8", "localstack", "kong"] {
+            assert!(speaks_http(&with(http)), "{http}");
+        }
+        let mut pg = with("postgres");
+        pg.healthcheck = Some(crate::model::Healthcheck {
+            path: Some("/health".into()),
+            ..Default::default()
+        });
+        assert_eq!(http_ports(&pg), vec![5432]);
+        for t in all_templates() {
+            assert!(
+                t.http_ports.iter().all(|p| t.ports.contains(p)),
+                "{}",
+                t.name
+            );
+        }
+    }
+
+    #[test]
+    fn kafka_with_a_schema_registry_also_listens_on_8081() {
+        let mut s = Service {
+            template: Some(TemplateRef {
+                name: "kafka".into(),
+                version: Some("3".into()),
+            }),
+            ..Service::default()
+        };
+        assert_eq!(standard_ports(&s), vec![9092]);
+        s.config = serde_json::json!({"schema_registry": false});
+        assert_eq!(standard_ports(&s), vec![9092]);
+        assert!(!speaks_http(&s));
+        s.config = serde_json::json!({"schema_registry": true});
+        assert_eq!(standard_ports(&s), vec![9092, 8081]);
+        assert_eq!(http_ports(&s), vec![8081]);
     }
 }

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::diagnostic::quote;
+
 /// Why a duration or size could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnitError {
@@ -10,10 +12,10 @@ pub enum UnitError {
     #[error("empty value")]
     Empty,
     /// No leading number.
-    #[error("`{0}` does not start with a number")]
+    #[error("{} does not start with a number", quote(.0))]
     NoNumber(String),
     /// A unit that is not one of the accepted ones.
-    #[error("unknown unit `{unit}` in `{text}` (use {accepted})")]
+    #[error("unknown unit {} in {} (use {accepted})", quote(.unit), quote(.text))]
     UnknownUnit {
         /// The whole text.
         text: String,
@@ -23,7 +25,7 @@ pub enum UnitError {
         accepted: &'static str,
     },
     /// The value does not fit.
-    #[error("`{0}` is too large")]
+    #[error("{} is too large", quote(.0))]
     Overflow(String),
 }
 

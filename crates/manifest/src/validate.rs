@@ -1,8 +1,10 @@
 //! Checks across the manifest once it is decoded: references name existing services and
 //! suites, no dependency cycles, selectors match something, matrix keys and versions exist.
 
-use crate::ctx::{suggest, Ctx};
+use crate::ctx::{list, names_help, suggest, Ctx};
 use crate::decode::{Index, RefKind};
+use crate::diagnostic::{cut, quote};
+use crate::fault::FaultScope;
 use crate::model::Manifest;
 use crate::selector::{pattern_matches, AfterSelector, ServiceSelector};
 use crate::templates;
@@ -20,6 +22,55 @@ pub fn check(cx: &mut Ctx, m: &Manifest, ix: &Index) {
     check_suite_cycles(cx, m, ix);
     check_selectors(cx, m, ix);
     check_matrix(cx, m, ix);
+    check_faults(cx, m, ix);
+}
+
+/// Checks every `build:` context on disk under `project_dir`: one that exists but is not a
+/// readable directory (a symlink loop, a file…) is an error saying what it is. A missing
+/// one is not an error here (`up` reports it): the manifest may come before the app.
+pub fn check_build_contexts(cx: &mut Ctx, m: &Manifest, ix: &Index, project_dir: &std::path::Path) {
+    for (name, svc) in &m.services {
+        let Some(build) = &svc.build else { continue };
+        if let Err(e) = crate::build_context::check_build_context(project_dir, &build.context) {
+            if e.is_missing() {
+                continue;
+            }
+            let pos = ix.build_pos.get(name).copied().unwrap_or_default();
+            cx.err_help(pos, format!("service {}: {e}", quote(name)), e.help());
+        }
+    }
+}
+
+/// Runs [`crate::FaultSpec::check`] on every scenario's fault, each error at the key it is
+/// about (the fault's mapping when the key is missing).
+fn check_faults(cx: &mut Ctx, m: &Manifest, ix: &Index) {
+    for at in &ix.faults {
+        let (spec, scope) = match &at.suite {
+            Some(suite) => (
+                m.tests.get(suite).and_then(|s| s.scenarios.get(at.index)),
+                FaultScope::Suite(suite),
+            ),
+            None => (
+                m.chaos.as_ref().and_then(|c| c.scenarios.get(at.index)),
+                FaultScope::Environment,
+            ),
+        };
+        let Some(spec) = spec.map(|s| &s.inject) else {
+            continue;
+        };
+        for e in spec.check(m, scope) {
+            let pos = match e.index {
+                Some(i) => at.from.get(i).copied(),
+                None => at.keys.get(e.field.key()).copied(),
+            }
+            .unwrap_or(at.pos);
+            let message = format!("`{}` of {} {}", e.field.key(), at.what, e.problem);
+            match e.help {
+                Some(h) => cx.err_help(pos, message, h),
+                None => cx.err(pos, message),
+            }
+        }
+    }
 }
 
 fn check_refs(cx: &mut Ctx, m: &Manifest, ix: &Index) {
@@ -38,12 +89,12 @@ fn check_refs(cx: &mut Ctx, m: &Manifest, ix: &Index) {
         } else {
             "service or suite"
         };
-        let help = match suggest(name, candidates.iter().copied()) {
-            Some(s) => format!("did you mean `{s}`?"),
-            None if candidates.is_empty() => "the manifest declares none".to_string(),
-            None => format!("known: {}", candidates.join(", ")),
-        };
-        cx.err_help(*pos, format!("unknown {noun} `{name}` in {who}"), help);
+        let help = names_help(name, &candidates, "the manifest declares none");
+        cx.err_help(
+            *pos,
+            format!("unknown {noun} {} in {who}", quote(name)),
+            help,
+        );
     }
 }
 
@@ -116,7 +167,7 @@ fn check_service_cycles(cx: &mut Ctx, m: &Manifest, ix: &Index) {
             .collect()
     };
     for cycle in find_cycles(names.len(), &deps) {
-        let text: Vec<&str> = cycle.iter().map(|i| names[*i].as_str()).collect();
+        let text: Vec<String> = cycle.iter().map(|i| cut(names[*i])).collect();
         let pos = ix
             .service_pos
             .get(names[cycle[0]])
@@ -141,7 +192,7 @@ fn check_suite_cycles(cx: &mut Ctx, m: &Manifest, ix: &Index) {
             .collect()
     };
     for cycle in find_cycles(names.len(), &deps) {
-        let text: Vec<&str> = cycle.iter().map(|i| names[*i].as_str()).collect();
+        let text: Vec<String> = cycle.iter().map(|i| cut(names[*i])).collect();
         let pos = ix
             .suite_pos
             .get(names[cycle[0]])
@@ -159,7 +210,7 @@ fn check_suite_cycles(cx: &mut Ctx, m: &Manifest, ix: &Index) {
 
 fn check_selectors(cx: &mut Ctx, m: &Manifest, ix: &Index) {
     for (c, pos) in m.checkpoints.iter().zip(ix.after_pos.iter()) {
-        let what = format!("`after` of checkpoint `{}`", c.name);
+        let what = format!("`after` of checkpoint {}", quote(&c.name));
         match &c.after {
             AfterSelector::Healthcheck(ServiceSelector::All) => {
                 if m.services.is_empty() {
@@ -172,35 +223,38 @@ fn check_selectors(cx: &mut Ctx, m: &Manifest, ix: &Index) {
             AfterSelector::Healthcheck(ServiceSelector::Patterns(ps)) => {
                 for p in ps {
                     if !m.services.keys().any(|s| pattern_matches(p, s)) {
-                        let help = match suggest(p, m.services.keys().map(String::as_str)) {
-                            Some(s) => format!("did you mean `{s}`?"),
-                            None => format!(
-                                "services: {}",
-                                m.services.keys().cloned().collect::<Vec<_>>().join(", ")
-                            ),
-                        };
-                        cx.err_help(*pos, format!("`{p}` in {what} matches no service"), help);
+                        let services: Vec<&str> = m.services.keys().map(String::as_str).collect();
+                        let help = names_help(p, &services, "the manifest declares none");
+                        cx.err_help(
+                            *pos,
+                            format!("{} in {what} matches no service", quote(p)),
+                            help,
+                        );
                     }
                 }
             }
             AfterSelector::SuiteSetup { suite, index } => match m.tests.get(suite) {
                 None => cx.err_help(
                     *pos,
-                    format!("unknown suite `{suite}` in {what}"),
+                    format!("unknown suite {} in {what}", quote(suite)),
                     format!(
                         "suites: {}",
-                        m.tests.keys().cloned().collect::<Vec<_>>().join(", ")
+                        list(&m.tests.keys().map(String::as_str).collect::<Vec<_>>())
                     ),
                 ),
                 Some(s) if s.setup.is_empty() => cx.err(
                     *pos,
-                    format!("suite `{suite}` has no `setup` commands ({what})"),
+                    format!("suite {} has no `setup` commands ({what})", quote(suite)),
                 ),
                 Some(s) => {
                     if let Some(i) = index.filter(|i| *i >= s.setup.len()) {
                         cx.err(
                             *pos,
-                            format!("{what} names setup[{i}] but suite `{suite}` has {} setup command(s)", s.setup.len()),
+                            format!(
+                                "{what} names setup[{i}] but suite {} has {} setup command(s)",
+                                quote(suite),
+                                s.setup.len()
+                            ),
                         );
                     }
                 }
@@ -264,7 +318,10 @@ fn check_matrix(cx: &mut Ctx, m: &Manifest, ix: &Index) {
                 None => {
                     cx.err_help(
                         *key_pos,
-                        format!("matrix key `{key}` names service `{key}`, which has no catalog template"),
+                        format!(
+                            "matrix key {q} names service {q}, which has no catalog template",
+                            q = quote(key)
+                        ),
                         "matrix keys vary template versions; use a runtime key (node, python) for app services",
                     );
                     continue;
@@ -281,13 +338,13 @@ fn check_matrix(cx: &mut Ctx, m: &Manifest, ix: &Index) {
             candidates.extend(m.services.keys().map(String::as_str));
             candidates.extend(MATRIX_RUNTIMES.iter().copied());
             let help = match suggest(key, candidates.iter().copied()) {
-                Some(s) => format!("did you mean `{s}`?"),
+                Some(s) => format!("did you mean {}?", quote(s)),
                 None => "a matrix key names a template used by a service, a service, or a runtime (node, python)".to_string(),
             };
             let message = if templates::template(key).is_some() {
-                format!("matrix key `{key}` names a template no service uses")
+                format!("matrix key {} names a template no service uses", quote(key))
             } else {
-                format!("unknown matrix key `{key}`")
+                format!("unknown matrix key {}", quote(key))
             };
             cx.err_help(*key_pos, message, help);
             continue;
@@ -308,8 +365,10 @@ fn check_matrix(cx: &mut Ctx, m: &Manifest, ix: &Index) {
                 cx.err_help(
                     *pos,
                     format!(
-                        "unsupported version `{v}` of `{}` in matrix key `{key}`",
-                        info.name
+                        "unsupported version {} of `{}` in matrix key {}",
+                        quote(v),
+                        info.name,
+                        quote(key)
                     ),
                     format!("supported versions: {}", info.versions.join(", ")),
                 );

@@ -1,5 +1,6 @@
-//! The five seed manifests (copied verbatim from the seed document) validate with no error,
-//! decode to what they say, and plan as expected.
+//! The five seed manifests (copied verbatim from the seed document into `tests/fixtures`)
+//! validate with no error, decode to what they say, and plan as expected. Every input lives
+//! in the repository; a missing one fails the test.
 
 use std::path::Path;
 use std::time::Duration;
@@ -18,7 +19,8 @@ fn fixture(name: &str) -> (String, Manifest) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(format!("{name}.yaml"));
-    let src = std::fs::read_to_string(&path).unwrap();
+    let src = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()));
     let m = vers_manifest::load(&path).unwrap_or_else(|d| panic!("{name} must validate:\n{d}"));
     (src, m)
 }
@@ -32,20 +34,29 @@ fn every_seed_manifest_validates() {
     }
 }
 
+/// The fixtures are the seed manifests as the user wrote them; `vers integration init` ships
+/// the same text, so what `init` writes is exactly what these tests validate.
 #[test]
-fn fixtures_are_the_seed_text_verbatim() {
-    let seed_path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/seeds/000_2875a29a753ae553.txt");
-    let Ok(seed) = std::fs::read_to_string(&seed_path) else {
-        // The seed document lives outside the repository; the fixtures stand in for it.
-        return;
-    };
+fn fixtures_are_the_stacks_init_writes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    let mut expected: Vec<String> = SEEDS.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    assert_eq!(
+        found, expected,
+        "tests/fixtures must hold exactly the five seeds"
+    );
     for name in SEEDS {
         let (src, _) = fixture(name);
-        assert!(
-            seed.contains(&src),
-            "{name} fixture differs from the seed document"
-        );
+        let shipped = vers_manifest::scaffold::stack_template(name)
+            .unwrap_or_else(|| panic!("`init` has no stack template `{name}`"));
+        assert_eq!(src, shipped, "{name}: fixture and init template differ");
     }
 }
 

@@ -252,7 +252,15 @@ fn template_config_is_checked() {
         "invalid value `disk`",
     );
     one("name: t\nservices:\n  k:\n    template: kafka@3\n    config:\n      topics:\n        - name: a\n          partitions: six\n", "non-negative integer");
-    ok("name: t\nservices:\n  k:\n    template: kong@3\n    config:\n      database: off\n      routes:\n        - paths: [/a]\n          service: x\n");
+    ok("name: t\nservices:\n  x:\n    build: .\n  k:\n    template: kong@3\n    config:\n      database: off\n      routes:\n        - paths: [/a]\n          service: x\n        - paths: [/b]\n          service: ext\n          plugins:\n            - name: key-auth\n              config: { key_names: [apikey] }\n      services:\n        - name: ext\n          url: http://x:3000/v1\n      plugins:\n        - name: rate-limiting\n          config: { minute: 5, policy: local }\n      consumers:\n        - username: alice\n          keyauth_credentials: [{ key: k1 }]\n");
+    one(
+        "name: t\nservices:\n  users:\n    build: .\n  k:\n    template: kong@3\n    config:\n      routes:\n        - paths: [/a]\n          service: user\n",
+        "unknown service `user` in `config.routes[0].service` of service `k`",
+    );
+    one(
+        "name: t\nservices:\n  k:\n    template: kong@3\n    config:\n      consumers:\n        - username: a\n          keyauth_credentials: [{ secret: k1 }]\n",
+        "unknown key `secret`",
+    );
     one(
         &format!("{BASE}  app:\n    build: .\n    config:\n      a: 1\n"),
         "has `config` but no `template`",
@@ -292,14 +300,18 @@ fn deploy_chaos_monitoring() {
     );
     let d = one(
         &format!("{BASE}chaos:\n  scenarios:\n    - name: x\n      service: db\n      action: netwrk-delay\n"),
-        "unknown chaos action",
+        "`action` of chaos scenario `x` names no chaos action: `netwrk-delay`",
     );
-    assert_eq!(d.help.as_deref(), Some("did you mean `network-delay`?"));
+    assert!(d
+        .help
+        .as_deref()
+        .unwrap()
+        .starts_with("did you mean `network-delay`?"));
     one(
         &format!(
             "{BASE}chaos:\n  scenarios:\n    - name: x\n      service: nope\n      action: kill\n"
         ),
-        "unknown service `nope`",
+        "`service` of chaos scenario `x` names no service: `nope`",
     );
     one(
         &format!("{BASE}monitoring: yes\n"),
