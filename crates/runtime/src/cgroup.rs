@@ -10,7 +10,7 @@ use crate::error::RuntimeError;
 
 const ROOT: &str = "/sys/fs/cgroup";
 /// v1 controllers vers uses.
-const V1_CONTROLLERS: &[&str] = &["memory", "freezer", "cpu", "pids"];
+const V1_CONTROLLERS: &[&str] = &["memory", "freezer", "cpu", "cpuacct", "pids"];
 
 /// Which cgroup layout the host has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,6 +223,23 @@ impl Cgroup {
             Layout::V2 => self.dir("").join("memory.current"),
         };
         std::fs::read_to_string(p).ok()?.trim().parse().ok()
+    }
+
+    /// CPU time used by the group's processes since it was made (microseconds).
+    pub fn cpu_usage_usec(&self) -> Option<u64> {
+        match self.layout {
+            Layout::V1 => {
+                let text =
+                    std::fs::read_to_string(self.dir("cpuacct").join("cpuacct.usage")).ok()?;
+                text.trim().parse::<u64>().ok().map(|ns| ns / 1000)
+            }
+            Layout::V2 => {
+                let text = std::fs::read_to_string(self.dir("").join("cpu.stat")).ok()?;
+                text.lines()
+                    .find_map(|l| l.strip_prefix("usage_usec "))
+                    .and_then(|v| v.trim().parse().ok())
+            }
+        }
     }
 
     /// Caps CPU to `cores` (CFS quota over a 100 ms period).

@@ -5,6 +5,7 @@
 pub mod cgroup;
 pub mod error;
 pub mod netns;
+pub mod pod;
 pub mod snapshot;
 pub mod spawn;
 

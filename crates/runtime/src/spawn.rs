@@ -46,6 +46,9 @@ pub struct SpawnSpec {
     pub netns: Option<String>,
     /// File bind-mounted over `/etc/hosts` (in a private mount namespace).
     pub hosts_file: Option<PathBuf>,
+    /// Further bind mounts (source, target) in the private mount namespace; e.g. the
+    /// environment's own API socket directory over the daemon's.
+    pub binds: Vec<(PathBuf, PathBuf)>,
     /// Run as this user.
     pub user: Option<User>,
     /// Cgroup to join before exec.
@@ -64,6 +67,7 @@ pub struct SpawnSpec {
 struct Prepared {
     netns: Option<OwnedFd>,
     hosts: Option<CString>,
+    binds: Vec<(CString, CString)>,
     cgroup_procs: Vec<OwnedFd>,
     user: Option<User>,
     new_session: bool,
@@ -98,9 +102,20 @@ fn prepare(spec: &SpawnSpec) -> Result<Prepared, RuntimeError> {
         Some(cg) => cg.procs_files()?,
         None => Vec::new(),
     };
+    let c_path = |p: &Path| {
+        CString::new(p.as_os_str().as_encoded_bytes())
+            .map_err(|_| RuntimeError::Sys(format!("path {} contains NUL", p.display())))
+    };
+    let mut binds = Vec::new();
+    for (src, dst) in &spec.binds {
+        if src.exists() && dst.exists() {
+            binds.push((c_path(src)?, c_path(dst)?));
+        }
+    }
     Ok(Prepared {
         netns,
         hosts,
+        binds,
         cgroup_procs,
         user: spec.user.clone(),
         new_session: spec.new_session,
@@ -180,7 +195,7 @@ fn enter(p: &Prepared) -> std::io::Result<()> {
     if let Some(ns) = &p.netns {
         setns(ns, CloneFlags::CLONE_NEWNET).map_err(errno)?;
     }
-    if let Some(hosts) = &p.hosts {
+    if p.hosts.is_some() || !p.binds.is_empty() {
         unshare(CloneFlags::CLONE_NEWNS).map_err(errno)?;
         mount(
             None::<&str>,
@@ -190,9 +205,21 @@ fn enter(p: &Prepared) -> std::io::Result<()> {
             None::<&str>,
         )
         .map_err(errno)?;
+    }
+    if let Some(hosts) = &p.hosts {
         mount(
             Some(hosts.as_c_str()),
             c"/etc/hosts",
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(errno)?;
+    }
+    for (src, dst) in &p.binds {
+        mount(
+            Some(src.as_c_str()),
+            dst.as_c_str(),
             None::<&str>,
             MsFlags::MS_BIND,
             None::<&str>,
@@ -283,19 +310,23 @@ pub fn ensure_owned(path: &Path, user: &User) -> Result<(), RuntimeError> {
     chown_recursive(path, user)
 }
 
-/// Gives `path` and everything under it to `user`.
+/// Gives `path` and everything under it to `user`. Entries that already belong to `user` are
+/// left untouched: a chown writes metadata (and copies a whole file up on overlayfs).
 pub fn chown_recursive(path: &Path, user: &User) -> Result<(), RuntimeError> {
+    use std::os::unix::fs::MetadataExt;
     let uid = Some(Uid::from_raw(user.uid));
     let gid = Some(Gid::from_raw(user.gid));
     let meta = std::fs::symlink_metadata(path).map_err(|e| RuntimeError::io(path, e))?;
-    nix::unistd::fchownat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        uid,
-        gid,
-        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-    )
-    .map_err(|e| RuntimeError::Sys(format!("chown {}: {e}", path.display())))?;
+    if meta.uid() != user.uid || meta.gid() != user.gid {
+        nix::unistd::fchownat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            uid,
+            gid,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(|e| RuntimeError::Sys(format!("chown {}: {e}", path.display())))?;
+    }
     if meta.is_dir() {
         let rd = std::fs::read_dir(path).map_err(|e| RuntimeError::io(path, e))?;
         for entry in rd.flatten() {
@@ -303,4 +334,32 @@ pub fn chown_recursive(path: &Path, user: &User) -> Result<(), RuntimeError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    #[test]
+    fn chown_recursive_leaves_what_the_user_already_owns_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("data");
+        std::fs::write(&file, b"x").unwrap();
+        let before = std::fs::metadata(&file).unwrap();
+        let owner = User {
+            uid: before.uid(),
+            gid: before.gid(),
+            name: "owner".into(),
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        chown_recursive(dir.path(), &owner).unwrap();
+        let after = std::fs::metadata(&file).unwrap();
+        // A chown, even to the same owner, sets the change time: none happened.
+        assert_eq!(
+            (before.ctime(), before.ctime_nsec()),
+            (after.ctime(), after.ctime_nsec())
+        );
+    }
 }
