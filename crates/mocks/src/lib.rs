@@ -2,4 +2,5 @@
 
 pub mod mailhog;
 pub mod oauth;
+pub mod schema_registry;
 pub mod stripe;

@@ -10,9 +10,25 @@ pub fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Runs `python3 SCRIPT ARGS…` and panics with its output unless it exits 0.
+/// The Python of the test virtual environment that `scripts/setup.sh` fills with the real
+/// client libraries (`$VERS_TEST_VENV`, default `/var/cache/vers/test-venv`).
+pub fn python() -> PathBuf {
+    let venv = std::env::var_os("VERS_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/vers/test-venv"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh to create the test virtual environment",
+        python.display()
+    );
+    python
+}
+
+/// Runs `SCRIPT ARGS…` with the test environment's python and panics with its output unless
+/// it exits 0.
 pub async fn run_python(name: &str, args: &[&str]) -> String {
-    let output = tokio::process::Command::new("python3")
+    let output = tokio::process::Command::new(python())
         .arg(script(name))
         .args(args)
         .stdin(Stdio::null())
