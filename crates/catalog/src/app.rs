@@ -4,6 +4,11 @@
 //! with its `env` plus `HOST` (the address it must bind) and `PORT` (its first port). Apps
 //! must listen on `HOST:PORT`: binding `0.0.0.0` also works inside the environment, but
 //! `127.0.0.1` would be unreachable from the other services.
+//!
+//! Each instance also learns who it is, as a container does from its hostname: `VERS_SERVICE`
+//! (the service name), `VERS_REPLICA` (0 to replicas − 1) and `VERS_INSTANCE`
+//! (`<service>-<replica>`, unique in the environment and the same in every branch), e.g. for
+//! the consumer name of each replica in a Kafka group or a Redis stream consumer group.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +36,60 @@ pub fn detect_build(context: &Path) -> Option<String> {
         return Some("cargo build --release".to_string());
     }
     None
+}
+
+/// The npm workspace root `context` is a member of: the nearest ancestor whose `package.json`
+/// lists, in `workspaces` (an array of globs, or `{"packages": [...]}`), a pattern matching
+/// the path from it to `context`. npm installs a workspace's dependencies there, from the
+/// root's lockfile, whichever member it is run in.
+pub fn npm_workspace_root(context: &Path) -> Option<PathBuf> {
+    let context = std::path::absolute(context).ok()?;
+    for dir in context.ancestors().skip(1) {
+        let Ok(bytes) = std::fs::read(dir.join("package.json")) else {
+            continue;
+        };
+        let Ok(json) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            continue;
+        };
+        let patterns = match json.get("workspaces") {
+            Some(serde_json::Value::Array(list)) => list,
+            Some(serde_json::Value::Object(map)) => match map.get("packages") {
+                Some(serde_json::Value::Array(list)) => list,
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let Ok(member) = context.strip_prefix(dir) else {
+            continue;
+        };
+        let member = member.to_string_lossy();
+        let listed = patterns.iter().filter_map(|p| p.as_str()).any(|pattern| {
+            let pattern = pattern.trim_start_matches("./").trim_end_matches('/');
+            globset::GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .is_ok_and(|glob| glob.compile_matcher().is_match(member.as_ref()))
+        });
+        if listed {
+            return Some(dir.to_path_buf());
+        }
+    }
+    None
+}
+
+/// Where the detected build of `context` runs: the npm workspace root for a member of an npm
+/// workspace that has no lockfile of its own (one install there serves every member), else
+/// `context` itself.
+pub fn build_dir(context: &Path) -> PathBuf {
+    let own_lock = ["package-lock.json", "npm-shrinkwrap.json"]
+        .iter()
+        .any(|lock| context.join(lock).is_file());
+    if context.join("package.json").is_file() && !own_lock {
+        if let Some(root) = npm_workspace_root(context) {
+            return root;
+        }
+    }
+    context.to_path_buf()
 }
 
 /// The run command for a source tree: the `web:` line of a `Procfile`, else `npm start` when
@@ -72,6 +131,7 @@ impl Template for App {
     /// Apps have no engine of their own: this is the shell that runs their command.
     fn engine(&self, _version: Option<&str>) -> Result<EngineBinary, MissingEngine> {
         Ok(EngineBinary {
+            stand_in: None,
             template: "app".into(),
             version: "0".into(),
             major: "0".into(),
@@ -98,8 +158,14 @@ impl Template for App {
             })?,
         };
         let mut env = ctx.env.clone();
-        env.insert("HOST".into(), ctx.listen.to_string());
+        env.insert("HOST".into(), ctx.bind.to_string());
         env.insert("PORT".into(), ctx.port(0, DEFAULT_PORT).to_string());
+        env.insert("VERS_SERVICE".into(), ctx.service.clone());
+        env.insert("VERS_REPLICA".into(), ctx.replica.to_string());
+        env.insert(
+            "VERS_INSTANCE".into(),
+            format!("{}-{}", ctx.service, ctx.replica),
+        );
         Ok(Launch {
             program: PathBuf::from(SHELL),
             args: vec!["-c".into(), command],
@@ -120,6 +186,12 @@ impl Template for App {
 
     fn quiesce(&self, _ctx: &InstanceCtx, _engine: &EngineBinary) -> Vec<Exec> {
         Vec::new()
+    }
+
+    /// Apps are assumed to speak HTTP on every port (the usual case for `build:` services);
+    /// HTTP faults then apply to them, and other traffic passes through untouched.
+    fn http_ports(&self, ctx: &InstanceCtx) -> Vec<u16> {
+        ctx.ports.clone()
     }
 
     fn connection_env(&self, _ctx: &InstanceCtx) -> BTreeMap<String, String> {

@@ -1,8 +1,11 @@
 //! Finding executables and reading the versions they report.
 
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// `PATH` used when the process has none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -29,18 +32,60 @@ pub(crate) fn find_tool(candidates: &[PathBuf], name: &str) -> Option<PathBuf> {
         .or_else(|| on_path(name))
 }
 
-/// Runs `program args` and returns its stdout and stderr, or `None` when it cannot run or fails.
+/// How long a version probe may run before it is killed: a binary that starts a server
+/// instead of printing its version (as `rabbitmq-server --version` does) must not hang vers.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs `program args` and returns its stdout and stderr, or `None` when it cannot run, fails
+/// or is still running after [`PROBE_TIMEOUT`] (then it is killed with its process group).
 pub(crate) fn output_of(program: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new(program)
+    let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()
         .ok()?;
-    if !out.status.success() {
+    // Read both pipes on threads so a chatty probe cannot block on a full pipe.
+    let mut out_pipe = child.stdout.take()?;
+    let mut err_pipe = child.stderr.take()?;
+    let out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = out_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = err_pipe.read_to_end(&mut buf);
+        buf
+    });
+    let deadline = Instant::now() + PROBE_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(5)),
+            _ => break None,
+        }
+    };
+    let Some(status) = status else {
+        // The probe's own process group: whatever it started dies with it.
+        if let Ok(pid) = i32::try_from(child.id()) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    };
+    let (out, err) = (out.join().ok()?, err.join().ok()?);
+    if !status.success() {
         return None;
     }
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let mut text = String::from_utf8_lossy(&out).into_owned();
+    text.push_str(&String::from_utf8_lossy(&err));
     Some(text)
 }
 
@@ -62,6 +107,18 @@ pub(crate) fn first_version(text: &str) -> Option<String> {
 /// The version `program` reports for `args` (usually `--version`).
 pub(crate) fn version_of(program: &Path, args: &[&str]) -> Option<String> {
     output_of(program, args).and_then(|text| first_version(&text))
+}
+
+/// The upstream version of an installed Debian package, without epoch and revision
+/// (`0.10.23` of `1:0.10.23-1+deb12u1`), read from the package database: the way to learn
+/// the version of a server whose binary has no version flag.
+pub(crate) fn debian_package_version(package: &str) -> Option<String> {
+    let dpkg = find_tool(&[PathBuf::from("/usr/bin/dpkg-query")], "dpkg-query")?;
+    let full = output_of(&dpkg, &["-W", "-f=${Version}", package])?;
+    let full = full.trim();
+    let without_epoch = full.split_once(':').map_or(full, |(_, v)| v);
+    let upstream = without_epoch.split('-').next()?.to_string();
+    (!upstream.is_empty()).then_some(upstream)
 }
 
 /// Whether `version` (e.g. `15.14`) is the requested `want` (`15`) or starts with it (`8.0` of `8.0.36`).
@@ -94,6 +151,17 @@ mod tests {
             Some("10.11.6")
         );
         assert_eq!(first_version("no digits here"), None);
+    }
+
+    #[test]
+    fn kills_a_probe_that_does_not_exit() {
+        let began = Instant::now();
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("server");
+        std::fs::write(&script, "#!/bin/sh\nsleep 60 &\nsleep 60\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(output_of(&script, &["--version"]), None);
+        assert!(began.elapsed() < PROBE_TIMEOUT + Duration::from_secs(2));
     }
 
     #[test]

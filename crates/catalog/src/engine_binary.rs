@@ -18,6 +18,26 @@ pub struct EngineBinary {
     pub bin_dir: PathBuf,
     /// Where the engine came from.
     pub source: EngineSource,
+    /// Set when a compatible implementation serves the template because the real engine is
+    /// not obtainable here (SPEC §8); `None` for the real engine or a vers built-in mock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stand_in: Option<StandIn>,
+}
+
+/// A wire-compatible implementation serving a template in place of its real engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StandIn {
+    /// What runs, with its version, e.g. `tansu 0.6.0`.
+    pub implementation: String,
+    /// What it is compatible with, and the gaps users must know, e.g. `Kafka wire protocol;
+    /// not Apache Kafka: DescribeConfigs returns no topic configs`.
+    pub note: String,
+}
+
+impl fmt::Display for StandIn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (stand-in: {})", self.implementation, self.note)
+    }
 }
 
 /// Where an engine came from.

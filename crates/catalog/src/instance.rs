@@ -16,8 +16,14 @@ pub struct InstanceCtx {
     pub template: Option<String>,
     /// Requested version, e.g. `15`.
     pub version: Option<String>,
-    /// The backend address this process must listen on.
+    /// The instance's own address: where other processes of the environment (probes,
+    /// setup steps, the service's proxy) reach it.
     pub listen: Ipv4Addr,
+    /// The address the server binds. Under vers every instance runs in a network namespace
+    /// of its own (as a container does), so this is `0.0.0.0` and `localhost` inside the
+    /// instance reaches the instance itself; tests running servers side by side on the host
+    /// set it to `listen`.
+    pub bind: Ipv4Addr,
     /// Ports the process listens on; the first is the main one (tests may pick free ports).
     pub ports: Vec<u16>,
     /// Persistent data directory, captured by checkpoints; exists and is owned by the engine user.
@@ -44,6 +50,9 @@ pub struct InstanceCtx {
     pub command: Option<String>,
     /// The app's build context directory, for services with `build:`.
     pub build_context: Option<PathBuf>,
+    /// Every service of the environment by name (its hostname there) with its standard ports,
+    /// main first: what a gateway or a client template needs to reach the others.
+    pub peers: BTreeMap<String, Vec<u16>>,
 }
 
 impl InstanceCtx {
@@ -128,5 +137,19 @@ pub enum Probe {
     Tcp {
         /// Port on the instance's listen address.
         port: u16,
+    },
+    /// Healthy when, after connecting to `port` and writing `send` (may be empty), the first
+    /// bytes the server answers hold `expect` at offset `expect_at`: a protocol-level check
+    /// (a Kafka ApiVersions reply, an AMQP `connection.start`, a MySQL greeting) that needs
+    /// no client program.
+    Exchange {
+        /// Port on the instance's listen address.
+        port: u16,
+        /// Bytes written once connected.
+        send: Vec<u8>,
+        /// Offset of `expect` in the reply.
+        expect_at: usize,
+        /// Bytes the reply must hold at `expect_at`.
+        expect: Vec<u8>,
     },
 }

@@ -36,4 +36,20 @@ pub trait Template: Send + Sync {
 
     /// Extra environment for clients of this service (e.g. `PGHOST`); may be empty.
     fn connection_env(&self, ctx: &InstanceCtx) -> BTreeMap<String, String>;
+
+    /// The ports of `ctx` that speak HTTP/1 (HTTP faults and request recording apply to
+    /// them; the others are treated as opaque TCP).
+    fn http_ports(&self, _ctx: &InstanceCtx) -> Vec<u16> {
+        Vec::new()
+    }
+
+    /// Further long-running processes of the same instance, started after the server (in
+    /// the same network namespace and cgroup), e.g. a schema registry beside a broker.
+    fn companions(
+        &self,
+        _ctx: &InstanceCtx,
+        _engine: &EngineBinary,
+    ) -> Result<Vec<Launch>, CatalogError> {
+        Ok(Vec::new())
+    }
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::json;
 use support::{ctx, dirs, free_port, probe_once, start, wait_healthy};
-use vers_catalog::app::{detect_build, detect_command};
+use vers_catalog::app::{build_dir, detect_build, detect_command, npm_workspace_root};
 use vers_catalog::{template_for, CatalogError, Probe};
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -26,6 +26,54 @@ fn detects_npm_and_cargo_builds() {
     assert_eq!(detect_build(d.path()).as_deref(), Some("npm install"));
     write(d.path(), "package-lock.json", "{}");
     assert_eq!(detect_build(d.path()).as_deref(), Some("npm ci"));
+}
+
+#[test]
+fn npm_workspace_members_build_at_the_workspace_root() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    for dir in [
+        "services/user",
+        "services/user/sub",
+        "packages/events",
+        "tools/x",
+        "own",
+    ] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+        write(&root.join(dir), "package.json", "{}");
+    }
+    write(
+        root,
+        "package.json",
+        r#"{"workspaces": ["./services/*", "packages/events/", "own"]}"#,
+    );
+    write(root, "package-lock.json", "{}");
+    write(&root.join("own"), "package-lock.json", "{}");
+
+    // Members (by glob or by name) build at the root, where `npm ci` reads the lockfile.
+    assert_eq!(build_dir(&root.join("services/user")), root);
+    assert_eq!(build_dir(&root.join("packages/events")), root);
+    assert_eq!(
+        detect_build(&build_dir(&root.join("services/user"))).as_deref(),
+        Some("npm ci")
+    );
+    // Not members: a `*` does not cross a `/`, and unlisted directories stay on their own.
+    assert_eq!(npm_workspace_root(&root.join("services/user/sub")), None);
+    assert_eq!(build_dir(&root.join("tools/x")), root.join("tools/x"));
+    // A member with its own lockfile builds by itself.
+    assert_eq!(npm_workspace_root(&root.join("own")).as_deref(), Some(root));
+    assert_eq!(build_dir(&root.join("own")), root.join("own"));
+    // The object form of `workspaces`.
+    write(
+        root,
+        "package.json",
+        r#"{"workspaces": {"packages": ["tools/*"]}}"#,
+    );
+    assert_eq!(build_dir(&root.join("tools/x")), root);
+    assert_eq!(
+        build_dir(&root.join("services/user")),
+        root.join("services/user")
+    );
 }
 
 #[test]
@@ -67,6 +115,29 @@ fn an_app_runs_its_command_on_host_and_port() {
     assert_eq!(
         launch.env.get("HOST").map(String::as_str),
         Some("127.0.0.1")
+    );
+    assert_eq!(
+        launch.env.get("VERS_SERVICE").map(String::as_str),
+        Some("web")
+    );
+    assert_eq!(
+        launch.env.get("VERS_REPLICA").map(String::as_str),
+        Some("0")
+    );
+    assert_eq!(
+        launch.env.get("VERS_INSTANCE").map(String::as_str),
+        Some("web-0")
+    );
+    let mut third = c.clone();
+    third.replica = 2;
+    let launch3 = t.launch(&third, &engine).unwrap();
+    assert_eq!(
+        launch3.env.get("VERS_INSTANCE").map(String::as_str),
+        Some("web-2")
+    );
+    assert_eq!(
+        launch3.env.get("VERS_REPLICA").map(String::as_str),
+        Some("2")
     );
     let probe = t.health(&c, &engine);
     assert_eq!(probe, Probe::Tcp { port });

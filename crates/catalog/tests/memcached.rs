@@ -1,28 +1,18 @@
-//! memcached for real (Debian package `memcached`): memory, connections and threads as configured.
+//! memcached for real (Debian package `memcached`): memory, connections and threads as
+//! configured, checked with pymemcache.
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
-
 use serde_json::json;
-use support::{ctx, dirs, free_port, start, wait_healthy};
-use vers_catalog::{template_for, EngineSource};
+use support::{ctx, dirs, free_port, probe_once, run_python, start, wait_healthy};
+use vers_catalog::{template_for, EngineSource, Probe};
 
 #[test]
 fn memcached_runs_with_its_config() {
     let t = template_for("memcached").unwrap();
-    let engine = match t.engine(Some("1.6")) {
-        Ok(e) => e,
-        Err(missing) => {
-            assert!(
-                missing.hint.contains("apt-get install memcached"),
-                "{}",
-                missing.hint
-            );
-            return;
-        }
-    };
+    let engine = t.engine(Some("1.6")).unwrap_or_else(|missing| {
+        panic!("memcached is needed for this test (scripts/setup.sh installs it): {missing}")
+    });
     assert!(
         matches!(engine.source, EngineSource::Distro { ref package } if package == "memcached")
     );
@@ -35,34 +25,25 @@ fn memcached_runs_with_its_config() {
         vec![port],
         json!({"memory": "32mb", "max_connections": 64, "threads": 2}),
     );
+    let probe = t.health(&c, &engine);
+    assert!(matches!(probe, Probe::Exchange { .. }), "{probe:?}");
+    assert!(!probe_once(&probe), "healthy before it started");
     let server = start(
         &t.launch(&c, &engine).unwrap(),
         d.root.path().join("memcached.log"),
     );
-    wait_healthy(&t.health(&c, &engine), &server);
+    wait_healthy(&probe, &server);
 
-    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    conn.write_all(b"set k 0 0 1\r\nv\r\nstats settings\r\n")
-        .unwrap();
-    let mut reader = BufReader::new(conn);
-    let mut lines = Vec::new();
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let line = line.trim_end().to_string();
-        if line == "END" || line.is_empty() {
-            break;
-        }
-        lines.push(line);
-    }
-    assert_eq!(lines[0], "STORED");
-    for want in [
-        "STAT maxbytes 33554432",
-        "STAT maxconns 64",
-        "STAT num_threads 2",
-    ] {
-        assert!(lines.iter().any(|l| l == want), "{want} not in {lines:?}");
-    }
+    let out = run_python(
+        "clients/memcached_client.py",
+        &["127.0.0.1", &port.to_string()],
+    );
+    let reply: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(reply["got"], "hello");
+    let settings = &reply["settings"];
+    assert_eq!(settings["maxbytes"], "33554432");
+    assert_eq!(settings["maxconns"], "64");
+    assert_eq!(settings["num_threads"], "2");
     assert_eq!(
         t.connection_env(&c).get("MEMCACHED_SERVERS"),
         Some(&format!("cache:{port}"))

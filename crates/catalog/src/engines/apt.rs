@@ -5,6 +5,12 @@ use std::process::Command;
 
 /// Runs `apt-get install -y <package>` when running as root; otherwise says what to run.
 pub(crate) fn install(package: &str, progress: &mut dyn FnMut(&str)) -> Result<(), String> {
+    install_all(&[package], progress)
+}
+
+/// Runs `apt-get install -y <packages…>` when running as root; otherwise says what to run.
+pub(crate) fn install_all(packages: &[&str], progress: &mut dyn FnMut(&str)) -> Result<(), String> {
+    let package = packages.join(" ");
     let is_root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
     if !is_root {
         return Err(format!(
@@ -13,7 +19,8 @@ pub(crate) fn install(package: &str, progress: &mut dyn FnMut(&str)) -> Result<(
     }
     progress(&format!("apt-get install -y {package}"));
     let out = Command::new("apt-get")
-        .args(["install", "-y", "--no-install-recommends", package])
+        .args(["install", "-y", "--no-install-recommends"])
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive")
         .output()
         .map_err(|e| format!("running apt-get: {e}"))?;

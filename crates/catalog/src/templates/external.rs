@@ -26,27 +26,11 @@ pub(crate) struct External {
 }
 
 /// Catalog templates of SPEC Appendix A that vers does not configure.
-pub(crate) static EXTERNAL: [External; 13] = [
+pub(crate) static EXTERNAL: [External; 5] = [
     External { name: "mysql", binaries: &["mysqld"], version_args: &["--version"], port: 3306,
         hint: "MySQL is not packaged for Debian; use mariadb@10 (apt-get install mariadb-server) or install MySQL from dev.mysql.com" },
-    External { name: "mariadb", binaries: &["mariadbd", "mysqld"], version_args: &["--version"], port: 3306,
-        hint: "install it with: apt-get install mariadb-server" },
-    External { name: "mongodb", binaries: &["mongod"], version_args: &["--version"], port: 27017,
-        hint: "MongoDB is not packaged for Debian and not available from this machine's registries; install mongod from mongodb.org" },
-    External { name: "kafka", binaries: &["kafka-server-start.sh", "kafka-server-start"], version_args: &["--version"], port: 9092,
-        hint: "kafka is not packaged for Debian; install Apache Kafka from kafka.apache.org (needs a Java runtime: apt-get install default-jre-headless)" },
-    External { name: "rabbitmq", binaries: &["rabbitmq-server"], version_args: &["--version"], port: 5672,
-        hint: "install it with: apt-get install rabbitmq-server" },
-    External { name: "elasticsearch", binaries: &["elasticsearch"], version_args: &["--version"], port: 9200,
-        hint: "elasticsearch is not available from this machine's registries; install it from elastic.co" },
-    External { name: "opensearch", binaries: &["opensearch"], version_args: &["--version"], port: 9200,
-        hint: "opensearch is not available from this machine's registries; install it from opensearch.org" },
     External { name: "meilisearch", binaries: &["meilisearch"], version_args: &["--version"], port: 7700,
         hint: "meilisearch is not packaged for Debian; install its release binary from github.com/meilisearch/meilisearch" },
-    External { name: "localstack", binaries: &["localstack"], version_args: &["--version"], port: 4566,
-        hint: "localstack needs Docker; install it with: pip install localstack (and a Docker daemon)" },
-    External { name: "kong", binaries: &["kong"], version_args: &["version"], port: 8000,
-        hint: "kong is not packaged for Debian; install it from konghq.com" },
     External { name: "traefik", binaries: &["traefik"], version_args: &["version"], port: 80,
         hint: "traefik is not packaged for Debian; install its release binary from github.com/traefik/traefik" },
     External { name: "monitoring-stack", binaries: &["prometheus"], version_args: &["--version"], port: 9090,
@@ -69,6 +53,7 @@ impl External {
             EngineSource::Path
         };
         Some(EngineBinary {
+            stand_in: None,
             template: self.name.into(),
             major: major_of(&version),
             version,

@@ -31,6 +31,7 @@ pub(crate) fn installed() -> Option<EngineBinary> {
         EngineSource::Path
     };
     Some(EngineBinary {
+        stand_in: None,
         template: "memcached".into(),
         major: major_of(&version),
         version,
@@ -51,7 +52,7 @@ pub(crate) fn args(ctx: &InstanceCtx) -> Result<Vec<String>, CatalogError> {
     };
     let mut args = vec![
         "-l".to_string(),
-        ctx.listen.to_string(),
+        ctx.bind.to_string(),
         "-p".into(),
         ctx.port(0, PORT).to_string(),
         "-U".into(),
@@ -109,9 +110,13 @@ impl Template for Memcached {
         })
     }
 
+    /// Healthy once the server answers the text protocol's `version` command.
     fn health(&self, ctx: &InstanceCtx, _engine: &EngineBinary) -> Probe {
-        Probe::Tcp {
+        Probe::Exchange {
             port: ctx.port(0, PORT),
+            send: b"version\r\n".to_vec(),
+            expect_at: 0,
+            expect: b"VERSION ".to_vec(),
         }
     }
 

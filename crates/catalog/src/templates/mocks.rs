@@ -35,6 +35,7 @@ pub(crate) fn builtin(template: &str) -> EngineBinary {
         .unwrap_or_default();
     let version = env!("CARGO_PKG_VERSION").to_string();
     EngineBinary {
+        stand_in: None,
         template: template.into(),
         major: crate::binaries::major_of(&version),
         version,
@@ -79,7 +80,7 @@ impl Template for Mock {
         let text = serde_json::to_vec_pretty(&ctx.config)
             .map_err(|e| CatalogError::io(&config_path, e.into()))?;
         std::fs::write(&config_path, text).map_err(|e| CatalogError::io(&config_path, e))?;
-        let listen = ctx.listen.to_string();
+        let listen = ctx.bind.to_string();
         let mut args: Vec<String> = vec!["mock".into()];
         match self.0 {
             Kind::Stripe => args.extend([
@@ -153,6 +154,14 @@ impl Template for Mock {
 
     fn quiesce(&self, _ctx: &InstanceCtx, _engine: &EngineBinary) -> Vec<Exec> {
         Vec::new()
+    }
+
+    fn http_ports(&self, ctx: &InstanceCtx) -> Vec<u16> {
+        match self.0 {
+            Kind::Stripe => vec![ctx.port(0, 12111)],
+            Kind::Oauth => vec![ctx.port(0, 8080)],
+            Kind::Mailhog => vec![ctx.port(1, 8025)],
+        }
     }
 
     fn connection_env(&self, ctx: &InstanceCtx) -> BTreeMap<String, String> {

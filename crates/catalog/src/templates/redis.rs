@@ -3,7 +3,12 @@
 //! Persistence is on unless `persistence: false`: checkpoints capture the data directory,
 //! so a Redis without an append-only file would lose its keys in every branch. With the
 //! AOF written on every command (fsynced once a second) a frozen Redis has everything it
-//! acknowledged in the page cache that the snapshot captures, so `quiesce` has nothing to do.
+//! acknowledged in the page cache that the snapshot captures. `quiesce` rewrites the AOF
+//! first, so a checkpoint holds one RDB-format base (the AOF's RDB preamble) and branches load
+//! it instead of replaying every command ever written.
+//!
+//! Health is `PING` answered `+PONG` over the wire (a Redis still loading answers `-LOADING`),
+//! without starting a client process per probe.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -45,6 +50,7 @@ pub(crate) fn installed() -> Option<EngineBinary> {
         EngineSource::Path
     };
     Some(EngineBinary {
+        stand_in: None,
         template: "redis".into(),
         major: major_of(&version),
         version,
@@ -88,7 +94,7 @@ fn percent_encode(text: &str) -> String {
 pub(crate) fn conf(ctx: &InstanceCtx) -> Result<String, CatalogError> {
     let cfg = Config::new(&ctx.service, &ctx.config);
     let mut lines = vec![
-        format!("bind {}", ctx.listen),
+        format!("bind {}", ctx.bind),
         format!("port {}", ctx.port(0, PORT)),
         format!("dir {}", quoted(&ctx.data_dir.display().to_string())),
         "protected-mode no".to_string(),
@@ -180,26 +186,62 @@ impl Template for Redis {
         })
     }
 
-    fn health(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Probe {
-        let script = format!(
-            "[ \"$({} -h {} -p {} ping)\" = PONG ]",
-            cli(engine).display(),
-            ctx.listen,
-            ctx.port(0, PORT)
-        );
-        let mut env = BTreeMap::new();
-        if let Ok(Some(pass)) = password(&Config::new(&ctx.service, &ctx.config)) {
-            env.insert("REDISCLI_AUTH".to_string(), pass);
+    fn health(&self, ctx: &InstanceCtx, _engine: &EngineBinary) -> Probe {
+        let ping = b"*1\r\n$4\r\nPING\r\n";
+        match password(&Config::new(&ctx.service, &ctx.config)) {
+            Ok(Some(pass)) => {
+                // AUTH first; its `+OK\r\n` precedes the `+PONG`.
+                let mut send = format!("*2\r\n$4\r\nAUTH\r\n${}\r\n", pass.len()).into_bytes();
+                send.extend_from_slice(pass.as_bytes());
+                send.extend_from_slice(b"\r\n");
+                send.extend_from_slice(ping);
+                Probe::Exchange {
+                    port: ctx.port(0, PORT),
+                    send,
+                    expect_at: 5,
+                    expect: b"+PONG".to_vec(),
+                }
+            }
+            _ => Probe::Exchange {
+                port: ctx.port(0, PORT),
+                send: ping.to_vec(),
+                expect_at: 0,
+                expect: b"+PONG".to_vec(),
+            },
         }
-        Probe::Exec(Exec::new("/bin/sh", ["-c".to_string(), script]).with_env(env))
     }
 
     fn setup(&self, _ctx: &InstanceCtx, _engine: &EngineBinary) -> Result<Vec<Exec>, CatalogError> {
         Ok(Vec::new())
     }
 
-    fn quiesce(&self, _ctx: &InstanceCtx, _engine: &EngineBinary) -> Vec<Exec> {
-        Vec::new()
+    fn quiesce(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Vec<Exec> {
+        let cfg = Config::new(&ctx.service, &ctx.config);
+        if cfg.boolean("persistence").ok().flatten() == Some(false) {
+            return Vec::new();
+        }
+        let cli = format!(
+            "{} -h {} -p {}",
+            cli(engine).display(),
+            ctx.listen,
+            ctx.port(0, PORT)
+        );
+        // Rewrite the AOF (into an RDB preamble) and wait until the rewrite is done.
+        let script = format!(
+            "{cli} bgrewriteaof >/dev/null || exit 1\n\
+             for _ in $(seq 600); do\n\
+               case \"$({cli} info persistence)\" in\n\
+                 *aof_rewrite_in_progress:0*aof_rewrite_scheduled:0*) exit 0 ;;\n\
+               esac\n\
+               sleep 0.05\n\
+             done\n\
+             exit 1\n"
+        );
+        let mut env = BTreeMap::new();
+        if let Ok(Some(pass)) = password(&cfg) {
+            env.insert("REDISCLI_AUTH".to_string(), pass);
+        }
+        vec![Exec::new("/bin/sh", ["-c".to_string(), script]).with_env(env)]
     }
 
     fn connection_env(&self, ctx: &InstanceCtx) -> BTreeMap<String, String> {

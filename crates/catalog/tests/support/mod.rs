@@ -94,6 +94,8 @@ pub fn ctx(
         template: Some(template.into()),
         version: None,
         listen: Ipv4Addr::LOCALHOST,
+        bind: Ipv4Addr::LOCALHOST,
+        peers: BTreeMap::new(),
         ports,
         data_dir: dirs.data.clone(),
         run_dir: dirs.run.clone(),
@@ -146,6 +148,29 @@ pub struct Running {
 }
 
 impl Running {
+    /// The server's process id.
+    pub fn pid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Copies `from` into `to` (created) while the server is stopped with SIGSTOP, as a
+    /// checkpoint captures the data directory of a frozen service; `to` is owned by the engine user.
+    pub fn copy_while_frozen(&self, from: &Path, to: &Path) {
+        kill(self.pid(), Signal::SIGSTOP).unwrap();
+        let out = Command::new("cp")
+            .arg("-a")
+            .arg(from)
+            .arg(to)
+            .output()
+            .unwrap();
+        kill(self.pid(), Signal::SIGCONT).unwrap();
+        assert!(
+            out.status.success(),
+            "cp: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The server's combined output so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
@@ -215,6 +240,31 @@ pub fn probe_once(probe: &Probe) -> bool {
                 .nth(1)
                 .is_some_and(|code| code.starts_with('2'))
         }
+        Probe::Exchange {
+            port,
+            send,
+            expect_at,
+            expect,
+        } => {
+            use std::io::{Read, Write};
+            let Ok(mut s) = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, *port)) else {
+                return false;
+            };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            if !send.is_empty() && s.write_all(send).is_err() {
+                return false;
+            }
+            let want = expect_at + expect.len();
+            let mut reply = Vec::new();
+            let mut buf = [0u8; 512];
+            while reply.len() < want {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => return false,
+                    Ok(n) => reply.extend_from_slice(&buf[..n]),
+                }
+            }
+            reply[*expect_at..want] == expect[..]
+        }
     }
 }
 
@@ -228,4 +278,80 @@ pub fn wait_healthy(probe: &Probe, server: &Running) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("never healthy: {probe:?}\n{}", server.log());
+}
+
+/// The Python of the test virtual environment that `scripts/setup.sh` fills with the real
+/// client libraries (`$VERS_TEST_VENV`, default `/var/cache/vers/test-venv`).
+pub fn python() -> PathBuf {
+    let venv = std::env::var_os("VERS_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/cache/vers/test-venv"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh to create the test virtual environment",
+        python.display()
+    );
+    python
+}
+
+/// Runs the client script `name` of this `tests` directory with the test environment's
+/// python and `args`, failing the test with its output unless it exits 0.
+pub fn run_python(name: &str, args: &[&str]) -> String {
+    run_python_beside(name, args, None)
+}
+
+/// [`run_python`] against `server`, whose log a failure shows too.
+pub fn run_python_against(name: &str, args: &[&str], server: &Running) -> String {
+    run_python_beside(name, args, Some(server))
+}
+
+fn run_python_beside(name: &str, args: &[&str], server: Option<&Running>) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(name);
+    let out = Command::new(python())
+        .arg(&script)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{name} {args:?} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        server
+            .map(|s| format!("\n--- server log\n{}", s.log()))
+            .unwrap_or_default()
+    );
+    stdout
+}
+
+/// Sends `requests` (a JSON list, see `tests/clients/http_batch.py`) with Python's
+/// `requests` library on one session and returns the responses.
+pub fn http(requests: &serde_json::Value) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/http_batch.py");
+    let mut child = Command::new(python())
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(requests.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "http_batch.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

@@ -101,6 +101,7 @@ fn distro() -> Vec<EngineBinary> {
         .filter_map(|(major, dir)| {
             let version = version_of(&dir.join("postgres"), &["--version"])?;
             Some(EngineBinary {
+                stand_in: None,
                 template: "postgres".into(),
                 major: major_of(&version),
                 version,
@@ -142,6 +143,7 @@ pub(crate) fn cached_at(install_dir: &Path) -> Option<EngineBinary> {
         .and_then(|v| v.get("version").and_then(|v| v.as_str()).map(String::from))
         .unwrap_or_else(|| version.clone());
     Some(EngineBinary {
+        stand_in: None,
         template: "postgres".into(),
         major: major_of(&version),
         version,
@@ -161,6 +163,7 @@ fn from_path() -> Option<EngineBinary> {
     }
     let version = version_of(&postgres, &["--version"])?;
     Some(EngineBinary {
+        stand_in: None,
         template: "postgres".into(),
         major: major_of(&version),
         version,

@@ -181,7 +181,7 @@ impl Template for Postgres {
         let hba_path = ctx.run_dir.join("pg_hba.conf");
         write(&hba_path, &hba(&users(&cfg)?))?;
         let mut settings: Vec<(String, String)> = vec![
-            ("listen_addresses".into(), ctx.listen.to_string()),
+            ("listen_addresses".into(), ctx.bind.to_string()),
             ("port".into(), ctx.port(0, PORT).to_string()),
             (
                 "unix_socket_directories".into(),
