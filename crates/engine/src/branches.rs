@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 
 use globset::Glob;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{self, NewCheckpoint};
 use crate::environment;
 use crate::error::EngineError;
+use crate::pool;
 use crate::progress::Progress;
 use crate::stack::Stack;
 use crate::state::{self, CheckpointRecord, EnvRecord, EnvStatus};
@@ -38,7 +39,27 @@ pub async fn commit(
     tag: &str,
     message: Option<String>,
 ) -> Result<CheckpointRecord, EngineError> {
-    let env = head(stack)?;
+    commit_env(stack, None, tag, message).await
+}
+
+/// Checkpoints environment `env` (id or name; default HEAD) under `tag`.
+pub async fn commit_env(
+    stack: &Stack,
+    env: Option<&str>,
+    tag: &str,
+    message: Option<String>,
+) -> Result<CheckpointRecord, EngineError> {
+    let env = match env {
+        Some(key) => state::read(&stack.project.state_dir)?
+            .find_env(key)
+            .cloned()
+            .ok_or_else(|| {
+                EngineError::NotFound(format!(
+                    "environment `{key}` does not exist (see `vers branch list`)"
+                ))
+            })?,
+        None => head(stack)?,
+    };
     if env.status != EnvStatus::Running {
         return Err(EngineError::Failed(format!(
             "HEAD ({}) is {:?}; check it out or run `vers up` first",
@@ -49,7 +70,6 @@ pub async fn commit(
     let engines = environment::preflight(&ctx, &env.services)?;
     let (rec, _) = checkpoint::take(
         &ctx,
-        stack.snap.as_ref(),
         &engines,
         NewCheckpoint {
             name: tag,
@@ -57,6 +77,7 @@ pub async fn commit(
             services: &env.services,
             message,
             cache_key: None,
+            inputs: None,
         },
     )
     .await?;
@@ -81,7 +102,8 @@ pub fn resolve_checkpoint(stack: &Stack, key: &str) -> Result<CheckpointRecord, 
 }
 
 /// Forks a new running environment from a checkpoint, starting `services` (default: those
-/// the checkpoint holds).
+/// the checkpoint holds). A ready branch of the checkpoint's warm pool is taken when there is
+/// one (see [`crate::pool`]); otherwise the services start cold.
 pub async fn fork(
     stack: &Stack,
     name: &str,
@@ -92,6 +114,17 @@ pub async fn fork(
     progress: &dyn Progress,
 ) -> Result<String, EngineError> {
     let services = services.unwrap_or_else(|| from.services.clone());
+    if let Some(h) = pool::take(stack, from, &services, name, test_run, &extra_vars).await? {
+        let ms = h.took.as_secs_f64() * 1000.0;
+        eprintln!("warm hand-out: {} as {name} in {ms:.2} ms", h.id);
+        if !test_run {
+            progress.event(crate::progress::Event::Info(format!(
+                "{name}: a warm branch of {}, handed out in {ms:.1} ms",
+                from.name
+            )));
+        }
+        return Ok(h.id);
+    }
     let matrix = from.matrix.clone();
     let id = stack.new_env(name, false, Some(&from.id), &services, test_run, &matrix)?;
     let ctx = stack.env_context(&id, name, &matrix, extra_vars);
@@ -112,6 +145,16 @@ pub async fn branch(
     from: Option<&str>,
     progress: &dyn Progress,
 ) -> Result<EnvRecord, EngineError> {
+    // A branch name becomes a directory and log file name: the manifest's rule for names.
+    if let Some(a) = alias {
+        vers_manifest::check_name(a).map_err(|e| {
+            EngineError::Manifest(format!(
+                "branch name {} is refused: {e} ({})",
+                vers_manifest::quote(a),
+                vers_manifest::NAME_RULE
+            ))
+        })?;
+    }
     let ckpt = match from {
         Some(f) => resolve_checkpoint(stack, f)?,
         None => {
@@ -273,7 +316,7 @@ pub async fn delete(stack: &Stack, pattern: &str, force: bool) -> Result<Vec<Str
 }
 
 /// A node of the checkpoint tree.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LogEntry {
     /// Checkpoint id.
     pub id: String,

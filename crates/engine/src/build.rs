@@ -36,7 +36,9 @@ fn build_key(context: &Path, command: &str) -> String {
 }
 
 /// Runs the build command of every app service in `services` that has one, on the host
-/// network in its build context, unless a build with the same inputs already succeeded.
+/// network in its build context, unless a build with the same inputs already succeeded. A
+/// detected build of an npm workspace member without a lockfile of its own runs at the
+/// workspace root, once for all the members that share it.
 pub async fn build_apps(
     stack: &Stack,
     services: &[String],
@@ -56,17 +58,27 @@ pub async fn build_apps(
                 context.display()
             )));
         }
-        let command = match &build.command {
-            Some(c) => Some(c.clone()),
-            None => vers_catalog::app::detect_build(&context),
+        // A detected build of an npm workspace member runs once, at the workspace root.
+        let (command, dir) = match &build.command {
+            Some(c) => (Some(c.clone()), context.clone()),
+            None => {
+                let dir = vers_catalog::app::build_dir(&context);
+                (vers_catalog::app::detect_build(&dir), dir)
+            }
         };
         let Some(command) = command else { continue };
-        let key = build_key(&context, &command);
-        if done_contexts.contains(&key) {
-            continue;
-        }
+        let key = build_key(&dir, &command);
         let marker_dir = stack.project.state_dir.join("builds");
         let marker = marker_dir.join(name);
+        let record = || -> Result<(), EngineError> {
+            std::fs::create_dir_all(&marker_dir).map_err(|e| EngineError::io(&marker_dir, e))?;
+            std::fs::write(&marker, &key).map_err(|e| EngineError::io(&marker, e))
+        };
+        if done_contexts.contains(&key) {
+            // Built a moment ago for another service sharing these inputs.
+            record()?;
+            continue;
+        }
         if !force && std::fs::read_to_string(&marker).ok().as_deref() == Some(key.as_str()) {
             continue;
         }
@@ -88,7 +100,7 @@ pub async fn build_apps(
         let mut cmd = tokio::process::Command::new("/bin/sh");
         cmd.arg("-c")
             .arg(&command)
-            .current_dir(&context)
+            .current_dir(&dir)
             .stdin(std::process::Stdio::null())
             .stdout(out)
             .stderr(err);
@@ -107,8 +119,7 @@ pub async fn build_apps(
                 lines[lines.len().saturating_sub(20)..].join("\n")
             )));
         }
-        std::fs::create_dir_all(&marker_dir).map_err(|e| EngineError::io(&marker_dir, e))?;
-        std::fs::write(&marker, &key).map_err(|e| EngineError::io(&marker, e))?;
+        record()?;
         done_contexts.push(key);
         progress.event(Event::Build {
             service: name.clone(),

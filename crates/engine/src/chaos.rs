@@ -3,46 +3,25 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use vers_proxy::{Fault, FaultKind};
+
+use vers_manifest::{FaultAction, FaultError, FaultScope, FaultSpec};
 
 use crate::branches;
 use crate::environment;
 use crate::error::EngineError;
+use crate::progress::Progress;
 use crate::stack::Stack;
+use crate::state::{self, EnvRecord};
 use crate::supervisor::protocol::{ChaosAction, ChaosRequest};
 use crate::topology;
 
 /// Every action `vers chaos inject --action` accepts: the manifest's chaos vocabulary (SPEC 6).
 pub use vers_manifest::CHAOS_ACTIONS as ACTIONS;
 
-/// A fault request as the CLI parsed it.
-#[derive(Debug, Clone, Default)]
-pub struct Injection {
-    /// Target service.
-    pub service: String,
-    /// Action name (one of `ACTIONS`).
-    pub action: String,
-    /// Ends the fault by itself.
-    pub duration: Option<Duration>,
-    /// Added latency.
-    pub latency: Option<Duration>,
-    /// Latency jitter.
-    pub jitter: Option<Duration>,
-    /// Loss percentage.
-    pub loss: Option<f64>,
-    /// Bandwidth in KB/s.
-    pub rate: Option<u64>,
-    /// HTTP status.
-    pub status: Option<u16>,
-    /// Share of requests, percent.
-    pub percent: Option<f64>,
-    /// Only traffic from these services.
-    pub from: Vec<String>,
-}
-
 /// What was injected.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Injected {
     /// Environment id.
     pub env: String,
@@ -52,125 +31,271 @@ pub struct Injected {
     pub action: String,
     /// Ends by itself after this many milliseconds.
     pub duration_ms: Option<u64>,
+    /// The checkpoint taken first (`pre-chaos-N`), to go back to with
+    /// `vers chaos recover --checkpoint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
 }
+
+/// Default size of a volume whose service declares no `resources.storage` and whose
+/// environment has no `vm.storage_mib` (1 GiB).
+pub const DEFAULT_VOLUME_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Default memory a `memory-stress` intensity is a share of, for a service with no
+/// `resources.memory` in an environment with no `vm.memory_mib` (1 GiB).
+pub const DEFAULT_MEMORY_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Default `intensity` of `cpu-stress` and `memory-stress` (percent).
+pub const DEFAULT_INTENSITY: u32 = 80;
+
+/// Default `percentage` of `disk-fill` (percent of the volume).
+pub const DEFAULT_FILL_PERCENTAGE: u32 = 95;
 
 fn usage(msg: String) -> EngineError {
     EngineError::Manifest(msg)
 }
 
-/// Refuses percentages outside 0–100 and status codes that are not HTTP statuses.
-fn check_ranges(inj: &Injection) -> Result<(), EngineError> {
-    for (flag, v) in [("--loss", inj.loss), ("--percent", inj.percent)] {
-        if let Some(v) = v {
-            if !(0.0..=100.0).contains(&v) {
-                return Err(usage(format!(
-                    "{flag} {v}: expected a percentage from 0 to 100"
-                )));
-            }
-        }
-    }
-    if let Some(s) = inj.status {
-        if !(100..=599).contains(&s) {
-            return Err(usage(format!(
-                "--status {s}: expected an HTTP status from 100 to 599 (e.g. 503, 429)"
-            )));
-        }
-    }
-    Ok(())
+/// The refusal of a fault, with each error's flag and help (`--rate must be …`).
+fn refuse(errs: &[FaultError]) -> EngineError {
+    let lines: Vec<String> = errs
+        .iter()
+        .map(|e| match &e.help {
+            Some(h) => format!("{} {} ({h})", e.flag(), e.problem),
+            None => format!("{} {}", e.flag(), e.problem),
+        })
+        .collect();
+    usage(lines.join("; "))
 }
 
-/// Checks an injection against the manifest and HEAD, then applies it. Nothing is applied
-/// when any part is invalid.
-pub async fn inject(stack: &Stack, inj: &Injection) -> Result<Injected, EngineError> {
-    if !ACTIONS.contains(&inj.action.as_str()) {
-        return Err(usage(format!(
-            "unknown action `{}`; actions: {}",
-            inj.action,
-            ACTIONS.join(", ")
-        )));
+/// The fault a request describes: its action and durations parsed, nothing checked against
+/// the manifest yet.
+pub fn fault_of(
+    service: &str,
+    action: &str,
+    durations: [(&str, &Option<String>); 3],
+) -> Result<FaultSpec, EngineError> {
+    let action = action
+        .parse::<FaultAction>()
+        .map_err(|e| refuse(std::slice::from_ref(&e)))?;
+    let mut spec = FaultSpec::new(service, action);
+    for (flag, v) in durations {
+        let Some(text) = v else { continue };
+        let d = vers_manifest::parse_duration(text)
+            .map_err(|e| usage(format!("--{flag} {text}: {e} (e.g. 500ms, 30s, 5m)")))?;
+        match flag {
+            "duration" => spec.duration = Some(d),
+            "latency" => spec.latency = Some(d),
+            _ => spec.jitter = Some(d),
+        }
     }
-    check_ranges(inj)?;
+    Ok(spec)
+}
+
+/// Checks a fault against the manifest (the one check of [`FaultSpec::check`]): exit 2,
+/// nothing applied, when it makes no sense.
+pub fn check(stack: &Stack, spec: &FaultSpec) -> Result<(), EngineError> {
+    stack.require_service(&spec.service)?;
+    let errs = spec.check(&stack.manifest, FaultScope::Environment);
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(refuse(&errs))
+    }
+}
+
+/// Checks a fault, takes the `pre-chaos-N` checkpoint of HEAD when `checkpoint` is set,
+/// then applies the fault to HEAD. Nothing is applied when any part is invalid.
+pub async fn inject(
+    stack: &Stack,
+    spec: &FaultSpec,
+    checkpoint: bool,
+) -> Result<Injected, EngineError> {
+    check(stack, spec)?;
     let env = branches::head(stack)?;
-    stack.require_service(&inj.service)?;
+    inject_into(stack, &env, spec, checkpoint).await
+}
+
+/// [`inject`] into environment `env`, the fault already checked.
+async fn inject_into(
+    stack: &Stack,
+    env: &EnvRecord,
+    spec: &FaultSpec,
+    checkpoint: bool,
+) -> Result<Injected, EngineError> {
+    require_running(stack, env, &spec.service).await?;
+    let tag = if checkpoint {
+        let tag = next_checkpoint_tag(stack)?;
+        branches::commit_env(
+            stack,
+            Some(&env.id),
+            &tag,
+            Some(format!("before {} on {}", spec.action, spec.service)),
+        )
+        .await?;
+        Some(tag)
+    } else {
+        None
+    };
+    let mut done = apply(stack, env, spec).await?;
+    done.checkpoint = tag;
+    Ok(done)
+}
+
+/// A scenario of `chaos.scenarios` applied by `vers chaos run`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioRun {
+    /// Scenario name.
+    pub scenario: String,
+    /// Its `expect` labels.
+    #[serde(default)]
+    pub expect: Vec<String>,
+    /// What was injected, once `after` had passed.
+    pub injected: Injected,
+}
+
+/// `vers chaos run NAME`: applies scenario `name` of the manifest's `chaos.scenarios` to
+/// HEAD (or environment `branch`), `after` its delay, for its `duration`.
+pub async fn run_scenario(
+    stack: &Stack,
+    name: &str,
+    branch: Option<&str>,
+    checkpoint: bool,
+) -> Result<ScenarioRun, EngineError> {
+    let scenarios = stack
+        .manifest
+        .chaos
+        .as_ref()
+        .map(|c| c.scenarios.as_slice())
+        .unwrap_or_default();
+    let sc = scenarios.iter().find(|s| s.name == name).ok_or_else(|| {
+        let known: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+        usage(if known.is_empty() {
+            format!("no chaos scenario `{name}`: the manifest has no `chaos.scenarios`")
+        } else {
+            format!(
+                "no chaos scenario `{name}`; the manifest has: {}",
+                known.join(", ")
+            )
+        })
+    })?;
+    check(stack, &sc.inject)?;
+    let env = match branch {
+        None => branches::head(stack)?,
+        Some(key) => state::read(&stack.project.state_dir)?
+            .find_env(key)
+            .cloned()
+            .ok_or_else(|| {
+                usage(format!(
+                    "--branch {key}: no such environment (see `vers branch list`)"
+                ))
+            })?,
+    };
+    require_running(stack, &env, &sc.inject.service).await?;
+    if let Some(after) = sc.inject.after {
+        tokio::time::sleep(after).await;
+    }
+    let injected = inject_into(stack, &env, &sc.inject, checkpoint).await?;
+    Ok(ScenarioRun {
+        scenario: sc.name.clone(),
+        expect: sc.expect.clone(),
+        injected,
+    })
+}
+
+/// `pre-chaos-N`, N one more than the highest taken so far in the project.
+fn next_checkpoint_tag(stack: &Stack) -> Result<String, EngineError> {
+    let st = state::read(&stack.project.state_dir)?;
+    let n = st
+        .tags
+        .keys()
+        .filter_map(|t| t.strip_prefix("pre-chaos-"))
+        .filter_map(|n| n.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0);
+    Ok(format!("pre-chaos-{}", n + 1))
+}
+
+async fn require_running(stack: &Stack, env: &EnvRecord, service: &str) -> Result<(), EngineError> {
     let live = stack.client.envs().await?;
     let running = live
         .iter()
         .find(|e| e.id == env.id)
-        .and_then(|e| e.services.iter().find(|s| s.name == inj.service))
+        .and_then(|e| e.services.iter().find(|s| s.name == service))
         .is_some_and(|s| s.state == "running");
-    if !running {
-        return Err(usage(format!(
-            "service `{}` is not running in {} (see `vers integration status`)",
-            inj.service, env.name
-        )));
+    if running {
+        Ok(())
+    } else {
+        Err(usage(format!(
+            "service `{service}` is not running in {} (see `vers integration status`)",
+            env.name
+        )))
     }
+}
+
+/// Applies a checked fault to environment `env` (a test branch, or HEAD): through the proxy
+/// in front of the service for network and HTTP faults, through its supervisor for the
+/// others. `after` is the caller's business (it is the time to call this).
+pub async fn apply(
+    stack: &Stack,
+    env: &EnvRecord,
+    spec: &FaultSpec,
+) -> Result<Injected, EngineError> {
+    require_running(stack, env, &spec.service).await?;
     let placements = topology::placements(&stack.manifest);
     let mut from_addrs = Vec::new();
-    for f in &inj.from {
+    for f in &spec.from {
         let p = topology::find(&placements, f)
             .ok_or_else(|| usage(format!("--from {f}: no such service")))?;
         from_addrs.extend(p.backends.iter().map(|a| std::net::IpAddr::V4(*a)));
         from_addrs.push(std::net::IpAddr::V4(p.front));
     }
-    let until = inj.duration.map(|d| SystemTime::now() + d);
+    let until = spec.duration.map(|d| SystemTime::now() + d);
     let from = (!from_addrs.is_empty()).then_some(from_addrs);
     let proxy_fault = |kind: FaultKind| Fault {
         kind,
         from: from.clone(),
         until,
     };
-    let need = |v: Option<Duration>, flag: &str| {
-        v.ok_or_else(|| usage(format!("--action {} needs {flag}", inj.action)))
-    };
-    let fault = match inj.action.as_str() {
-        "network-delay" => Some(proxy_fault(FaultKind::Latency {
-            latency: need(inj.latency, "--latency (e.g. 500ms)")?,
-            jitter: inj.jitter.unwrap_or_default(),
+    let fault = match spec.action {
+        FaultAction::NetworkDelay => Some(proxy_fault(FaultKind::Latency {
+            latency: spec
+                .latency
+                .ok_or_else(|| usage("--latency is required by `network-delay`".into()))?,
+            jitter: spec.jitter.unwrap_or_default(),
         })),
-        "network-loss" => Some(proxy_fault(FaultKind::Loss {
-            percent: inj.loss.unwrap_or(100.0),
+        FaultAction::NetworkLoss => Some(proxy_fault(FaultKind::Loss {
+            percent: spec.loss.unwrap_or(100.0),
         })),
-        "network-isolate" => Some(proxy_fault(FaultKind::Isolate)),
-        "bandwidth" => Some(proxy_fault(FaultKind::Bandwidth {
-            rate_kbps: inj
+        FaultAction::NetworkIsolate => Some(proxy_fault(FaultKind::Isolate)),
+        FaultAction::Bandwidth => Some(proxy_fault(FaultKind::Bandwidth {
+            rate_kbps: spec
                 .rate
-                .ok_or_else(|| usage("--action bandwidth needs --rate KBPS".into()))?,
+                .ok_or_else(|| usage("--rate is required by `bandwidth`".into()))?,
         })),
-        "reset-peer" => Some(proxy_fault(FaultKind::ResetPeer {
+        FaultAction::ResetPeer => Some(proxy_fault(FaultKind::ResetPeer {
             after: Duration::ZERO,
         })),
-        "timeout" => Some(proxy_fault(FaultKind::Timeout {
+        FaultAction::Timeout => Some(proxy_fault(FaultKind::Timeout {
             after: Duration::ZERO,
         })),
-        "http-error" => Some(proxy_fault(FaultKind::HttpError {
-            status: inj.status.unwrap_or(503),
-            percent: inj.percent.unwrap_or(100.0),
+        FaultAction::HttpError => Some(proxy_fault(FaultKind::HttpError {
+            status: spec.status.unwrap_or(503),
+            percent: spec.percent.unwrap_or(100.0),
         })),
         _ => None,
     };
-    let duration_ms = inj.duration.map(|d| d.as_millis() as u64);
+    let duration_ms = spec.duration.map(|d| d.as_millis() as u64);
     match fault {
         Some(f) => {
-            stack.client.add_fault(&env.id, &inj.service, &f).await?;
+            stack.client.add_fault(&env.id, &spec.service, &f).await?;
         }
         None => {
-            let action = match inj.action.as_str() {
-                "pause" => ChaosAction::Pause,
-                "kill" => ChaosAction::Kill,
-                "cpu-stress" => ChaosAction::CpuStress { workers: 2 },
-                "memory-stress" => ChaosAction::MemoryStress {
-                    bytes: 256 * 1024 * 1024,
-                },
-                _ => ChaosAction::DiskFill {
-                    dir: stack.snap.volume_path(&env.id).join(&inj.service),
-                    bytes: 512 * 1024 * 1024,
-                },
-            };
+            let action = process_action(stack, env, spec);
             stack
                 .client
                 .chaos(
                     &env.id,
-                    &inj.service,
+                    &spec.service,
                     &ChaosRequest {
                         action,
                         duration_ms,
@@ -180,19 +305,149 @@ pub async fn inject(stack: &Stack, inj: &Injection) -> Result<Injected, EngineEr
         }
     }
     Ok(Injected {
-        env: env.id,
-        service: inj.service.clone(),
-        action: inj.action.clone(),
+        env: env.id.clone(),
+        service: spec.service.clone(),
+        action: spec.action.to_string(),
         duration_ms,
+        checkpoint: None,
     })
 }
 
+/// The supervisor's action for a fault on the service's processes, with `intensity` and
+/// `percentage` turned into workers, bytes and load.
+fn process_action(stack: &Stack, env: &EnvRecord, spec: &FaultSpec) -> ChaosAction {
+    let intensity = spec.intensity.unwrap_or(DEFAULT_INTENSITY).min(100);
+    match spec.action {
+        FaultAction::Pause => ChaosAction::Pause,
+        FaultAction::Kill => ChaosAction::Kill,
+        FaultAction::CpuStress => ChaosAction::CpuStress {
+            workers: cpu_workers(stack, &spec.service),
+            load: intensity,
+        },
+        FaultAction::MemoryStress => ChaosAction::MemoryStress {
+            bytes: memory_of(stack, &spec.service) / 100 * u64::from(intensity),
+        },
+        _ => {
+            let pct = spec.percentage.unwrap_or(DEFAULT_FILL_PERCENTAGE).min(100);
+            let size = volume_size(&stack.manifest, &spec.service);
+            let dir = stack.snap.volume_path(&env.id).join(&spec.service);
+            let used = disk_usage(&dir);
+            ChaosAction::DiskFill {
+                dir,
+                bytes: (size / 100 * u64::from(pct)).saturating_sub(used),
+            }
+        }
+    }
+}
+
+/// Busy workers of `cpu-stress`: one per CPU the service may use (its `resources.cpu`
+/// limit, else `vm.vcpu`, else the machine's cores).
+fn cpu_workers(stack: &Stack, service: &str) -> u32 {
+    let limit = stack
+        .manifest
+        .services
+        .get(service)
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.cpu)
+        .and_then(|c| c.limit.or(c.request))
+        .map(|c| c.ceil() as u32);
+    let vm = stack.manifest.vm.as_ref().and_then(|v| v.vcpu);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1);
+    limit.or(vm).unwrap_or(cores).clamp(1, cores.max(1))
+}
+
+/// The memory an `intensity` of `memory-stress` is a share of: the service's
+/// `resources.memory` limit, else the environment's `vm.memory_mib`, else
+/// [`DEFAULT_MEMORY_BYTES`].
+fn memory_of(stack: &Stack, service: &str) -> u64 {
+    let own = stack
+        .manifest
+        .services
+        .get(service)
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.memory)
+        .and_then(|m| m.limit.or(m.request));
+    let vm = stack
+        .manifest
+        .vm
+        .as_ref()
+        .and_then(|v| v.memory_mib)
+        .map(|m| m * 1024 * 1024);
+    own.or(vm).unwrap_or(DEFAULT_MEMORY_BYTES)
+}
+
+/// Bytes held by the files under `dir` (what a volume already uses).
+pub fn disk_usage(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+/// The size of a service's volume: its `resources.storage` limit, else its share of
+/// `vm.storage_mib` (split evenly between the services), else [`DEFAULT_VOLUME_BYTES`].
+pub fn volume_size(m: &vers_manifest::Manifest, service: &str) -> u64 {
+    let own = m
+        .services
+        .get(service)
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.storage)
+        .and_then(|s| s.limit.or(s.request));
+    let share =
+        m.vm.as_ref()
+            .and_then(|v| v.storage_mib)
+            .map(|mib| mib * 1024 * 1024 / (m.services.len().max(1) as u64));
+    own.or(share).unwrap_or(DEFAULT_VOLUME_BYTES)
+}
+
+/// What `recover` ended.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Recovered {
+    /// Services that had something to end (all of them after a restore).
+    pub recovered: Vec<String>,
+    /// The checkpoint the environment's data was restored to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+}
+
 /// Ends faults of HEAD (all services, or one) and restarts killed services; returns the
-/// services that had something to end once they are healthy again.
-pub async fn recover(stack: &Stack, service: Option<&str>) -> Result<Vec<String>, EngineError> {
+/// services that had something to end once they are healthy again. With `checkpoint`, HEAD
+/// is restored to that checkpoint instead (which ends every fault).
+pub async fn recover(
+    stack: &Stack,
+    service: Option<&str>,
+    checkpoint: Option<&str>,
+    progress: &dyn Progress,
+) -> Result<Recovered, EngineError> {
     let env = branches::head(stack)?;
     if let Some(s) = service {
         stack.require_service(s)?;
+    }
+    if let Some(tag) = checkpoint {
+        if service.is_some() {
+            return Err(usage(
+                "--checkpoint restores the whole environment; drop --service".into(),
+            ));
+        }
+        let rec = branches::resolve_checkpoint(stack, tag).map_err(|e| usage(e.to_string()))?;
+        branches::rollback(stack, &rec.id, progress).await?;
+        return Ok(Recovered {
+            recovered: env.services.clone(),
+            checkpoint: Some(tag.to_string()),
+        });
     }
     let touched = stack.client.recover(&env.id, service).await?;
     let ctx = stack.env_context(&env.id, &env.name, &env.matrix, Default::default());
@@ -212,14 +467,17 @@ pub async fn recover(stack: &Stack, service: Option<&str>) -> Result<Vec<String>
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    Ok(touched)
+    Ok(Recovered {
+        recovered: touched,
+        checkpoint: None,
+    })
 }
 
 /// How long `recover` waits for a restarted or thawed service to be healthy.
 const RECOVER_HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One fault in force in an environment, as `vers chaos list` shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActiveFault {
     /// Service the fault acts on.
     pub service: String,
@@ -241,7 +499,7 @@ pub struct ActiveFault {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_kbps: Option<u64>,
     /// Only traffic from these addresses is affected.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub from: Vec<String>,
     /// Time left before the fault ends by itself (proxy faults with `--duration`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -345,6 +603,7 @@ pub async fn list(stack: &Stack) -> Result<(String, Vec<ActiveFault>), EngineErr
                 _ => {}
             }
             out.extend(s.faults.iter().map(|f| proxy_fault(&s.name, &f.fault)));
+            out.extend(s.stress.iter().map(|a| ActiveFault::new(&s.name, a)));
         }
     }
     Ok((env.id, out))

@@ -1,5 +1,6 @@
 //! Finding and removing what a crashed supervisor or CLI left behind: processes in the
-//! project's cgroups, network namespaces, test-run environments and half-written checkpoints.
+//! project's cgroups, network namespaces, test-run environments, half-written checkpoints and
+//! snapshots no checkpoint record names.
 
 use crate::error::EngineError;
 use crate::project::Project;
@@ -38,7 +39,7 @@ pub fn clean_leftovers(project: &Project) -> Result<CleanupReport, EngineError> 
                 env.status = EnvStatus::Stopped;
                 report.environments += 1;
             }
-            if env.test_run {
+            if env.test_run || env.warm.is_some() {
                 dead_test_envs.push(env.id.clone());
             }
         }
@@ -48,6 +49,14 @@ pub fn clean_leftovers(project: &Project) -> Result<CleanupReport, EngineError> 
             }
             for id in &dead_test_envs {
                 let _ = snap.delete_volume(id);
+            }
+            // A snapshot whose checkpoint record was never written (a CLI or worker killed
+            // right after the snapshot) would leak forever: no state record names it.
+            for id in snap.list_checkpoints() {
+                if !guard.state.checkpoints.contains_key(&id) && snap.delete_checkpoint(&id).is_ok()
+                {
+                    report.orphan_snapshots += 1;
+                }
             }
         }
         for id in dead_test_envs {
@@ -71,4 +80,6 @@ pub struct CleanupReport {
     pub environments: usize,
     /// Unfinished checkpoints removed.
     pub partial_checkpoints: usize,
+    /// Snapshots no checkpoint record named, removed.
+    pub orphan_snapshots: usize,
 }

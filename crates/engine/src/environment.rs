@@ -138,6 +138,7 @@ pub async fn create(ctx: &EnvContext) -> Result<(), EngineError> {
         cgroup: ctx.project.cgroup_path(&ctx.env_id),
         memory_limit: vm.and_then(|v| v.memory_mib).map(|m| m * 1024 * 1024),
         cpu_limit: vm.and_then(|v| v.vcpu).map(f64::from),
+        front_net: topology::FRONT_NET.to_string(),
     };
     ctx.client.create_env(&spec).await?;
     Ok(())
@@ -243,6 +244,8 @@ fn instance_ctx(
         env.insert(k.clone(), ctx.interpolate(v)?);
     }
     let listen = p.backends.get(replica as usize).copied().unwrap_or(p.front);
+    // Every instance has a network namespace of its own: it binds every address there.
+    let bind = std::net::Ipv4Addr::UNSPECIFIED;
     let run_dir = ctx
         .project
         .run_dir(&ctx.env_id)
@@ -265,6 +268,7 @@ fn instance_ctx(
         template: svc.template.as_ref().map(|t| t.name.clone()),
         version: ctx.version_of(name, svc),
         listen,
+        bind,
         ports: p.ports.clone(),
         data_dir: ctx.data_dir(name),
         run_dir,
@@ -278,6 +282,11 @@ fn instance_ctx(
         memory_limit,
         command,
         build_context,
+        peers: ctx
+            .placements
+            .iter()
+            .map(|p| (p.name.clone(), p.ports.clone()))
+            .collect(),
     })
 }
 
@@ -295,7 +304,9 @@ async fn start_one(
     let data_dir = ctx.data_dir(name);
     std::fs::create_dir_all(&data_dir).map_err(|e| EngineError::io(&data_dir, e))?;
     let fresh = !data_dir.join(READY_MARKER).exists();
-    if !is_app {
+    if !is_app && (fresh || !owned_by(&data_dir, &ctx.user)) {
+        // A branch's data comes from a checkpoint the engine user wrote: walking it would
+        // cost time in proportion to the data on every start, for nothing.
         vers_runtime::spawn::chown_recursive(&data_dir, &ctx.user)
             .map_err(|e| EngineError::Failed(format!("{}: {e}", data_dir.display())))?;
     }
@@ -315,32 +326,42 @@ async fn start_one(
         let launch = tmpl
             .launch(&ictx, engine)
             .map_err(|e| EngineError::Failed(format!("{name}: {e}")))?;
-        let mut env = if is_app {
-            exec::base_env(&BTreeMap::new())
-        } else {
-            BTreeMap::new()
-        };
-        env.extend(launch.env);
-        processes.push(ProcessSpec {
-            program: launch.program,
-            args: launch.args,
-            env,
-            cwd: launch.cwd,
-            engine_user: !is_app,
-            log: ctx.log_path(name, r, replicas),
-        });
+        let companions = tmpl
+            .companions(&ictx, engine)
+            .map_err(|e| EngineError::Failed(format!("{name}: {e}")))?;
+        let pod = p
+            .pods
+            .get(r as usize)
+            .map(|pod| pod.netns(&ctx.project.netns_name(&ctx.env_id)));
+        for (k, launch) in std::iter::once(launch).chain(companions).enumerate() {
+            let mut env = if is_app {
+                exec::base_env(&BTreeMap::new())
+            } else {
+                BTreeMap::new()
+            };
+            env.extend(launch.env);
+            let log = ctx.log_path(name, r, replicas);
+            processes.push(ProcessSpec {
+                program: launch.program,
+                args: launch.args,
+                env,
+                cwd: launch.cwd,
+                engine_user: !is_app,
+                log: if k == 0 {
+                    log
+                } else {
+                    log.with_extension(format!("{k}.log"))
+                },
+                netns: pod.clone(),
+            });
+        }
         instances.push(ictx);
     }
     let host_ports = host_ports(svc, &p);
-    let http_ports = if is_app || svc.healthcheck.as_ref().is_some_and(|h| h.path.is_some()) {
-        p.ports.clone()
-    } else {
-        match svc.template.as_ref().map(|t| t.name.as_str()) {
-            Some("stripe-mock") => vec![12111],
-            Some("oauth-mock") => vec![8080],
-            Some("mailhog") => vec![8025],
-            _ => Vec::new(),
-        }
+    let http_ports = match instances.first() {
+        Some(_) if svc.healthcheck.as_ref().is_some_and(|h| h.path.is_some()) => p.ports.clone(),
+        Some(first) => tmpl.http_ports(first),
+        None => Vec::new(),
     };
     let memory_limit = instances.first().and_then(|i| i.memory_limit);
     let cpu_limit = svc
@@ -353,8 +374,15 @@ async fn start_one(
         front: p.front,
         ports: p.ports.clone(),
         http_ports,
-        backends: p.backends.clone(),
-        proxied: p.proxied,
+        pods: p
+            .pods
+            .iter()
+            .map(|pod| PodSpec {
+                netns: pod.netns(&ctx.project.netns_name(&ctx.env_id)),
+                veth: pod.veth.clone(),
+                address: pod.address,
+            })
+            .collect(),
         processes,
         host_ports,
         memory_limit,
@@ -367,6 +395,12 @@ async fn start_one(
         instances,
         began: Instant::now(),
     })
+}
+
+/// Whether `path` belongs to `user` (its owner and group).
+fn owned_by(path: &Path, user: &User) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).is_ok_and(|m| m.uid() == user.uid && m.gid() == user.gid)
 }
 
 fn host_ports(svc: &Service, p: &Placement) -> Vec<HostPort> {
@@ -399,6 +433,7 @@ fn probe_spec(ctx: &EnvContext, probe: Probe, addr: std::net::Ipv4Addr) -> Probe
             cwd: e.cwd.unwrap_or_else(|| ctx.project.dir.clone()),
             engine_user: true,
             log: PathBuf::from("/dev/null"),
+            netns: None,
         }),
         Probe::Http {
             port,
@@ -411,24 +446,72 @@ fn probe_spec(ctx: &EnvContext, probe: Probe, addr: std::net::Ipv4Addr) -> Probe
             headers,
         },
         Probe::Tcp { port } => ProbeSpec::Tcp { addr, port },
+        Probe::Exchange {
+            port,
+            send,
+            expect_at,
+            expect,
+        } => ProbeSpec::Exchange {
+            addr,
+            port,
+            send,
+            expect_at,
+            expect,
+        },
     }
 }
 
-/// A template step (setup, quiesce) as a command run inside the environment as the engine user.
-fn engine_step(ctx: &EnvContext, step: &Exec) -> EnvCommand {
+/// A template step (setup, quiesce) of service `name` as a command run as the engine user in
+/// the pod of its first instance (so `localhost` there is the service, as in its container).
+fn engine_step(ctx: &EnvContext, name: &str, step: &Exec) -> EnvCommand {
     EnvCommand {
         program: step.program.clone(),
         args: step.args.clone(),
         env: with_path(step.env.clone()),
         cwd: step.cwd.clone().unwrap_or_else(|| ctx.project.dir.clone()),
         user: Some(ctx.user.clone()),
+        netns: pod_of(ctx, name, 0),
     }
+}
+
+/// What the template of service `name` sees of its replica `replica` in this environment.
+pub fn instance(ctx: &EnvContext, name: &str, replica: u32) -> Result<InstanceCtx, EngineError> {
+    let svc = service(&ctx.manifest, name)?;
+    let p = topology::find(&ctx.placements, name)
+        .ok_or_else(|| EngineError::Failed(format!("no placement for {name}")))?;
+    instance_ctx(ctx, name, svc, p, replica)
+}
+
+/// Runs a client command described by a template (e.g. `psql`) against service `name`: as
+/// the engine user, in the pod of its first instance, stdout and stderr captured apart.
+pub async fn run_client(
+    ctx: &EnvContext,
+    name: &str,
+    step: &Exec,
+    timeout: Duration,
+) -> Result<exec::Finished, EngineError> {
+    let cmd = engine_step(ctx, name, step);
+    exec::run_in_env(
+        &ctx.project,
+        &ctx.env_id,
+        &cmd,
+        Output::Split,
+        Some(timeout),
+    )
+    .await
 }
 
 fn with_path(mut env: BTreeMap<String, String>) -> BTreeMap<String, String> {
     env.entry("PATH".into())
         .or_insert_with(|| "/usr/local/bin:/usr/bin:/bin".into());
     env
+}
+
+/// The namespace of replica `replica`'s pod of service `name`.
+pub fn pod_of(ctx: &EnvContext, name: &str, replica: u32) -> Option<String> {
+    topology::find(&ctx.placements, name)
+        .and_then(|p| p.pods.get(replica as usize))
+        .map(|pod| pod.netns(&ctx.project.netns_name(&ctx.env_id)))
 }
 
 /// The probes of a service: the manifest's `healthcheck` (command or path) else the template's.
@@ -440,14 +523,11 @@ fn probes(ctx: &EnvContext, name: &str, started: &Started) -> Result<Vec<ProbeSp
         let addr = inst.listen;
         let hc = svc.healthcheck.as_ref();
         if let Some(cmd) = hc.and_then(|h| h.command.as_ref()) {
-            // `localhost` in a service's own health command means that service.
-            let cmd = ctx
-                .interpolate(cmd)?
-                .replace("localhost", &addr.to_string())
-                .replace("127.0.0.1", &addr.to_string());
+            // A service's own health command runs in its pod, as in a container of its own:
+            // `localhost` there is the service itself.
+            let cmd = ctx.interpolate(cmd)?;
             let mut env = tmpl.connection_env(inst);
             env.extend(inst.env.clone());
-            env.insert("HOST".into(), addr.to_string());
             out.push(ProbeSpec::Exec(ProcessSpec {
                 program: PathBuf::from("/bin/sh"),
                 args: vec!["-c".into(), cmd],
@@ -455,6 +535,7 @@ fn probes(ctx: &EnvContext, name: &str, started: &Started) -> Result<Vec<ProbeSp
                 cwd: ctx.project.dir.clone(),
                 engine_user: false,
                 log: PathBuf::from("/dev/null"),
+                netns: pod_of(ctx, name, inst.replica),
             }));
         } else if let Some(path) = hc.and_then(|h| h.path.as_ref()) {
             out.push(ProbeSpec::Http {
@@ -521,6 +602,13 @@ async fn wait_healthy(
         .and_then(|h| h.interval)
         .unwrap_or(Duration::from_millis(100))
         .max(Duration::from_millis(20));
+    // Without an interval of the manifest's, the first checks come quickly (a branch's
+    // engines are often up within tens of milliseconds) and back off to `interval`.
+    let mut pause = if hc.and_then(|h| h.interval).is_some() {
+        interval
+    } else {
+        Duration::from_millis(5)
+    };
     let timeout = hc.and_then(|h| h.timeout).unwrap_or(Duration::from_secs(5));
     let start_period = hc.and_then(|h| h.start_period).unwrap_or_default();
     let budget = match hc.and_then(|h| h.retries) {
@@ -572,7 +660,8 @@ async fn wait_healthy(
                 log_tail(ctx, name, 15)
             )));
         }
-        tokio::time::sleep(interval).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(interval);
     }
     let elapsed = started.began.elapsed();
     if started.fresh {
@@ -599,7 +688,7 @@ async fn run_setup(ctx: &EnvContext, name: &str, started: &Started) -> Result<()
             .setup(inst, &started.engine)
             .map_err(|e| EngineError::Failed(format!("{name}: {e}")))?;
         for step in steps {
-            let cmd = engine_step(ctx, &step);
+            let cmd = engine_step(ctx, name, &step);
             let done = exec::run_in_env(
                 &ctx.project,
                 &ctx.env_id,
@@ -675,7 +764,7 @@ pub async fn quiesce(
             continue;
         };
         for step in tmpl.quiesce(&inst, engine) {
-            let cmd = engine_step(ctx, &step);
+            let cmd = engine_step(ctx, name, &step);
             let _ = exec::run_in_env(
                 &ctx.project,
                 &ctx.env_id,

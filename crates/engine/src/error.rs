@@ -25,6 +25,15 @@ pub enum EngineError {
     /// A user-facing failure with a message that says what to do.
     #[error("{0}")]
     Failed(String),
+    /// The environment, checkpoint or route asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller may not do this (e.g. a process of one environment acting on another).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The operation was cancelled (its client went away).
+    #[error("{0}")]
+    Cancelled(String),
     /// A lower layer failed.
     #[error(transparent)]
     Other(#[from] anyhow::Error),
@@ -42,5 +51,42 @@ impl EngineError {
     /// Whether this error is about user input (exit code 2) rather than an operation failing.
     pub fn is_usage(&self) -> bool {
         matches!(self, EngineError::NoManifest(_) | EngineError::Manifest(_))
+    }
+
+    /// The API's error code: `usage` (bad input or manifest), `not_found`, `forbidden`,
+    /// `cancelled`, `daemon` (the daemon could not be reached) or `failed`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::NoManifest(_) | EngineError::Manifest(_) => "usage",
+            EngineError::NotFound(_) => "not_found",
+            EngineError::Forbidden(_) => "forbidden",
+            EngineError::Cancelled(_) => "cancelled",
+            EngineError::Supervisor(_) => "daemon",
+            EngineError::Io { .. } | EngineError::Failed(_) | EngineError::Other(_) => "failed",
+        }
+    }
+
+    /// The error an API `{code, message}` stands for.
+    pub fn from_code(code: &str, message: String) -> EngineError {
+        match code {
+            "usage" => EngineError::Manifest(message),
+            "not_found" => EngineError::NotFound(message),
+            "forbidden" => EngineError::Forbidden(message),
+            "cancelled" => EngineError::Cancelled(message),
+            "daemon" => EngineError::Supervisor(message),
+            _ => EngineError::Failed(message),
+        }
+    }
+
+    /// The HTTP status the API answers this error with.
+    pub fn http_status(&self) -> u16 {
+        match self.code() {
+            "usage" => 400,
+            "not_found" => 404,
+            "forbidden" => 403,
+            "cancelled" => 499,
+            "daemon" => 503,
+            _ => 500,
+        }
     }
 }

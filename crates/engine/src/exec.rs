@@ -9,6 +9,7 @@ use std::time::Duration;
 use vers_runtime::spawn::{self, SpawnSpec, User};
 
 use crate::error::EngineError;
+use crate::logfile::{self, CappedLog};
 use crate::project::Project;
 
 /// How a command's output is handled.
@@ -18,8 +19,10 @@ pub enum Output {
     Inherit,
     /// Append stdout and stderr to a log file.
     Log(PathBuf),
-    /// Capture into memory.
+    /// Capture into memory, stdout and stderr together in `Finished::output`.
     Capture,
+    /// Capture into memory, stdout in `Finished::output` and stderr in `Finished::stderr`.
+    Split,
 }
 
 /// A command to run in an environment.
@@ -35,6 +38,9 @@ pub struct EnvCommand {
     pub cwd: PathBuf,
     /// Run as this user (None: as the caller).
     pub user: Option<User>,
+    /// Run in this pod's namespace (a service instance's own network) instead of the
+    /// environment's.
+    pub netns: Option<String>,
 }
 
 impl EnvCommand {
@@ -46,6 +52,7 @@ impl EnvCommand {
             env: base_env(extra),
             cwd: cwd.to_path_buf(),
             user: None,
+            netns: None,
         }
     }
 }
@@ -70,8 +77,10 @@ pub fn base_env(extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
 pub struct Finished {
     /// Exit code (128+signal when killed), or None on timeout.
     pub code: Option<i32>,
-    /// Captured output (Capture mode only).
+    /// Captured output (Capture: stdout then stderr; Split: stdout only).
     pub output: String,
+    /// Captured stderr (Split mode only).
+    pub stderr: String,
     /// Whether the time limit ended it.
     pub timed_out: bool,
 }
@@ -85,15 +94,24 @@ pub async fn run_in_env(
     timeout: Option<Duration>,
 ) -> Result<Finished, EngineError> {
     let netns = project.netns_name(env_id);
+    // Commands of the environment (tests, hooks, scripts) live in a cgroup under the
+    // environment's, so stopping the environment stops them too, wherever they were started
+    // from. Interactive ones stay with the caller's terminal session.
+    let cgroup = match output {
+        Output::Inherit => None,
+        _ => Some(ExecCgroup::create(project, env_id)?),
+    };
     let spec = SpawnSpec {
         program: cmd.program.clone(),
         args: cmd.args.clone(),
         env: cmd.env.clone(),
         cwd: cmd.cwd.clone(),
         hosts_file: Some(PathBuf::from(format!("/etc/netns/{netns}/hosts"))),
-        netns: Some(netns),
+        // The environment's processes reach the API only through its own socket.
+        binds: vec![(project.env_api_dir(env_id), project.api_dir())],
+        netns: Some(cmd.netns.clone().unwrap_or(netns)),
         user: cmd.user.clone(),
-        cgroup: None,
+        cgroup: cgroup.as_ref().map(|c| c.0.clone()),
         stdout: None,
         stderr: None,
         stdin_null: !matches!(output, Output::Inherit),
@@ -108,22 +126,17 @@ pub async fn run_in_env(
                 .stdout(Stdio::inherit())
                 .stderr(Stdio::inherit());
         }
-        Output::Log(path) => {
-            if let Some(d) = path.parent() {
-                std::fs::create_dir_all(d).map_err(|e| EngineError::io(d, e))?;
-            }
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| EngineError::io(path, e))?;
-            let f2 = f.try_clone().map_err(|e| EngineError::io(path, e))?;
-            command.stdout(f).stderr(f2);
-        }
-        Output::Capture => {
+        Output::Log(_) | Output::Capture | Output::Split => {
             command.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
     }
+    // A log is written through a capped file (see `logfile`), both streams as they come.
+    let log = match &output {
+        Output::Log(path) => Some(std::sync::Arc::new(std::sync::Mutex::new(
+            CappedLog::open(path, logfile::cap()).map_err(|e| EngineError::io(path, e))?,
+        ))),
+        _ => None,
+    };
     command.kill_on_drop(true);
     let mut child = command
         .spawn()
@@ -131,17 +144,10 @@ pub async fn run_in_env(
     let pid = child.id().map(|p| p as i32);
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
-    let reader = tokio::spawn(async move {
-        use tokio::io::AsyncReadExt;
-        let mut out = Vec::new();
-        if let Some(mut s) = stdout {
-            let _ = s.read_to_end(&mut out).await;
-        }
-        if let Some(mut s) = stderr {
-            let _ = s.read_to_end(&mut out).await;
-        }
-        out
-    });
+    // Both pipes are drained at once: a command filling one must not block on it while
+    // the other is read.
+    let reader =
+        tokio::spawn(async move { tokio::join!(drain(stdout, log.clone()), drain(stderr, log)) });
     let waited = match timeout {
         Some(t) => tokio::time::timeout(t, child.wait()).await.ok(),
         None => Some(child.wait().await),
@@ -171,14 +177,81 @@ pub async fn run_in_env(
     if let (Some(pid), false) = (pid, matches!(output, Output::Inherit)) {
         let _ = spawn::kill_group(pid, nix::sys::signal::Signal::SIGKILL);
     }
-    let out = tokio::time::timeout(Duration::from_secs(2), reader)
+    let (out, err) = tokio::time::timeout(Duration::from_secs(2), reader)
         .await
         .ok()
         .and_then(|r| r.ok())
         .unwrap_or_default();
+    drop(cgroup);
+    let (output, stderr) = match output {
+        Output::Split => (
+            String::from_utf8_lossy(&out).into_owned(),
+            String::from_utf8_lossy(&err).into_owned(),
+        ),
+        _ => {
+            let mut all = out;
+            all.extend_from_slice(&err);
+            (String::from_utf8_lossy(&all).into_owned(), String::new())
+        }
+    };
     Ok(Finished {
         code,
-        output: String::from_utf8_lossy(&out).into_owned(),
+        output,
+        stderr,
         timed_out,
     })
+}
+
+/// Reads a pipe to its end: into `log` when given (nothing kept in memory), else into the
+/// returned buffer.
+async fn drain<R: tokio::io::AsyncRead + Unpin>(
+    pipe: Option<R>,
+    log: Option<std::sync::Arc<std::sync::Mutex<CappedLog>>>,
+) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut kept = Vec::new();
+    let Some(mut pipe) = pipe else {
+        return kept;
+    };
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        match pipe.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => match &log {
+                Some(log) => {
+                    // A log that cannot be written loses lines, never the command's run.
+                    if let Ok(mut log) = log.lock() {
+                        let _ = log.write(&chunk[..n]);
+                    }
+                }
+                None => kept.extend_from_slice(&chunk[..n]),
+            },
+        }
+    }
+    kept
+}
+
+/// The cgroup of one command of an environment; killed and removed when dropped.
+struct ExecCgroup(vers_runtime::cgroup::Cgroup);
+
+impl ExecCgroup {
+    fn create(project: &Project, env_id: &str) -> Result<ExecCgroup, EngineError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let rel = format!(
+            "{}/cmd-{}-{n}",
+            project.cgroup_path(env_id),
+            std::process::id()
+        );
+        vers_runtime::cgroup::Cgroup::create(&rel)
+            .map(ExecCgroup)
+            .map_err(|e| EngineError::Failed(format!("cgroup for a command of {env_id}: {e}")))
+    }
+}
+
+impl Drop for ExecCgroup {
+    fn drop(&mut self) {
+        let _ = self.0.kill_all();
+        let _ = self.0.remove();
+    }
 }

@@ -1,22 +1,34 @@
 //! The vers engine: environments, checkpoints, branches and the test runner, on top of the
 //! supervisor that owns processes, namespaces and proxies.
 //!
-//! The CLI calls these functions in-process; the supervisor (`supervisor::server`) is a
-//! separate daemon per project so that services outlive each CLI call.
+//! One daemon per project (`supervisor::server`) owns the environments and serves the engine
+//! API (`api`); the CLI and `vers mcp` are its clients.
 
+pub mod api;
 pub mod branches;
 pub mod build;
 pub mod chaos;
 pub mod checkpoint;
 pub mod cleanup;
+pub mod dashboard;
+pub mod deploy;
 pub mod environment;
 pub mod error;
 pub mod exec;
+pub mod export;
 pub mod init_cache;
+pub mod inputs;
+pub mod inspect;
 pub mod lifecycle;
+pub mod logfile;
+pub mod manifest_edit;
+pub mod manifest_store;
 pub mod matrix;
+pub mod pool;
 pub mod progress;
 pub mod project;
+pub mod prune;
+pub mod services;
 pub mod stack;
 pub mod state;
 pub mod status;

@@ -1,5 +1,6 @@
 //! `up` and `down`: the root environment's lifecycle.
 
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::error::EngineError;
@@ -18,10 +19,12 @@ pub struct UpOptions {
     pub rebuild: bool,
     /// Take no checkpoints.
     pub no_checkpoints: bool,
+    /// Reuse only checkpoints taken at or after this time (unix seconds): `--rebuild`.
+    pub fresh_since: Option<u64>,
 }
 
 /// Result of `up`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UpOutcome {
     /// The new root environment (HEAD).
     pub env: String,
@@ -59,6 +62,7 @@ pub async fn up(
             no_checkpoints: opts.no_checkpoints,
             versions: BTreeMap::new(),
             name: "root".into(),
+            fresh_since: opts.fresh_since,
         },
         progress,
     )

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::environment;
 use crate::error::EngineError;
@@ -28,7 +28,7 @@ pub struct MatrixOptions {
 }
 
 /// One combination's outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CellResult {
     /// key -> value.
     pub combination: IndexMap<String, String>,

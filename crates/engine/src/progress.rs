@@ -2,8 +2,12 @@
 
 use std::time::Duration;
 
-/// Something that happened during `up`, checkpointing or a test run.
-#[derive(Debug, Clone)]
+use serde::{Deserialize, Serialize};
+
+/// Something that happened during `up`, checkpointing or a test run. Serialised as
+/// `{"kind": "service", "data": {...}}` on the API's streams and event feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data", rename_all = "snake_case")]
 pub enum Event {
     /// A service changed state in an environment.
     Service {
@@ -44,7 +48,7 @@ pub enum Event {
 }
 
 /// Service lifecycle steps.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ServiceEvent {
     /// Processes started, waiting for health.
     Starting,
@@ -57,7 +61,7 @@ pub enum ServiceEvent {
 }
 
 /// Checkpoint steps.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum CheckpointEvent {
     /// Running its trigger (script, command, health selector).
     Running,
@@ -68,7 +72,7 @@ pub enum CheckpointEvent {
 }
 
 /// Test branch steps.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum BranchEvent {
     /// Forking and starting services.
     Starting,

@@ -81,9 +81,44 @@ impl Project {
         }
     }
 
-    /// Path of the supervisor's unix socket.
+    /// Directory of the daemon's API socket: under `/run/vers/<key>/` so its path stays
+    /// short (unix socket paths are limited to 108 bytes) whatever the project path is.
+    pub fn api_dir(&self) -> PathBuf {
+        PathBuf::from("/run/vers").join(&self.key).join("api")
+    }
+
+    /// Directory of the API socket an environment's own processes see in place of
+    /// [`Project::api_dir`] (bind-mounted over it in their mount namespace).
+    pub fn env_api_dir(&self, env_id: &str) -> PathBuf {
+        PathBuf::from("/run/vers")
+            .join(&self.key)
+            .join("envs")
+            .join(env_id)
+    }
+
+    /// Path of the daemon's unix socket.
     pub fn socket_path(&self) -> PathBuf {
-        self.state_dir.join("supervisor.sock")
+        self.api_dir().join("api.sock")
+    }
+
+    /// Lock file the running daemon holds for its whole life: exactly one daemon per project.
+    pub fn daemon_lock_path(&self) -> PathBuf {
+        self.state_dir.join("daemon.lock")
+    }
+
+    /// Lock file clients hold while they start the daemon, so concurrent commands start one.
+    pub fn daemon_start_lock_path(&self) -> PathBuf {
+        self.state_dir.join("daemon-start.lock")
+    }
+
+    /// The daemon's log file.
+    pub fn daemon_log_path(&self) -> PathBuf {
+        self.state_dir.join("daemon.log")
+    }
+
+    /// The daemon's pid file.
+    pub fn daemon_pid_path(&self) -> PathBuf {
+        self.state_dir.join("daemon.pid")
     }
 
     /// Directory of service and test logs.
@@ -130,6 +165,7 @@ mod tests {
         let p = Project::find(None, &sub).unwrap();
         assert_eq!(p.dir, tmp.path().canonicalize().unwrap());
         assert_eq!(p.key.len(), 6);
+        assert!(p.socket_path().as_os_str().len() < 40);
         assert!(p.netns_name("root").starts_with("vers-"));
         assert!(p.netns_name("root").ends_with("-root"));
     }

@@ -23,6 +23,9 @@ use crate::state::{self, EnvRecord, EnvStatus};
 use crate::supervisor::client::{self, Client};
 use crate::topology;
 
+/// Variable through which the daemon tells a worker the id of the test run it executes.
+pub const RUN_ID_VAR: &str = "VERS_RUN_ID";
+
 /// The project, its manifest and the machinery shared by every operation.
 #[derive(Clone)]
 pub struct Stack {
@@ -118,6 +121,7 @@ impl Stack {
         test_run: bool,
         matrix: &BTreeMap<String, String>,
     ) -> Result<String, EngineError> {
+        let manifest_hash = crate::manifest_store::save(&self.project).ok();
         let mut g = state::lock(&self.project.state_dir)?;
         let id = g.state.new_id("e");
         match from {
@@ -137,6 +141,13 @@ impl Stack {
                 created: state::now(),
                 matrix: matrix.clone(),
                 test_run,
+                manifest_hash,
+                run: if test_run {
+                    std::env::var(RUN_ID_VAR).ok().filter(|r| !r.is_empty())
+                } else {
+                    None
+                },
+                warm: None,
             },
         );
         g.save()?;
@@ -189,6 +200,8 @@ pub struct BuildRequest<'a> {
     pub versions: BTreeMap<String, String>,
     /// Environment name.
     pub name: String,
+    /// Reuse only checkpoints taken at or after this time (unix seconds): `--rebuild`.
+    pub fresh_since: Option<u64>,
 }
 
 /// Outcome of `build`.
@@ -202,6 +215,18 @@ pub struct BuildOutcome {
     pub last_key: Option<String>,
 }
 
+/// Says which services a stand-in serves instead of the real engine (SPEC 8: never silently).
+fn report_stand_ins(engines: &BTreeMap<String, EngineBinary>, progress: &dyn Progress) {
+    for (service, engine) in engines {
+        if let Some(s) = &engine.stand_in {
+            progress.event(Event::Info(format!(
+                "  {service} ({}@{}) is served by {}, a stand-in: {}",
+                engine.template, engine.major, s.implementation, s.note
+            )));
+        }
+    }
+}
+
 /// Brings the stack to `req.target` (see module docs).
 pub async fn build(
     stack: &Stack,
@@ -210,6 +235,7 @@ pub async fn build(
 ) -> Result<BuildOutcome, EngineError> {
     let probe_ctx = stack.env_context("probe", &req.name, &req.versions, BTreeMap::new());
     let engines = environment::preflight(&probe_ctx, &req.services)?;
+    report_stand_ins(&engines, progress);
     let full = checkpoint::chain(
         &stack.manifest,
         &req.services,
@@ -239,11 +265,18 @@ pub async fn build(
     };
     // Longest cached prefix.
     let st = state::read(&stack.project.state_dir)?;
+    let reuse = checkpoint::explain(
+        &stack.project,
+        &st,
+        stack.snap.as_ref(),
+        &steps,
+        req.fresh_since,
+    );
     let mut hit: Option<(usize, String)> = None;
-    for (i, step) in steps.iter().enumerate() {
-        match checkpoint::cached(&st, stack.snap.as_ref(), &step.key) {
-            Some(rec) => hit = Some((i, rec.id)),
-            None => break,
+    for (i, r) in reuse.iter().enumerate() {
+        match (&r.checkpoint, r.reused) {
+            (Some(id), true) => hit = Some((i, id.clone())),
+            _ => break,
         }
     }
     let mut outcome = BuildOutcome {
@@ -251,14 +284,19 @@ pub async fn build(
         checkpoints: Vec::new(),
         last_key: steps.last().map(|s| s.key.clone()),
     };
-    if let Some((i, _)) = &hit {
-        for step in &steps[..=*i] {
-            let id = st.cache.get(&step.key).cloned().unwrap_or_default();
-            progress.event(Event::Checkpoint {
-                name: step.name.clone(),
-                state: CheckpointEvent::Cached,
-            });
-            outcome.checkpoints.push((step.name.clone(), id, true));
+    for r in &reuse {
+        match (&r.checkpoint, r.reused) {
+            (Some(id), true) => {
+                progress.event(Event::Checkpoint {
+                    name: r.name.clone(),
+                    state: CheckpointEvent::Cached,
+                });
+                outcome.checkpoints.push((r.name.clone(), id.clone(), true));
+            }
+            _ => progress.event(Event::Info(format!(
+                "  checkpoint {}: {}",
+                r.name, r.reason
+            ))),
         }
     }
     let done_upto = hit.as_ref().map(|(i, _)| i + 1).unwrap_or(0);
@@ -288,7 +326,6 @@ pub async fn build(
             }
             let (rec, took) = checkpoint::take(
                 &ctx,
-                stack.snap.as_ref(),
                 &engines,
                 NewCheckpoint {
                     name: &step.name,
@@ -296,6 +333,7 @@ pub async fn build(
                     services: &req.services,
                     message: step.description.clone(),
                     cache_key: Some(step.key.clone()),
+                    inputs: Some(&step.inputs),
                 },
             )
             .await?;
@@ -396,6 +434,7 @@ async fn run_trigger(
                 env: exec::base_env(&env),
                 cwd: stack.project.dir.clone(),
                 user: None,
+                netns: None,
             }]
         }
         AfterSelector::Shell(cmd) => vec![EnvCommand::shell(

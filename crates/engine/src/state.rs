@@ -47,6 +47,26 @@ pub struct EnvRecord {
     /// Whether this environment belongs to a test run (removed after it unless kept).
     #[serde(default)]
     pub test_run: bool,
+    /// Hash of the manifest it was started with (its text is in `manifest_store`).
+    #[serde(default)]
+    pub manifest_hash: Option<String>,
+    /// Id of the test run that made it (`VERS_RUN_ID` of the daemon's worker), so the
+    /// daemon can stop a cancelled run's branches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// For a branch kept ready in a checkpoint's warm pool: which pool, and whether it is
+    /// healthy and may be handed out. None for every other environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warm: Option<Warm>,
+}
+
+/// Membership of an environment in a checkpoint's warm pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warm {
+    /// Id of the checkpoint it was forked from (the pool it belongs to).
+    pub checkpoint: String,
+    /// Whether its services are started and healthy (only ready ones are handed out).
+    pub ready: bool,
 }
 
 /// An immutable snapshot of an environment's data.
@@ -92,6 +112,9 @@ pub struct State {
     pub cache: BTreeMap<String, String>,
     /// Counter for ids.
     pub next_id: u64,
+    /// Local deployments by name (`vers deploy`).
+    #[serde(default)]
+    pub deployments: BTreeMap<String, crate::deploy::Deployment>,
 }
 
 impl State {

@@ -14,6 +14,7 @@ fn instance(data_dir: &Path, template: &str) -> vers_catalog::InstanceCtx {
         template: Some(template.into()),
         version: None,
         listen: "127.10.0.1".parse().unwrap(),
+        bind: "127.10.0.1".parse().unwrap(),
         ports: vec![5432],
         data_dir: data_dir.to_path_buf(),
         run_dir: data_dir.join("run"),
@@ -27,6 +28,7 @@ fn instance(data_dir: &Path, template: &str) -> vers_catalog::InstanceCtx {
         memory_limit: None,
         command: None,
         build_context: None,
+        peers: Default::default(),
     }
 }
 

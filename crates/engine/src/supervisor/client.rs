@@ -2,7 +2,6 @@
 //! (after cleaning what a crashed one left behind).
 
 use std::path::Path;
-use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -14,6 +13,23 @@ use tokio::net::UnixStream;
 use super::protocol::*;
 use crate::error::EngineError;
 use crate::project::Project;
+
+/// An HTTP/1.1 connection to the daemon's unix socket at `socket`, driven in the background.
+pub async fn connect_http1(
+    socket: &Path,
+) -> Result<hyper::client::conn::http1::SendRequest<Full<Bytes>>, EngineError> {
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|e| EngineError::Supervisor(format!("connect {}: {e}", socket.display())))?;
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| EngineError::Supervisor(e.to_string()))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
 
 /// A connection factory for one project's supervisor.
 #[derive(Debug, Clone)]
@@ -35,16 +51,7 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<R, EngineError> {
-        let stream = UnixStream::connect(&self.socket).await.map_err(|e| {
-            EngineError::Supervisor(format!("connect {}: {e}", self.socket.display()))
-        })?;
-        let io = hyper_util::rt::TokioIo::new(stream);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
-            .await
-            .map_err(|e| EngineError::Supervisor(e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let mut sender = connect_http1(&self.socket).await?;
         let bytes = match body {
             Some(b) => serde_json::to_vec(b)
                 .map_err(|e| EngineError::Supervisor(format!("encoding request: {e}")))?,
@@ -108,6 +115,20 @@ impl Client {
         self.call::<(), Reply>(Method::POST, &format!("/v1/envs/{id}/freeze"), None)
             .await
             .map(|_| ())
+    }
+
+    /// Freezes an environment, snapshots its volume as checkpoint `checkpoint` and thaws
+    /// it: one daemon operation, finished even if this caller goes away midway.
+    pub async fn snapshot(&self, id: &str, checkpoint: &str) -> Result<(), EngineError> {
+        self.call::<SnapshotRequest, Reply>(
+            Method::POST,
+            &format!("/v1/envs/{id}/snapshot"),
+            Some(&SnapshotRequest {
+                checkpoint: checkpoint.to_string(),
+            }),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Thaws an environment.
@@ -179,6 +200,13 @@ impl Client {
             .await
     }
 
+    /// Asks the supervisor to refill the warm pools in the background.
+    pub async fn kick_pools(&self) -> Result<(), EngineError> {
+        self.call::<(), Reply>(Method::POST, "/v1/pools/kick", None)
+            .await
+            .map(|_| ())
+    }
+
     /// Asks the supervisor to stop everything and exit.
     pub async fn shutdown(&self) -> Result<(), EngineError> {
         self.call::<(), Reply>(Method::POST, "/v1/shutdown", None)
@@ -188,66 +216,21 @@ impl Client {
 }
 
 /// Connects to the project's supervisor, starting it first when it is not running.
-/// A supervisor that died leaves processes, namespaces and cgroups behind: they are removed
-/// before the new one starts, and environments recorded as running are marked stopped.
+/// Concurrent callers start exactly one (see [`super::start`]); a daemon that died leaves
+/// processes, namespaces and cgroups behind, and its successor removes them before it answers.
 pub async fn connect_or_start(project: &Project) -> Result<Client, EngineError> {
     let client = Client::new(&project.socket_path());
     if client.ping().await {
         return Ok(client);
     }
-    crate::cleanup::clean_leftovers(project)?;
-    let exe = std::env::current_exe().map_err(|e| EngineError::io(Path::new("vers"), e))?;
-    std::fs::create_dir_all(&project.state_dir)
-        .map_err(|e| EngineError::io(&project.state_dir, e))?;
-    let log_path = project.state_dir.join("supervisor.log");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| EngineError::io(&log_path, e))?;
-    let log2 = log.try_clone().map_err(|e| EngineError::io(&log_path, e))?;
-    let mut cmd = std::process::Command::new(exe);
-    cmd.arg("daemon")
-        .arg("--project")
-        .arg(&project.dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(log)
-        .stderr(log2)
-        .current_dir(&project.dir);
-    // The supervisor must outlive this command: give it its own session.
-    unsafe_setsid(&mut cmd);
-    cmd.spawn()
-        .map_err(|e| EngineError::Supervisor(format!("starting the supervisor: {e}")))?;
-    for _ in 0..200 {
-        if client.ping().await {
-            return Ok(client);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
-    let tail: Vec<&str> = tail.lines().rev().take(10).collect();
-    Err(EngineError::Supervisor(format!(
-        "the supervisor did not start within 5s; its log ({}) ends with:\n{}",
-        log_path.display(),
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-    )))
+    super::start::start_daemon(project, &client).await?;
+    Ok(client)
 }
 
 /// Connects to a running supervisor without starting one.
 pub async fn connect_existing(project: &Project) -> Option<Client> {
     let client = Client::new(&project.socket_path());
     client.ping().await.then_some(client)
-}
-
-fn unsafe_setsid(cmd: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid().map_err(std::io::Error::from)?;
-            Ok(())
-        });
-    }
 }
 
 impl Client {

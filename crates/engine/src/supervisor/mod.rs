@@ -1,6 +1,8 @@
 //! The supervisor: a per-project daemon that owns every process, namespace, proxy and host
 //! forward of the project's environments, reachable over a unix socket with HTTP+JSON.
 
+pub mod access;
 pub mod client;
 pub mod protocol;
 pub mod server;
+pub mod start;

@@ -21,6 +21,8 @@ pub struct EnvSpec {
     pub memory_limit: Option<u64>,
     /// CPU budget of the environment (cores).
     pub cpu_limit: Option<f64>,
+    /// The network of front addresses, made local in the namespace (e.g. `10.99.0.0/16`).
+    pub front_net: String,
 }
 
 /// One process to run (a replica of a service).
@@ -38,6 +40,20 @@ pub struct ProcessSpec {
     pub engine_user: bool,
     /// Log file receiving stdout and stderr.
     pub log: PathBuf,
+    /// The pod namespace the process runs in; `None`: the environment's own namespace.
+    #[serde(default)]
+    pub netns: Option<String>,
+}
+
+/// A service instance's own network namespace, linked to the environment's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PodSpec {
+    /// Namespace name.
+    pub netns: String,
+    /// Name of the environment's end of the veth pair.
+    pub veth: String,
+    /// The instance's address.
+    pub address: Ipv4Addr,
 }
 
 /// A host port forward of a service port.
@@ -60,11 +76,9 @@ pub struct ServiceSpec {
     pub ports: Vec<u16>,
     /// Ports that speak HTTP (HTTP faults apply).
     pub http_ports: Vec<u16>,
-    /// Backend address of each replica.
-    pub backends: Vec<Ipv4Addr>,
-    /// Whether a proxy listens on the front address (else processes listen there directly).
-    pub proxied: bool,
-    /// One process per replica.
+    /// Each replica's pod; its address is the proxy's backend for that replica.
+    pub pods: Vec<PodSpec>,
+    /// The processes of every replica (each runs in its replica's pod).
     pub processes: Vec<ProcessSpec>,
     /// Host forwards.
     pub host_ports: Vec<HostPort>,
@@ -102,6 +116,15 @@ pub struct ServiceStatus {
     pub host_endpoints: BTreeMap<u16, String>,
     /// Active faults.
     pub faults: Vec<FaultInfo>,
+    /// Stress actions in force (`cpu-stress`, `memory-stress`, `disk-fill`).
+    #[serde(default)]
+    pub stress: Vec<String>,
+    /// CPU time the service's processes used, in microseconds (its cgroup's).
+    #[serde(default)]
+    pub cpu_usec: Option<u64>,
+    /// Memory its processes use, in bytes (its cgroup's).
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
 }
 
 /// State of an environment as the supervisor sees it.
@@ -165,6 +188,19 @@ pub enum ProbeSpec {
         /// Port.
         port: u16,
     },
+    /// Healthy when the reply to `send` holds `expect` at `expect_at`.
+    Exchange {
+        /// Address to connect to.
+        addr: Ipv4Addr,
+        /// Port.
+        port: u16,
+        /// Bytes written once connected.
+        send: Vec<u8>,
+        /// Offset of `expect` in the reply.
+        expect_at: usize,
+        /// Bytes the reply must hold there.
+        expect: Vec<u8>,
+    },
 }
 
 /// Run a probe with a time limit.
@@ -196,6 +232,8 @@ pub enum ChaosAction {
     CpuStress {
         /// Number of busy workers.
         workers: u32,
+        /// Share of each 100 ms period a worker is busy (percent).
+        load: u32,
     },
     /// A process in the service's cgroup holding this much memory.
     MemoryStress {
@@ -225,4 +263,12 @@ pub struct ChaosRequest {
 pub struct RecoverRequest {
     /// Only this service.
     pub service: Option<String>,
+}
+
+/// Body of `POST /v1/envs/{id}/snapshot`: freeze, snapshot the volume as `checkpoint`, thaw,
+/// all inside the daemon so no client death can leave the environment frozen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnapshotRequest {
+    /// Id the new checkpoint gets in the snapshot store.
+    pub checkpoint: String,
 }

@@ -1,4 +1,4 @@
-//! The supervisor daemon: HTTP+JSON over `.vers/supervisor.sock`, owning processes, namespaces,
+//! The supervisor daemon: HTTP+JSON over `/run/vers/<key>/api/api.sock`, owning processes, namespaces,
 //! cgroups, proxies and host forwards of every environment of one project.
 
 use std::collections::BTreeMap;
@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use vers_proxy::ServiceProxy;
 use vers_runtime::cgroup::Cgroup;
 use vers_runtime::netns::{NetNs, NsRuntime};
+use vers_runtime::snapshot::Snapshotter;
 use vers_runtime::spawn::{self, SpawnSpec, User};
 
 use super::protocol::*;
@@ -41,6 +42,7 @@ struct Service {
     faults: Vec<(u64, vers_proxy::Fault, Vec<vers_proxy::FaultId>)>,
     stressors: Vec<i32>,
     fill_files: Vec<std::path::PathBuf>,
+    stress: Vec<String>,
 }
 
 /// An environment owned by the supervisor.
@@ -51,15 +53,26 @@ struct Env {
     cgroup: Cgroup,
     services: Vec<Service>,
     frozen: bool,
+    /// The API socket this environment's own processes see (acting on it only): its server
+    /// task and directory.
+    api: Option<(JoinHandle<()>, std::path::PathBuf)>,
 }
 
 /// Shared daemon state.
 struct Daemon {
     project: Project,
     user: User,
+    snap: Arc<dyn Snapshotter>,
     envs: Mutex<BTreeMap<String, Env>>,
     next_fault: std::sync::atomic::AtomicU64,
     shutdown: tokio::sync::Notify,
+    bus: crate::api::events::EventBus,
+    /// The status report `GET /api/status` answers from.
+    status: Arc<crate::api::status_cache::StatusCache>,
+    /// Wakes the warm-pool keeper ([`crate::pool::upkeep`]).
+    pools: Arc<tokio::sync::Notify>,
+    /// The web dashboard, once `vers dashboard` asked for it.
+    dashboard: crate::dashboard::DashboardSlot,
 }
 
 type Shared = Arc<Daemon>;
@@ -100,29 +113,57 @@ fn ok() -> Json<Reply> {
 }
 
 /// Runs the supervisor of `project` until it is asked to shut down.
+///
+/// Holds `.vers/daemon.lock` for its whole life, so a second daemon of the same project
+/// exits at once. Before it answers, it removes what a dead predecessor left behind and
+/// creates the snapshot store, so no client ever races another over either.
 pub async fn run(project: Project) -> anyhow::Result<()> {
+    let engine_uid = spawn::engine_user().ok().map(|u| u.uid);
+    super::access::private_state_dir(&project.state_dir, engine_uid)?;
+    let Some(_lock) = super::start::hold_daemon_lock(&project)? else {
+        eprintln!(
+            "another vers daemon already serves {}",
+            project.dir.display()
+        );
+        return Ok(());
+    };
+    let report = crate::cleanup::clean_leftovers(&project)?;
+    if report.processes + report.namespaces + report.environments + report.partial_checkpoints > 0 {
+        eprintln!("removed what a previous daemon left: {report:?}");
+    }
+    let snap: Arc<dyn Snapshotter> = Arc::from(crate::storage::snapshotter(&project)?);
     let socket = project.socket_path();
-    std::fs::create_dir_all(&project.state_dir)?;
-    let _ = std::fs::remove_file(&socket);
-    let listener = tokio::net::UnixListener::bind(&socket)?;
-    std::fs::write(
-        project.state_dir.join("supervisor.pid"),
-        std::process::id().to_string(),
-    )?;
+    let listener = super::access::bind_private(&socket)?;
+    let listener = super::access::PeerChecked::new(listener, super::access::allowed_uids(&project));
+    std::fs::write(project.daemon_pid_path(), std::process::id().to_string())?;
     let user = spawn::engine_user()?;
+    let bus = crate::api::events::EventBus::new();
+    let status = crate::api::status_cache::StatusCache::new(project.clone(), bus.clone());
+    tokio::spawn(status.clone().watch());
     let daemon: Shared = Arc::new(Daemon {
         project,
         user,
+        snap,
         envs: Mutex::new(BTreeMap::new()),
         next_fault: std::sync::atomic::AtomicU64::new(1),
         shutdown: tokio::sync::Notify::new(),
+        bus,
+        status,
+        pools: Arc::new(tokio::sync::Notify::new()),
+        dashboard: crate::dashboard::DashboardSlot::default(),
     });
+    let keeper = tokio::spawn(crate::pool::upkeep(
+        daemon.project.clone(),
+        daemon.pools.clone(),
+    ));
+    daemon.pools.notify_one();
     let app = Router::new()
         .route("/v1/ping", get(ping))
         .route("/v1/envs", get(list_envs).post(create_env))
         .route("/v1/envs/{id}", delete(delete_env))
         .route("/v1/envs/{id}/freeze", post(freeze_env))
         .route("/v1/envs/{id}/thaw", post(thaw_env))
+        .route("/v1/envs/{id}/snapshot", post(snapshot_env))
         .route("/v1/envs/{id}/probe", post(probe))
         .route("/v1/envs/{id}/services", post(start_service))
         .route("/v1/envs/{id}/services/{name}/stop", post(stop_service))
@@ -138,27 +179,82 @@ pub async fn run(project: Project) -> anyhow::Result<()> {
         )
         .route("/v1/envs/{id}/services/{name}/chaos", post(chaos))
         .route("/v1/envs/{id}/recover", post(recover))
+        .route("/v1/pools/kick", post(kick_pools))
         .route("/v1/shutdown", post(shutdown))
-        .with_state(daemon.clone());
+        .route("/api/dashboard", post(dashboard))
+        .with_state(daemon.clone())
+        .merge(crate::api::routes::router(Arc::new(
+            crate::api::ops::ApiState {
+                project: daemon.project.clone(),
+                bus: daemon.bus.clone(),
+                status: daemon.status.clone(),
+                scope: None,
+            },
+        )))
+        .layer(axum::middleware::from_fn_with_state(
+            daemon.status.clone(),
+            crate::api::status_cache::stale_on_change,
+        ));
+    let reaper = tokio::spawn(crate::deploy::reap_expired(daemon.project.clone()));
     let d2 = daemon.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { d2.shutdown.notified().await })
-        .await?;
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { d2.shutdown.notified().await });
+    // Open event feeds never end by themselves: after a shutdown request, in-flight answers
+    // get a few seconds, then the daemon exits.
+    let d3 = daemon.clone();
+    tokio::select! {
+        served = server => served?,
+        _ = async move {
+            d3.shutdown.notified().await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        } => {}
+    }
+    keeper.abort();
+    reaper.abort();
     let mut envs = daemon.envs.lock().await;
     for (_, env) in std::mem::take(&mut *envs) {
         teardown_env(env).await;
     }
     let _ = std::fs::remove_file(daemon.project.socket_path());
-    let _ = std::fs::remove_file(daemon.project.state_dir.join("supervisor.pid"));
+    let _ = std::fs::remove_file(daemon.project.daemon_pid_path());
     Ok(())
+}
+
+/// What `POST /api/dashboard` takes: the port to serve on (any free one when absent).
+#[derive(Debug, Default, serde::Deserialize)]
+struct DashboardRequest {
+    #[serde(default)]
+    port: Option<u16>,
+}
+
+/// Starts the dashboard once for the daemon's life and answers `{"url"}`, the same URL on
+/// every call.
+async fn dashboard(
+    State(d): State<Shared>,
+    h: axum::http::HeaderMap,
+    Json(r): Json<DashboardRequest>,
+) -> Response {
+    let api = Arc::new(crate::api::ops::ApiState {
+        project: d.project.clone(),
+        bus: d.bus.clone(),
+        status: d.status.clone(),
+        scope: None,
+    });
+    let url = d.dashboard.ensure(api, r.port).await;
+    crate::api::ops::answer(&h, url.map(|url| serde_json::json!({ "url": url }))).await
 }
 
 async fn ping() -> Json<serde_json::Value> {
     Json(serde_json::json!({"ok": true, "pid": std::process::id()}))
 }
 
+async fn kick_pools(State(d): State<Shared>) -> Json<Reply> {
+    d.pools.notify_one();
+    ok()
+}
+
 async fn shutdown(State(d): State<Shared>) -> Json<Reply> {
-    d.shutdown.notify_one();
+    d.shutdown.notify_waiters();
     ok()
 }
 
@@ -200,6 +296,9 @@ fn service_status(s: &Service) -> ServiceStatus {
                 fault: f.clone(),
             })
             .collect(),
+        stress: s.stress.clone(),
+        cpu_usec: s.cgroup.cpu_usage_usec(),
+        memory_bytes: s.cgroup.memory_usage(),
     }
 }
 
@@ -228,6 +327,10 @@ async fn create_env(
     // A namespace left by a crashed supervisor is removed before reuse.
     let _ = vers_runtime::netns::delete_netns(&spec.netns);
     let ns = NetNs::create(&spec.netns).map_err(internal)?;
+    if let Err(e) = vers_runtime::pod::make_fronts_local(&spec.netns, &spec.front_net) {
+        let _ = ns.delete();
+        return Err(internal(e));
+    }
     let hosts: Vec<(String, std::net::IpAddr)> = spec
         .hosts
         .iter()
@@ -258,6 +361,13 @@ async fn create_env(
     if let Some(c) = spec.cpu_limit {
         let _ = cgroup.set_cpu_limit(c);
     }
+    let api = match serve_env_api(&d, &spec.id) {
+        Ok(task) => Some((task, d.project.env_api_dir(&spec.id))),
+        Err(e) => {
+            tracing::warn!("the API socket of environment {}: {e}", spec.id);
+            None
+        }
+    };
     let env = Env {
         spec: spec.clone(),
         ns: Some(ns),
@@ -265,6 +375,7 @@ async fn create_env(
         cgroup,
         services: Vec::new(),
         frozen: false,
+        api,
     };
     let state = env_state(&env);
     envs.insert(spec.id.clone(), env);
@@ -287,9 +398,50 @@ async fn teardown_service(s: &mut Service) {
     for p in &s.procs {
         let _ = spawn::kill_group(p.pid, nix::sys::signal::Signal::SIGKILL);
     }
+    let pods: Vec<String> = s.spec.pods.iter().map(|p| p.netns.clone()).collect();
+    delete_pods(pods).await;
+}
+
+/// Removes pod namespaces off the async executor (each is an `ip netns delete`).
+async fn delete_pods(pods: Vec<String>) {
+    let _ = tokio::task::spawn_blocking(move || {
+        for netns in pods {
+            if let Err(e) = vers_runtime::pod::delete(&netns) {
+                tracing::warn!("removing pod {netns}: {e}");
+            }
+        }
+    })
+    .await;
+}
+
+/// Serves the API to one environment's processes on `/run/vers/<key>/envs/<id>/api.sock`,
+/// which they see in place of the daemon's socket (bind-mounted over its directory): requests
+/// there act on that environment only, and those that would reach beyond it are refused.
+fn serve_env_api(d: &Shared, env_id: &str) -> std::io::Result<JoinHandle<()>> {
+    let dir = d.project.env_api_dir(env_id);
+    let listener = super::access::bind_private(&dir.join("api.sock"))?;
+    let listener =
+        super::access::PeerChecked::new(listener, super::access::allowed_uids(&d.project));
+    let app = Router::new()
+        .route("/v1/ping", get(ping))
+        .merge(crate::api::routes::router(Arc::new(
+            crate::api::ops::ApiState {
+                project: d.project.clone(),
+                bus: d.bus.clone(),
+                status: d.status.clone(),
+                scope: Some(env_id.to_string()),
+            },
+        )));
+    Ok(tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    }))
 }
 
 async fn teardown_env(mut env: Env) {
+    if let Some((api, dir)) = env.api.take() {
+        api.abort();
+        let _ = std::fs::remove_dir_all(dir);
+    }
     let _ = env.cgroup.thaw();
     for s in env.services.iter_mut().rev() {
         teardown_service(s).await;
@@ -299,6 +451,10 @@ async fn teardown_env(mut env: Env) {
         let _ = s.cgroup.remove();
     }
     let _ = env.cgroup.remove();
+    if let Ok(left) = vers_runtime::netns::list_netns(&crate::topology::pod_prefix(&env.spec.netns))
+    {
+        delete_pods(left).await;
+    }
     if let Some(rt) = env.rt.take() {
         rt.shutdown();
     }
@@ -335,6 +491,29 @@ async fn thaw_env(
     set_frozen(&d, &id, false).await
 }
 
+/// Freeze, snapshot, thaw as one operation. It runs in its own task so that a client going
+/// away (the request future dropped) cannot stop it between freeze and thaw.
+async fn snapshot_env(
+    State(d): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    Json(req): Json<SnapshotRequest>,
+) -> Result<Json<Reply>, ApiError> {
+    let task = tokio::spawn(async move {
+        let _frozen = set_frozen(&d, &id, true).await?;
+        let snap = d.snap.clone();
+        let (env, checkpoint) = (id.clone(), req.checkpoint.clone());
+        let committed = tokio::task::spawn_blocking(move || snap.commit(&env, &checkpoint)).await;
+        let thawed = set_frozen(&d, &id, false).await;
+        match committed {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(internal(e)),
+            Err(e) => return Err(internal(e)),
+        }
+        thawed
+    });
+    task.await.map_err(internal)?
+}
+
 /// Freezes or thaws every process of an environment through its cgroup.
 async fn set_frozen(d: &Shared, id: &str, frozen: bool) -> Result<Json<Reply>, ApiError> {
     let mut envs = d.envs.lock().await;
@@ -358,11 +537,12 @@ fn spawn_spec(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, cgroup: Option<Cgroup>
         args: p.args.clone(),
         env: p.env.clone(),
         cwd: p.cwd.clone(),
-        netns: Some(env.netns.clone()),
+        netns: Some(p.netns.clone().unwrap_or_else(|| env.netns.clone())),
         hosts_file: Some(std::path::PathBuf::from(format!(
             "/etc/netns/{}/hosts",
             env.netns
         ))),
+        binds: vec![(d.project.env_api_dir(&env.id), d.project.api_dir())],
         user: if p.engine_user {
             Some(d.user.clone())
         } else {
@@ -459,13 +639,42 @@ async fn start_service(
         faults: Vec::new(),
         stressors: Vec::new(),
         fill_files: Vec::new(),
+        stress: Vec::new(),
     };
-    if spec.proxied {
+    let pods: Vec<vers_runtime::pod::PodSpec> = spec
+        .pods
+        .iter()
+        .map(|p| vers_runtime::pod::PodSpec {
+            netns: p.netns.clone(),
+            veth: p.veth.clone(),
+            address: p.address,
+        })
+        .collect();
+    let env_netns = env.spec.netns.clone();
+    let front_net = env.spec.front_net.clone();
+    let made = tokio::task::spawn_blocking(move || {
+        let mut made = Vec::new();
+        for pod in &pods {
+            if let Err(e) = vers_runtime::pod::create(&env_netns, &front_net, pod) {
+                return Err((made, e));
+            }
+            made.push(pod.netns.clone());
+        }
+        Ok(())
+    })
+    .await
+    .map_err(internal)?;
+    if let Err((made, e)) = made {
+        delete_pods(made).await;
+        let _ = svc.cgroup.remove();
+        return Err(internal(format!("network of {}: {e}", spec.name)));
+    }
+    {
         for &port in &spec.ports {
             let backends: Vec<SocketAddr> = spec
-                .backends
+                .pods
                 .iter()
-                .map(|b| SocketAddr::from((*b, port)))
+                .map(|p| SocketAddr::from((p.address, port)))
                 .collect();
             let proxy = ServiceProxy::new(
                 format!("{}:{port}", spec.name),
@@ -612,7 +821,7 @@ async fn add_fault(
     let (_, svc) = find_service(&mut envs, &id, &name)?;
     if svc.proxies.is_empty() {
         return Err(bad(format!(
-            "service {name} is reached directly, not through the fault proxy (a single-replica app); network faults need the proxy"
+            "service {name} has no ports, so no traffic to fault"
         )));
     }
     let ids = svc
@@ -678,6 +887,31 @@ async fn probe(
                 _ => ProbeResult {
                     healthy: false,
                     detail: format!("connect {addr}:{port}: timed out"),
+                },
+            }
+        }
+        ProbeSpec::Exchange {
+            addr,
+            port,
+            send,
+            expect_at,
+            expect,
+        } => {
+            let fut = handle.spawn(async move {
+                tokio::time::timeout(limit, exchange(addr, port, &send, expect_at, &expect)).await
+            });
+            match fut.await {
+                Ok(Ok(Ok(()))) => ProbeResult {
+                    healthy: true,
+                    detail: String::new(),
+                },
+                Ok(Ok(Err(e))) => ProbeResult {
+                    healthy: false,
+                    detail: e,
+                },
+                _ => ProbeResult {
+                    healthy: false,
+                    detail: format!("{addr}:{port}: no answer in time"),
                 },
             }
         }
@@ -752,6 +986,50 @@ async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration)
     }
 }
 
+/// Connects, writes `send`, and checks that the reply holds `expect` at `expect_at`.
+async fn exchange(
+    addr: Ipv4Addr,
+    port: u16,
+    send: &[u8],
+    expect_at: usize,
+    expect: &[u8],
+) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect((addr, port))
+        .await
+        .map_err(|e| format!("connect {addr}:{port}: {e}"))?;
+    if !send.is_empty() {
+        stream
+            .write_all(send)
+            .await
+            .map_err(|e| format!("write to {addr}:{port}: {e}"))?;
+    }
+    let want = expect_at + expect.len();
+    let mut reply = Vec::with_capacity(want);
+    while reply.len() < want {
+        let mut buf = [0u8; 512];
+        let n = stream
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("read from {addr}:{port}: {e}"))?;
+        if n == 0 {
+            return Err(format!(
+                "{addr}:{port} closed the connection after {} bytes",
+                reply.len()
+            ));
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    if &reply[expect_at..want] == expect {
+        Ok(())
+    } else {
+        Err(format!(
+            "{addr}:{port} answered an unexpected reply ({} bytes)",
+            reply.len()
+        ))
+    }
+}
+
 /// `GET path` over HTTP/1.1 and return the status code.
 async fn http_get(
     addr: Ipv4Addr,
@@ -787,6 +1065,7 @@ fn end_stress(s: &mut Service) {
     for f in s.fill_files.drain(..) {
         let _ = std::fs::remove_file(f);
     }
+    s.stress.clear();
 }
 
 /// Ends every fault of a service and restarts it when it was killed; returns whether there
@@ -833,6 +1112,7 @@ async fn end_action(
     s: &mut Service,
     action: &ChaosAction,
 ) -> Result<(), ApiError> {
+    d.status.invalidate();
     match action {
         ChaosAction::Pause => {
             if s.paused {
@@ -874,9 +1154,13 @@ async fn chaos(
             }
             svc.stopped = true;
         }
-        ChaosAction::CpuStress { workers } => {
+        ChaosAction::CpuStress { workers, load } => {
+            let exe = std::env::current_exe().map_err(internal)?;
             for _ in 0..*workers {
-                let p = stress_process(vec!["-c".into(), "while :; do :; done".into()], "/bin/sh");
+                let p = stress_process(
+                    vec!["stress-cpu".into(), load.to_string()],
+                    &exe.display().to_string(),
+                );
                 let proc_ = spawn_process(&d, &spec, &p, &svc.cgroup)?;
                 svc.stressors.push(proc_.pid);
             }
@@ -904,6 +1188,15 @@ async fn chaos(
             svc.fill_files.push(path);
         }
     }
+    let stress = match &req.action {
+        ChaosAction::CpuStress { .. } => Some("cpu-stress"),
+        ChaosAction::MemoryStress { .. } => Some("memory-stress"),
+        ChaosAction::DiskFill { .. } => Some("disk-fill"),
+        _ => None,
+    };
+    if let Some(name) = stress {
+        svc.stress.push(name.to_string());
+    }
     if let Some(ms) = req.duration_ms {
         let d2 = d.clone();
         let (id2, name2) = (id.clone(), name.clone());
@@ -926,6 +1219,7 @@ fn stress_process(args: Vec<String>, program: &str) -> ProcessSpec {
         "/usr/local/bin:/usr/bin:/bin".to_string(),
     );
     ProcessSpec {
+        netns: None,
         program: program.into(),
         args,
         env,

@@ -80,6 +80,7 @@ mod tests {
             log: log.display().to_string(),
             message: (status != "passed").then(|| "exit code 1".into()),
             kept_env: None,
+            scenario: None,
         };
         let report = TestReport::new(vec![SuiteResult {
             name: "billing".into(),

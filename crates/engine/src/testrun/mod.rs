@@ -9,3 +9,14 @@ pub mod selection;
 
 pub use report::{BranchResult, SuiteResult, TestReport};
 pub use runner::{run, TestOptions};
+
+/// A fresh id for a test run: `run-<unix ms>-<pid>`, unique on this machine.
+pub fn new_run_id() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("run-{ms}-{}-{n}", std::process::id())
+}

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One branch's outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BranchResult {
     /// Branch name.
     pub name: String,
@@ -23,10 +23,27 @@ pub struct BranchResult {
     /// Environment kept for inspection (`--keep-failed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept_env: Option<String>,
+    /// The fault of a scenario branch, and when it was applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ScenarioResult>,
+}
+
+/// The fault of a scenario branch (`tests.SUITE.scenarios[]`) as it was run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioResult {
+    /// The fault as the manifest states it.
+    pub inject: vers_manifest::FaultSpec,
+    /// Its `expect` labels (`VERS_EXPECT`).
+    #[serde(default)]
+    pub expect: Vec<String>,
+    /// When the fault was applied, in milliseconds after the test command started
+    /// (negative: before it started); absent when it never was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub injected_at_ms: Option<i64>,
 }
 
 /// One suite's outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SuiteResult {
     /// Suite name.
     pub name: String,
@@ -39,7 +56,7 @@ pub struct SuiteResult {
 }
 
 /// Totals.
-#[derive(Debug, Clone, Copy, Serialize, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Default, Deserialize)]
 pub struct Summary {
     /// Branches.
     pub total: usize,
@@ -50,7 +67,7 @@ pub struct Summary {
 }
 
 /// The whole run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TestReport {
     /// Totals.
     pub summary: Summary,
@@ -99,6 +116,7 @@ mod tests {
             log: String::new(),
             message: None,
             kept_env: None,
+            scenario: None,
         }
     }
 

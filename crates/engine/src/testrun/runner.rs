@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{watch, Semaphore};
 use vers_manifest::Branch;
 
-use super::report::{BranchResult, SuiteResult, TestReport};
+use super::report::{BranchResult, ScenarioResult, SuiteResult, TestReport};
 use super::selection::{self, PlannedBranch, PlannedSuite};
 use crate::branches;
+use crate::chaos;
 use crate::checkpoint::{self, NewCheckpoint};
 use crate::environment;
 use crate::error::EngineError;
@@ -42,6 +43,8 @@ pub struct TestOptions {
     pub shard: Option<(usize, usize)>,
     /// Matrix versions (template or service -> version).
     pub versions: BTreeMap<String, String>,
+    /// Reuse only checkpoints taken at or after this time (unix seconds): `--rebuild`.
+    pub fresh_since: Option<u64>,
 }
 
 /// Default job limit: two per core, bounded by how many environments of the `vm` budget fit
@@ -127,6 +130,7 @@ pub async fn run(
                             no_checkpoints: false,
                             versions: opts.versions.clone(),
                             name: "checkpoints".into(),
+                            fresh_since: opts.fresh_since,
                         },
                         progress.as_ref(),
                     )
@@ -235,6 +239,7 @@ fn skipped_suite(stack: &Stack, suite: &PlannedSuite, progress: &dyn Progress) -
                     suite.after.join(", ")
                 )),
                 kept_env: None,
+                scenario: None,
             }
         })
         .collect::<Vec<_>>();
@@ -308,6 +313,7 @@ async fn run_suite(
                 log: String::new(),
                 message: Some(format!("branch task failed: {e}")),
                 kept_env: None,
+                scenario: None,
             }),
         }
     }
@@ -331,10 +337,16 @@ async fn suite_setup(
     let def = &stack.manifest.tests[suite];
     let key = checkpoint::setup_key(base.cache_key.as_deref().unwrap_or(&base.id), &def.setup);
     let st = state::read(&stack.project.state_dir)?;
-    if let Some(rec) = checkpoint::cached(&st, stack.snap.as_ref(), &key) {
+    if let Some(rec) = checkpoint::cached(&st, stack.snap.as_ref(), &key, opts.fresh_since) {
         return Ok(rec);
     }
     let name = format!("{suite}.setup");
+    let inputs: BTreeMap<String, String> = [
+        (format!("checkpoint {}", base.name), base.id.clone()),
+        (format!("setup of suite {suite}"), def.setup.join("\n")),
+    ]
+    .into_iter()
+    .collect();
     let services = crate::stack::suite_services(stack, suite)?;
     let mut vars = BTreeMap::new();
     vars.insert("VERS_SUITE".to_string(), suite.to_string());
@@ -375,7 +387,6 @@ async fn suite_setup(
         let engines = environment::preflight(&ctx, &services)?;
         let (rec, _) = checkpoint::take(
             &ctx,
-            stack.snap.as_ref(),
             &engines,
             NewCheckpoint {
                 name: &name,
@@ -383,6 +394,7 @@ async fn suite_setup(
                 services: &base.services,
                 message: Some(format!("setup of suite {suite}")),
                 cache_key: Some(key.clone()),
+                inputs: Some(&inputs),
             },
         )
         .await?;
@@ -427,6 +439,7 @@ async fn run_branch(
         log: log.display().to_string(),
         message: None,
         kept_env: None,
+        scenario: None,
     };
     progress.event(Event::Branch {
         suite: suite.clone(),
@@ -464,6 +477,15 @@ async fn run_branch(
     vars.insert("VERS_SUITE".to_string(), suite.clone());
     vars.insert("VERS_BRANCH".to_string(), b.name.clone());
     vars.insert("VERS_CHECKPOINT".to_string(), from.name.clone());
+    if let Some(sc) = &pb.scenario {
+        vars.insert("VERS_SCENARIO".to_string(), sc.name.clone());
+        vars.insert("VERS_EXPECT".to_string(), sc.expect.join(","));
+        result.scenario = Some(ScenarioResult {
+            inject: sc.inject.clone(),
+            expect: sc.expect.clone(),
+            injected_at_ms: None,
+        });
+    }
     if let Some(d) = log.parent() {
         let _ = std::fs::create_dir_all(d);
     }
@@ -492,9 +514,12 @@ async fn run_branch(
     });
     let outcome = run_commands(stack, pb, &env_id, &vars, opts, &log).await;
     match outcome {
-        Ok((status, message)) => {
+        Ok((status, message, injected_at)) => {
             result.status = status;
             result.message = message;
+            if let Some(sc) = result.scenario.as_mut() {
+                sc.injected_at_ms = injected_at;
+            }
         }
         Err(e) => result.message = Some(e.to_string()),
     }
@@ -539,7 +564,7 @@ async fn run_commands(
     vars: &BTreeMap<String, String>,
     opts: &TestOptions,
     log: &PathBuf,
-) -> Result<(String, Option<String>), EngineError> {
+) -> Result<(String, Option<String>, Option<i64>), EngineError> {
     let def = &stack.manifest.tests[pb.suite.as_str()];
     let b = &pb.branch;
     let ctx = stack.env_context(
@@ -579,6 +604,7 @@ async fn run_commands(
             return Ok((
                 "timeout".into(),
                 Some(format!("before hook `{hook}` timed out after {timeout:?}")),
+                None,
             ));
         }
         if done.code != Some(0) {
@@ -588,6 +614,7 @@ async fn run_commands(
                     "before hook `{hook}` exited with {}",
                     done.code.unwrap_or(-1)
                 )),
+                None,
             ));
         }
     }
@@ -596,8 +623,66 @@ async fn run_commands(
         .clone()
         .or_else(|| def.command.clone())
         .ok_or_else(|| EngineError::Failed(format!("suite {} has no command", pb.suite)))?;
-    let done = run(ctx.interpolate(&command)?).await?;
-    let (mut status, mut message) = if done.timed_out {
+    let script = ctx.interpolate(&command)?;
+    // A scenario's fault: now (before the command), or `after` the command starts.
+    let mut fault = None;
+    let mut injected_at = None;
+    if let Some(sc) = &pb.scenario {
+        let env = state::read(&stack.project.state_dir)?
+            .envs
+            .get(env_id)
+            .cloned()
+            .ok_or_else(|| EngineError::Failed(format!("branch {env_id} vanished")))?;
+        match sc.inject.after {
+            None => {
+                let t = Instant::now();
+                if let Err(e) = chaos::apply(stack, &env, &sc.inject).await {
+                    return Ok(("error".into(), Some(fault_failed(&sc.inject, &e)), None));
+                }
+                note(
+                    log,
+                    &format!("{} (before the command)", applied(&sc.inject, t.elapsed())),
+                );
+                injected_at = Some(-(t.elapsed().as_millis() as i64));
+            }
+            Some(after) => {
+                let (stack, spec) = (stack.clone(), sc.inject.clone());
+                let started = Instant::now();
+                fault = Some(tokio::spawn(async move {
+                    tokio::time::sleep(after).await;
+                    let r = chaos::apply(&stack, &env, &spec).await;
+                    (started.elapsed(), r)
+                }));
+            }
+        }
+    }
+    let done = run(script).await?;
+    let mut fault_error = None;
+    if let (Some(task), Some(sc)) = (fault, &pb.scenario) {
+        if task.is_finished() {
+            match task.await {
+                Ok((at, Ok(_))) => {
+                    injected_at = Some(at.as_millis() as i64);
+                    note(log, &applied(&sc.inject, at));
+                }
+                Ok((_, Err(e))) => fault_error = Some(fault_failed(&sc.inject, &e)),
+                Err(e) => fault_error = Some(format!("the fault's task failed: {e}")),
+            }
+        } else {
+            task.abort();
+            note(
+                log,
+                &format!(
+                    "chaos: the command ended before `after` ({}); {} was not applied",
+                    vers_manifest::human_duration(sc.inject.after.unwrap_or_default()),
+                    sc.inject.action
+                ),
+            );
+        }
+    }
+    let (mut status, mut message) = if let Some(e) = fault_error {
+        ("error".to_string(), Some(e))
+    } else if done.timed_out {
         (
             "timeout".to_string(),
             Some(format!("timed out after {timeout:?}")),
@@ -635,7 +720,45 @@ async fn run_commands(
             ));
         }
     }
-    Ok((status, message))
+    Ok((status, message, injected_at))
+}
+
+/// Why a scenario's fault could not be applied.
+fn fault_failed(spec: &vers_manifest::FaultSpec, e: &EngineError) -> String {
+    format!(
+        "the scenario's fault ({} on {}) could not be applied: {e}",
+        spec.action, spec.service
+    )
+}
+
+/// The log line of an applied fault: what, asked and observed times.
+fn applied(spec: &vers_manifest::FaultSpec, at: Duration) -> String {
+    let asked = spec
+        .after
+        .map(|a| format!(", asked after {}", vers_manifest::human_duration(a)))
+        .unwrap_or_default();
+    let lasting = spec
+        .duration
+        .map(|d| format!(" for {}", vers_manifest::human_duration(d)))
+        .unwrap_or_default();
+    format!(
+        "chaos: {} on {}{lasting} applied at +{} ms{asked}",
+        spec.action,
+        spec.service,
+        at.as_millis()
+    )
+}
+
+/// Appends a line to a branch's log.
+fn note(log: &PathBuf, line: &str) {
+    use std::io::Write;
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = writeln!(f, "{line}");
+    }
 }
 
 /// The exit code a branch expects: 0, or what its `expect` says (`fail` = any non-zero, shown as -1).

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use vers_manifest::{Branch, Manifest};
+use vers_manifest::{Branch, ChaosScenario, Manifest};
 
 use crate::error::EngineError;
 
@@ -11,8 +11,10 @@ use crate::error::EngineError;
 pub struct PlannedBranch {
     /// Suite name.
     pub suite: String,
-    /// Branch (the manifest's, or one named after the suite).
+    /// Branch (the manifest's, one named after the suite, or a scenario's).
     pub branch: Branch,
+    /// The scenario this branch runs (`tests.SUITE.scenarios[]`).
+    pub scenario: Option<ChaosScenario>,
 }
 
 /// A suite with the branches this run covers.
@@ -42,20 +44,37 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), EngineError> {
     Ok((i, n))
 }
 
-/// The branches of a suite: its declared ones, or one named after the suite.
-pub fn suite_branches(m: &Manifest, suite: &str) -> Vec<Branch> {
-    match m.tests.get(suite) {
-        Some(s) if !s.branches.is_empty() => s.branches.clone(),
-        Some(_) => vec![Branch {
-            name: suite.to_string(),
-            ..Branch::default()
-        }],
-        None => Vec::new(),
+/// The branches of a suite: its declared ones then one per scenario, or (with neither) one
+/// named after the suite.
+pub fn suite_branches(m: &Manifest, suite: &str) -> Vec<(Branch, Option<ChaosScenario>)> {
+    let Some(s) = m.tests.get(suite) else {
+        return Vec::new();
+    };
+    if s.branches.is_empty() && s.scenarios.is_empty() {
+        return vec![(
+            Branch {
+                name: suite.to_string(),
+                ..Branch::default()
+            },
+            None,
+        )];
     }
+    let declared = s.branches.iter().map(|b| (b.clone(), None));
+    let scenarios = s.scenarios.iter().map(|sc| {
+        (
+            Branch {
+                name: sc.name.clone(),
+                description: sc.description.clone(),
+                ..Branch::default()
+            },
+            Some(sc.clone()),
+        )
+    });
+    declared.chain(scenarios).collect()
 }
 
-/// Selects and orders suites and branches: `run_first` suites first, then suite-name
-/// dependencies before their dependents, else manifest order; `--scenario` filters branches;
+/// Selects and orders suites and branches (in the order of [`vers_manifest::order_suites`],
+/// the same as `plan --json`); `--scenario` filters branches;
 /// `--shard I/N` keeps every N-th branch of the flat list starting at I.
 pub fn select(
     m: &Manifest,
@@ -72,40 +91,21 @@ pub fn select(
             )));
         }
     }
-    let chosen: Vec<&String> = m
+    let chosen: Vec<String> = m
         .tests
         .keys()
         .filter(|k| suites.is_empty() || suites.contains(k))
+        .cloned()
         .collect();
-    // Order: run_first, then a topological order over suite-name dependencies.
-    let mut ordered: Vec<String> = Vec::new();
-    let mut remaining: Vec<String> = chosen.iter().map(|s| s.to_string()).collect();
-    remaining.sort_by_key(|s| {
-        (
-            !m.tests.get(s).is_some_and(|t| t.run_first),
-            m.tests.get_index_of(s).unwrap_or(usize::MAX),
-        )
-    });
-    while !remaining.is_empty() {
-        let pos = remaining
-            .iter()
-            .position(|s| {
-                m.tests[s.as_str()]
-                    .depends_on
-                    .iter()
-                    .filter(|d| m.tests.contains_key(*d) && remaining.contains(d))
-                    .all(|d| ordered.contains(d))
-            })
-            .unwrap_or(0);
-        ordered.push(remaining.remove(pos));
-    }
+    let ordered = vers_manifest::order_suites(m, &chosen);
     let mut flat = Vec::new();
     for s in &ordered {
-        for b in suite_branches(m, s) {
+        for (b, scenario) in suite_branches(m, s) {
             if scenarios.is_empty() || scenarios.contains(&b.name) {
                 flat.push(PlannedBranch {
                     suite: s.clone(),
                     branch: b,
+                    scenario,
                 });
             }
         }
@@ -114,7 +114,7 @@ pub fn select(
         for sc in scenarios {
             if !flat.iter().any(|p| &p.branch.name == sc) {
                 return Err(EngineError::Manifest(format!(
-                    "no branch named `{sc}` in the selected suites"
+                    "no branch or scenario named `{sc}` in the selected suites"
                 )));
             }
         }
@@ -135,12 +135,7 @@ pub fn select(
         .into_iter()
         .filter_map(|name| {
             let branches = by_suite.remove(&name)?;
-            let after = m.tests[name.as_str()]
-                .depends_on
-                .iter()
-                .filter(|d| m.tests.contains_key(*d))
-                .cloned()
-                .collect();
+            let after = vers_manifest::suite_prerequisites(m, &name);
             Some(PlannedSuite {
                 name,
                 after,
@@ -210,5 +205,51 @@ tests:
         assert!(parse_shard("0/4").is_err());
         assert!(parse_shard("5/4").is_err());
         assert!(parse_shard("x").is_err());
+    }
+
+    #[test]
+    fn scenarios_become_branches_after_the_declared_ones() {
+        let src = r#"
+name: t
+services:
+  db:
+    template: postgres@15
+tests:
+  chaos:
+    command: "true"
+    branches:
+      - name: baseline
+    scenarios:
+      - name: db-down
+        inject: { service: db, action: kill, after: 1s }
+        expect: [app.returns_503]
+  only-scenarios:
+    command: "true"
+    scenarios:
+      - name: db-slow
+        inject: { service: db, action: network-delay, latency: 100ms }
+"#;
+        let m =
+            vers_manifest::parse_str(src, std::path::Path::new("vers-integration.yaml")).unwrap();
+        let plan = select(&m, &["chaos".into()], &[], None).unwrap();
+        let names: Vec<&str> = plan[0]
+            .branches
+            .iter()
+            .map(|b| b.branch.name.as_str())
+            .collect();
+        assert_eq!(names, ["baseline", "db-down"]);
+        assert!(plan[0].branches[0].scenario.is_none());
+        let sc = plan[0].branches[1].scenario.as_ref().unwrap();
+        assert_eq!(sc.expect, ["app.returns_503"]);
+        assert_eq!(sc.inject.after, Some(std::time::Duration::from_secs(1)));
+        let plan = select(&m, &["only-scenarios".into()], &[], None).unwrap();
+        let names: Vec<&str> = plan[0]
+            .branches
+            .iter()
+            .map(|b| b.branch.name.as_str())
+            .collect();
+        assert_eq!(names, ["db-slow"]);
+        let plan = select(&m, &[], &["db-down".into()], None).unwrap();
+        assert_eq!(plan.len(), 1);
     }
 }

@@ -1,0 +1,227 @@
+//! The project files a checkpoint's cache key covers (SPEC: "every file of the project that
+//! git would track (outside git: all but `.vers/`)"): tracked files and untracked files git
+//! does not ignore when the project is in a git work tree; otherwise every file under the
+//! project directory except `.vers/`, `.git/` and `node_modules/` (installed dependencies,
+//! which their lockfile already stands for).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use globset::GlobSet;
+use sha2::{Digest, Sha256};
+
+/// Directories never part of a project's inputs.
+const SKIPPED_DIRS: &[&str] = &[".vers", ".git", "node_modules"];
+
+/// The content hash of every input file of a project, by path relative to the project.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectFiles {
+    files: Vec<(PathBuf, [u8; 32])>,
+}
+
+impl ProjectFiles {
+    /// Reads the input files of the project in `dir` (see the module docs). Files that cannot
+    /// be read (a tracked file deleted from the work tree) are left out.
+    pub fn read(dir: &Path) -> ProjectFiles {
+        let mut paths = git_files(dir).unwrap_or_else(|| walk(dir));
+        paths.retain(|p| {
+            p.components()
+                .next()
+                .is_none_or(|c| !SKIPPED_DIRS.contains(&c.as_os_str().to_string_lossy().as_ref()))
+        });
+        paths.sort();
+        paths.dedup();
+        let files = paths
+            .into_iter()
+            .filter_map(|rel| {
+                let bytes = std::fs::read(dir.join(&rel)).ok()?;
+                Some((rel, Sha256::digest(&bytes).into()))
+            })
+            .collect();
+        ProjectFiles { files }
+    }
+
+    /// The relative paths of the input files, sorted.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|(p, _)| p.as_path())
+    }
+
+    /// The files under `prefix` (a relative directory; empty or `.` for all) that match
+    /// `only` when given, with the hash of each one's content.
+    pub fn entries<'a>(
+        &'a self,
+        prefix: &Path,
+        only: Option<&'a GlobSet>,
+    ) -> impl Iterator<Item = (&'a Path, &'a [u8; 32])> + 'a {
+        let prefix: PathBuf = prefix
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
+        self.files
+            .iter()
+            .filter(move |(path, _)| {
+                path.starts_with(&prefix) && only.is_none_or(|set| set.is_match(path))
+            })
+            .map(|(path, hash)| (path.as_path(), hash))
+    }
+
+    /// A digest of the files [`entries`](Self::entries) lists: paths and contents.
+    pub fn digest(&self, prefix: &Path, only: Option<&GlobSet>) -> String {
+        let mut h = Sha256::new();
+        for (path, hash) in self.entries(prefix, only) {
+            h.update(path.to_string_lossy().as_bytes());
+            h.update(b"\0");
+            h.update(hash);
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// What `git ls-files` lists under `dir` (tracked, and untracked but not ignored), relative
+/// to `dir`; None when `dir` is not in a git work tree or git is missing.
+fn git_files(dir: &Path) -> Option<Vec<PathBuf>> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(
+        out.stdout
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+            .collect(),
+    )
+}
+
+/// Every file under `dir` but the skipped directories, relative to `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .into_iter()
+        .filter_entry(|e| {
+            e.depth() == 0
+                || !(e.file_type().is_dir()
+                    && SKIPPED_DIRS.contains(&e.file_name().to_string_lossy().as_ref()))
+        })
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_type().is_dir())
+        .filter_map(|e| e.path().strip_prefix(dir).ok().map(Path::to_path_buf))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn globs(patterns: &[&str]) -> GlobSet {
+        let mut b = globset::GlobSetBuilder::new();
+        for p in patterns {
+            b.add(globset::Glob::new(p).unwrap());
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn outside_git_every_file_but_state_and_dependencies_counts() {
+        let d = tempfile::tempdir().unwrap();
+        for f in [
+            "vers-integration.yaml",
+            "scripts/seed.js",
+            "services/a/src/app.js",
+            ".vers/state.json",
+            "node_modules/x/index.js",
+            "services/a/node_modules/y/index.js",
+        ] {
+            write(d.path(), f, "1");
+        }
+        let files = ProjectFiles::read(d.path());
+        let paths: Vec<String> = files
+            .paths()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "scripts/seed.js",
+                "services/a/src/app.js",
+                "vers-integration.yaml"
+            ]
+        );
+
+        // A digest changes with a file's content, and only for the files it covers.
+        let all = files.digest(Path::new("."), None);
+        let app = files.digest(Path::new("services/a"), None);
+        let scripts = globs(&["scripts/**"]);
+        let seed = files.digest(Path::new(""), Some(&scripts));
+        write(d.path(), "services/a/src/app.js", "2");
+        write(d.path(), ".vers/state.json", "2");
+        write(d.path(), "node_modules/x/index.js", "2");
+        let files = ProjectFiles::read(d.path());
+        assert_ne!(files.digest(Path::new("."), None), all);
+        assert_ne!(files.digest(Path::new("./services/a"), None), app);
+        assert_eq!(files.digest(Path::new(""), Some(&scripts)), seed);
+        // A new file counts too.
+        write(d.path(), "scripts/more.sh", "x");
+        assert_ne!(
+            ProjectFiles::read(d.path()).digest(Path::new(""), Some(&scripts)),
+            seed
+        );
+    }
+
+    #[test]
+    fn in_git_what_git_would_track_counts() {
+        let d = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let ok = Command::new("git")
+                .arg("-C")
+                .arg(d.path())
+                .args(args)
+                .stdout(Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        write(d.path(), ".gitignore", "junit.xml\nbuild/\n");
+        write(d.path(), "project/vers-integration.yaml", "name: x\n");
+        write(d.path(), "project/scripts/seed.sh", "true\n");
+        write(d.path(), "project/junit.xml", "<x/>");
+        write(d.path(), "project/build/out.bin", "b");
+        write(d.path(), "elsewhere.txt", "e");
+        git(&["add", "project/vers-integration.yaml"]);
+        // The project is a subdirectory of the work tree: its files, relative to it;
+        // tracked and untracked alike, never the ignored ones.
+        let files = ProjectFiles::read(&d.path().join("project"));
+        let paths: Vec<String> = files
+            .paths()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(paths, ["scripts/seed.sh", "vers-integration.yaml"]);
+        let before = files.digest(Path::new(""), None);
+        write(d.path(), "project/junit.xml", "<y/>");
+        assert_eq!(
+            ProjectFiles::read(&d.path().join("project")).digest(Path::new(""), None),
+            before
+        );
+    }
+}
