@@ -38,11 +38,22 @@ pub enum TopCommand {
     /// Run a built-in mock server (started by the runtime; not for direct use).
     #[command(subcommand, hide = true)]
     Mock(MockCommand),
+    /// Serve MCP on stdin/stdout so coding agents drive vers (register `vers mcp` with the agent).
+    Mcp,
+    /// Run one engine operation for the daemon (not for direct use).
+    #[command(hide = true, name = "__worker")]
+    Worker,
     /// Hold memory for `chaos inject --action memory-stress` (not for direct use).
     #[command(hide = true, name = "stress-memory")]
     StressMemory {
         /// Bytes to allocate and touch.
         bytes: u64,
+    },
+    /// Burn CPU for `chaos inject --action cpu-stress` (not for direct use).
+    #[command(hide = true, name = "stress-cpu")]
+    StressCpu {
+        /// Share of each 100 ms period spent busy, in percent.
+        load: u32,
     },
 }
 
@@ -57,6 +68,8 @@ pub enum IntegrationCommand {
     Init(InitArgs),
     /// Add a service to the manifest, keeping comments and formatting.
     Add(AddArgs),
+    /// Remove a service from the manifest (refused while others depend on it) and stop it in HEAD.
+    Remove(RemoveArgs),
     /// Start the root environment, take its checkpoints and make it HEAD.
     Up(UpArgs),
     /// Stop HEAD's environment (or every environment with --all) and free everything.
@@ -83,9 +96,120 @@ pub enum IntegrationCommand {
     Rollback(RollbackArgs),
     /// Show the checkpoint tree.
     Log(LogArgs),
+    /// Delete checkpoints: one by tag, or every one no branch or tag needs.
+    #[command(subcommand)]
+    Checkpoint(CheckpointCommand),
     /// Inject, recover and list faults in the HEAD environment.
     #[command(subcommand)]
     Chaos(ChaosCommand),
+    /// Compare HEAD with a branch or checkpoint, or two of them: database, files, config…
+    Diff(DiffArgs),
+    /// Inspect a postgres service of HEAD: run SQL, count rows, dump the schema.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Write the stack as a Compose file or Kubernetes manifests.
+    Export(ExportArgs),
+    /// Deploy a named, long-lived local environment (new version each time), or roll back / remove one.
+    Deploy(DeployArgs),
+    /// List local deployments with version, source checkpoint, state and endpoints.
+    Deployments(JsonArg),
+    /// Preview environments: create (with a TTL), list, remove.
+    #[command(subcommand)]
+    Preview(PreviewCommand),
+    /// Serve the web dashboard on 127.0.0.1 and print its URL (with its token) first.
+    Dashboard(DashboardArgs),
+}
+
+/// `vers preview ...`.
+#[derive(Debug, Subcommand)]
+pub enum PreviewCommand {
+    /// Create (or redeploy) a preview from a checkpoint, tag or branch.
+    Create {
+        /// Preview name.
+        name: String,
+        /// Checkpoint, tag or branch (default: a new checkpoint of HEAD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Time to live (e.g. 24h, 30m, 2s); the daemon removes it afterwards.
+        #[arg(long)]
+        ttl: Option<String>,
+        /// Print one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List previews.
+    List(JsonArg),
+    /// Remove a preview.
+    Rm {
+        /// Preview name.
+        name: String,
+    },
+}
+
+/// Arguments of `deploy`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DeployArgs {
+    #[command(subcommand)]
+    pub action: Option<DeployAction>,
+    /// Deployment name (a `deploy:` target; hosted targets are refused).
+    pub name: Option<String>,
+    /// Checkpoint, tag or branch to deploy (default: a new checkpoint of HEAD).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Sub-actions of `deploy`.
+#[derive(Debug, Subcommand)]
+pub enum DeployAction {
+    /// Run an earlier version again, code and data from its checkpoint.
+    Rollback {
+        /// Deployment name.
+        name: String,
+        /// Version to run (default: the one before the current).
+        #[arg(long)]
+        to: Option<u32>,
+        /// Print one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop and forget a deployment.
+    Rm {
+        /// Deployment name.
+        name: String,
+    },
+}
+
+/// Arguments of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// `compose` or `kubernetes`.
+    pub format: String,
+    /// Compose: the file to write (default vers-export/compose/compose.yaml in the project);
+    /// Kubernetes: the directory (default vers-export/kubernetes).
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// Apply this deploy target's `env` and `scaling` to the apps.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Port to serve on the first time (default: any free port); the daemon keeps serving
+    /// there while it lives, and later calls print the same URL.
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Only print the URL; do not try to open a browser.
+    #[arg(long)]
+    pub no_open: bool,
 }
 
 /// Just the `--json` switch.
@@ -137,6 +261,9 @@ pub struct UpArgs {
     /// Start services without taking or restoring any checkpoint.
     #[arg(long)]
     pub no_checkpoints: bool,
+    /// Ignore the checkpoint cache: take every checkpoint afresh.
+    #[arg(long)]
+    pub rebuild: bool,
     /// Print one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -146,8 +273,88 @@ pub struct UpArgs {
 #[derive(Debug, Args)]
 pub struct DownArgs {
     /// Stop every environment of the project and the supervisor.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "services")]
     pub all: bool,
+    /// Stop only these services of HEAD, comma-separated (the environment stays).
+    #[arg(long, value_delimiter = ',')]
+    pub services: Vec<String>,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `remove`.
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Service to remove.
+    pub service: String,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Branch (alias or id) or checkpoint (tag or id) to compare HEAD with, or `HEAD`.
+    pub target: String,
+    /// With a second name: compare TARGET (older) with it (newer) instead of with HEAD.
+    pub other: Option<String>,
+    /// Aspects to compare, comma-separated: database, files, config, processes, logs
+    /// (default: database,files,config).
+    #[arg(long, value_delimiter = ',')]
+    pub aspects: Vec<String>,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `vers db` actions.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Run SQL and print the rows (`--json`: typed values).
+    Query(DbQueryArgs),
+    /// Exact row counts of every table of every user schema.
+    Counts(DbArgs),
+    /// The schema, as `pg_dump --schema-only` prints it.
+    Schema(DbSchemaArgs),
+}
+
+/// Which postgres service and database.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// Database (default: the service's first configured database, else `postgres`).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Postgres service (default: the manifest's first).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `db query`.
+#[derive(Debug, Args)]
+pub struct DbQueryArgs {
+    /// SQL to run (several statements: all run, the last one's rows are printed).
+    pub sql: String,
+    #[command(flatten)]
+    pub target: DbArgs,
+}
+
+/// Arguments of `db schema`.
+#[derive(Debug, Args)]
+pub struct DbSchemaArgs {
+    /// Database (default: the service's first configured database, else `postgres`).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Postgres service (default: the manifest's first).
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Write the SQL to this file instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
 }
 
 /// Arguments of `logs`.
@@ -196,6 +403,9 @@ pub struct TestArgs {
     /// Run only shard I of N (1-based), e.g. 2/4.
     #[arg(long)]
     pub shard: Option<String>,
+    /// Ignore the checkpoint cache: take every checkpoint and suite setup afresh.
+    #[arg(long)]
+    pub rebuild: bool,
 }
 
 /// Arguments of `matrix`.
@@ -210,6 +420,9 @@ pub struct MatrixArgs {
     /// Keep going after a failing combination.
     #[arg(long)]
     pub continue_on_failure: bool,
+    /// Ignore the checkpoint cache: take every combination's checkpoints afresh.
+    #[arg(long)]
+    pub rebuild: bool,
     /// Print one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -265,6 +478,9 @@ pub enum BranchAction {
         /// Output format.
         #[arg(long, default_value = "table", value_parser = ["json", "table", "names"])]
         format: String,
+        /// Print one JSON document on stdout (same as `--format json`).
+        #[arg(long)]
+        json: bool,
     },
     /// Remove branches by name or glob.
     Delete {
@@ -296,6 +512,24 @@ pub struct LogArgs {
     /// Output format.
     #[arg(long, default_value = "checkpoints", value_parser = ["checkpoints", "json"])]
     pub format: String,
+    /// Print one JSON document on stdout (same as `--format json`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `vers checkpoint` actions.
+#[derive(Debug, Subcommand)]
+pub enum CheckpointCommand {
+    /// Delete a checkpoint (by tag, name or id) and every tag naming it.
+    Rm {
+        /// Tag, checkpoint name or id.
+        tag: String,
+        /// Print one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete every checkpoint that no branch was forked from and no tag names.
+    Prune(JsonArg),
 }
 
 /// `vers chaos` actions.
@@ -303,14 +537,32 @@ pub struct LogArgs {
 pub enum ChaosCommand {
     /// Inject a fault into one service of the HEAD environment.
     Inject(ChaosInjectArgs),
-    /// End faults (all, or one service's) and restart killed services.
+    /// End faults (all, or one service's) and restart killed services, or restore the
+    /// environment's data to a checkpoint.
     Recover {
         /// Only this service.
         #[arg(long)]
         service: Option<String>,
+        /// Restore HEAD's data to this checkpoint or tag (e.g. pre-chaos-1), ending every fault.
+        #[arg(long)]
+        checkpoint: Option<String>,
     },
     /// Show active faults.
     List(JsonArg),
+    /// Run a scenario of the manifest's `chaos.scenarios` against HEAD (or --branch).
+    Run {
+        /// Scenario name.
+        name: String,
+        /// Environment to run it against (branch name or id; default HEAD).
+        #[arg(long)]
+        branch: Option<String>,
+        /// Take no `pre-chaos-N` checkpoint first.
+        #[arg(long)]
+        no_checkpoint: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Arguments of `chaos inject`.
@@ -346,6 +598,15 @@ pub struct ChaosInjectArgs {
     /// Only traffic from these services, comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub from: Vec<String>,
+    /// Stress level in percent, 0–100 (cpu-stress, memory-stress; default 80).
+    #[arg(long)]
+    pub intensity: Option<u32>,
+    /// Share of the service's volume to fill, in percent (disk-fill; default 95).
+    #[arg(long)]
+    pub percentage: Option<u32>,
+    /// Take no `pre-chaos-N` checkpoint before injecting.
+    #[arg(long)]
+    pub no_checkpoint: bool,
 }
 
 /// `vers engines` actions.
@@ -355,7 +616,7 @@ pub enum EnginesCommand {
     List(JsonArg),
     /// Install engine versions, e.g. `postgres@14 redis@7`.
     Install {
-        /// TEMPLATE@VERSION items.
+        /// TEMPLATE@VERSION items, or TEMPLATE alone for its default version (any, when unversioned).
         #[arg(required = true)]
         engines: Vec<String>,
     },
@@ -397,6 +658,42 @@ pub enum MockCommand {
         config: Option<PathBuf>,
         #[arg(long)]
         public_base: Option<String>,
+    },
+    /// Elasticsearch / OpenSearch REST API subset over tantivy (vers search), the stand-in
+    /// for `elasticsearch@7`, `elasticsearch@8` and `opensearch@2`.
+    Elasticsearch {
+        #[arg(long)]
+        listen: std::net::IpAddr,
+        #[arg(long, default_value_t = 9200)]
+        port: u16,
+        #[arg(long)]
+        data_dir: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Major version to answer as (7 or 8 for Elasticsearch, 2 for OpenSearch).
+        #[arg(long, default_value = "8")]
+        major: String,
+        /// `elasticsearch` or `opensearch`.
+        #[arg(long, default_value = "elasticsearch")]
+        product: String,
+        /// The `cluster_name` to report.
+        #[arg(long, default_value = "vers")]
+        cluster_name: String,
+        /// The node name to report.
+        #[arg(long, default_value = "vers-search")]
+        node_name: String,
+    },
+    /// Confluent-compatible Schema Registry, beside a kafka service's broker.
+    SchemaRegistry {
+        #[arg(long)]
+        listen: std::net::IpAddr,
+        #[arg(long, default_value_t = 8081)]
+        port: u16,
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The broker (`HOST:PORT`) to wait for before serving.
+        #[arg(long)]
+        kafka: Option<std::net::SocketAddr>,
     },
     /// SMTP capture server with the MailHog API.
     Mailhog {

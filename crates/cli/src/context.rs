@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use vers_engine::{Project, Stack};
+use vers_engine::api::client::ApiClient;
+use vers_engine::Project;
 use vers_manifest::Manifest;
 
 use crate::exit::Exit;
@@ -20,9 +21,32 @@ pub fn manifest(project: &Project) -> Result<Manifest, Exit> {
     vers_manifest::load(&project.manifest_path).map_err(|d| Exit::usage(d.to_string()))
 }
 
-/// Project, validated manifest and a connected stack.
-pub async fn stack(file: Option<&Path>) -> Result<Stack, Exit> {
+/// A client of the project's daemon (started when needed), without reading the manifest
+/// (`down`, `branch delete` and `log` work with a broken one).
+pub async fn api(file: Option<&Path>) -> Result<ApiClient, Exit> {
     let project = project(file)?;
-    let manifest = manifest(&project)?;
-    Stack::open(project, manifest).await.map_err(Exit::from)
+    ApiClient::connect(&project).await.map_err(Exit::from)
+}
+
+/// Validates the manifest here first (its diagnostics name file:line:col and exit 2 before
+/// anything running is touched), then connects to the daemon.
+pub async fn validated_api(file: Option<&Path>) -> Result<ApiClient, Exit> {
+    let project = project(file)?;
+    manifest(&project)?;
+    ApiClient::connect(&project).await.map_err(Exit::from)
+}
+
+/// A client for the commands that serve running environments (`status`, `logs`, `execute`,
+/// `connect`): a broken manifest on disk does not stop them; the daemon then serves with the
+/// manifest the environments were started with and says so (or answers with the manifest's
+/// diagnostics when nothing runs).
+pub async fn serving_api(file: Option<&Path>) -> Result<ApiClient, Exit> {
+    api(file).await
+}
+
+/// Prints an answer's `warning` on stderr.
+pub fn warn(answer: &serde_json::Value) {
+    if let Some(w) = answer["warning"].as_str() {
+        eprintln!("warning: {w}");
+    }
 }

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod context;
 mod exit;
+mod mcp;
 mod output;
 
 use clap::Parser;
@@ -13,6 +14,7 @@ use crate::args::{Cli, TopCommand};
 use crate::exit::Exit;
 
 fn main() {
+    quiet_on_broken_pipe();
     let cli = Cli::parse();
     let code = match run(cli) {
         Ok(code) => code,
@@ -25,6 +27,25 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `vers status | head`: once the reader of stdout is gone, printing fails with a broken
+/// pipe (Rust ignores SIGPIPE, so `println!` panics). Exit then as a program killed by
+/// SIGPIPE would (status 141), silently; every other panic keeps the default report.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
 
 fn run(cli: Cli) -> Result<i32, Exit> {
@@ -41,8 +62,11 @@ fn run(cli: Cli) -> Result<i32, Exit> {
             }
             TopCommand::Engines(cmd) => commands::engines::run(cmd).await,
             TopCommand::Daemon(args) => commands::daemon::run(args).await,
+            TopCommand::Mcp => mcp::serve(file.as_deref()).await,
+            TopCommand::Worker => Ok(vers_engine::api::worker::main().await),
             TopCommand::Mock(cmd) => commands::mock::run(cmd).await,
             TopCommand::StressMemory { bytes } => commands::chaos::hold_memory(bytes).await,
+            TopCommand::StressCpu { load } => commands::chaos::burn_cpu(load),
         }
     })
 }

@@ -66,7 +66,7 @@ fn project() -> (TempProject, std::path::PathBuf) {
     let p = TempProject::new(STACK);
     p.write("scripts/seed.sh", SEED);
     p.write("scripts/isolation.sh", ISOLATION);
-    let counter = p.path().join("seed-count.txt");
+    let counter = p.scratch.path().join("seed-count.txt");
     (p, counter)
 }
 
@@ -277,4 +277,393 @@ fn every_snapshotter_forks_isolated_branches() {
             .env("VERS_SNAPSHOTTER", kind)
             .output();
     }
+}
+
+#[test]
+fn a_changed_project_file_recomputes_the_checkpoints_that_depend_on_it() {
+    let p = TempProject::new(
+        r#"
+name: inputs
+services:
+  redis:
+    template: redis@7
+checkpoints:
+  - name: base
+    after: scripts/base.sh
+    inputs: [scripts/base.sh]
+  - name: seeded
+    after: scripts/seed.sh
+"#,
+    );
+    p.write(
+        "scripts/base.sh",
+        "#!/bin/bash\necho base >> \"$SEED_COUNTER\"\n",
+    );
+    // The seed script reads a file it does not name on its command line.
+    p.write(
+        "scripts/seed.sh",
+        "#!/bin/bash\nset -e\necho seeded >> \"$SEED_COUNTER\"\nredis-cli -h redis set value \"$(cat data/value.txt)\" > /dev/null\n",
+    );
+    p.write("data/value.txt", "one");
+    let counter = p.scratch.path().join("runs.txt");
+    let runs = || {
+        std::fs::read_to_string(&counter)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let up = || {
+        let out = p.vers_counting_seeds(&counter, &["up"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let _ = p.vers(&["down"]);
+        stderr(&out)
+    };
+    let value = || {
+        let out = p.vers_counting_seeds(&counter, &["up"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&p.vers(&["execute", "redis-cli -h redis get value"]))
+            .trim()
+            .to_string()
+    };
+
+    up();
+    assert_eq!(runs(), ["base", "seeded"]);
+    // Nothing changed: both reused.
+    let again = up();
+    assert!(again.contains("checkpoint seeded reused"), "{again}");
+    assert_eq!(runs(), ["base", "seeded"]);
+    // The data file changed: `base` depends only on its script and is reused, `seeded` is
+    // recomputed and holds the new value.
+    p.write("data/value.txt", "two");
+    let changed = up();
+    assert!(changed.contains("checkpoint base reused"), "{changed}");
+    assert_eq!(runs(), ["base", "seeded", "seeded"]);
+    assert_eq!(value(), "two");
+    p.ok(&["down"]);
+    // Files vers keeps in `.vers/` are never inputs.
+    p.write(".vers/notes.txt", "x");
+    up();
+    assert_eq!(runs(), ["base", "seeded", "seeded"]);
+}
+
+#[test]
+fn a_snapshot_no_checkpoint_record_names_is_collected_at_the_next_daemon_start() {
+    let p = TempProject::new("name: orphans\nservices:\n  redis:\n    template: redis@7\n");
+    p.ok(&["up"]);
+    p.ok(&["commit", "--tag", "kept"]);
+    p.ok(&["commit", "--tag", "lost"]);
+    let log = p.json(&["log", "--format", "json"]);
+    let id_of = |tag: &str| {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == tag)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (kept, lost) = (id_of("kept"), id_of("lost"));
+    p.ok(&["down", "--all"]);
+    // As if the CLI had been killed between the snapshot and its record.
+    let state_path = p.path().join(".vers/state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    state["checkpoints"].as_object_mut().unwrap().remove(&lost);
+    state["tags"].as_object_mut().unwrap().remove("lost");
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    p.ok(&["status"]);
+    let store = p.path().join(".vers/store/checkpoints");
+    assert!(store.join(&kept).is_dir(), "{kept} was collected");
+    assert!(!store.join(&lost).exists(), "{lost} leaked");
+    p.ok(&["down", "--all"]);
+}
+
+/// Ids of the branches waiting in warm pools, from `status --json`.
+fn warm_ids(p: &TempProject) -> Vec<String> {
+    let st = p.json(&["status", "--json"]);
+    st["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["warm"] == true && e["status"] == "running")
+        .filter(|e| {
+            e["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|s| s["health"] == "healthy")
+        })
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Polls until the warm pools hold `n` healthy branches for which `ok` holds.
+fn wait_for_pool(p: &TempProject, n: usize, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ids = warm_ids(p);
+        if ids.len() == n && ok(&ids) {
+            return ids;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pool never held {n} fitting branches; last: {ids:?}\n{}",
+            std::fs::read_to_string(p.path().join(".vers/daemon.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_warm_pool_hands_out_started_branches_once_and_refills() {
+    let p = TempProject::new(
+        "name: w\nservices:\n  redis:\n    template: redis@7\ncheckpoints:\n  - name: seeded\n    after: redis-cli -h redis set seed yes\n    warm: 2\n",
+    );
+    p.ok(&["up"]);
+    let pool = wait_for_pool(&p, 2, |_| true);
+    assert!(p.ok(&["status"]).contains(" warm"));
+
+    // A branch of the checkpoint is one of the pool's, started and with its data.
+    let b = p.json(&["branch", "--alias", "w1", "--from", "seeded"]);
+    let w1 = b["id"].as_str().unwrap().to_string();
+    assert!(
+        pool.contains(&w1),
+        "{w1} was not taken from the pool {pool:?}"
+    );
+    let log = std::fs::read_to_string(p.path().join(".vers/daemon.log")).unwrap();
+    assert!(
+        log.contains(&format!("warm hand-out: {w1} as w1 in")),
+        "{log}"
+    );
+    p.ok(&["checkout", "w1"]);
+    assert_eq!(
+        stdout(&p.vers(&["execute", "redis-cli -h redis get seed"])).trim(),
+        "yes"
+    );
+    let listed = p.json(&["branch", "list", "--format", "json"]);
+    let w1_entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "w1")
+        .cloned()
+        .unwrap();
+    assert_eq!(w1_entry["id"], w1.as_str());
+
+    // The pool refills in the background, without the branch handed out.
+    let refilled = wait_for_pool(&p, 2, |ids| !ids.contains(&w1));
+
+    // Two hand-outs at once never get the same branch.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| p.json(&["branch", "--alias", "a", "--from", "seeded"]));
+        let b = s.spawn(|| p.json(&["branch", "--alias", "b", "--from", "seeded"]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_ne!(a["id"], b["id"]);
+    assert!(
+        refilled.iter().any(|id| a["id"] == id.as_str())
+            || refilled.iter().any(|id| b["id"] == id.as_str()),
+        "neither {a} nor {b} came from {refilled:?}"
+    );
+
+    // When the tag names another checkpoint, the old pool goes and a new one fills.
+    let before = wait_for_pool(&p, 2, |_| true);
+    p.ok(&["execute", "redis-cli -h redis set seed again"]);
+    p.ok(&["commit", "--tag", "seeded"]);
+    wait_for_pool(&p, 2, |ids| ids.iter().all(|id| !before.contains(id)));
+    let c = p.json(&["branch", "--alias", "w2", "--from", "seeded"]);
+    p.ok(&["checkout", "w2"]);
+    assert_eq!(
+        stdout(&p.vers(&["execute", "redis-cli -h redis get seed"])).trim(),
+        "again",
+        "{c}"
+    );
+}
+
+#[test]
+fn rebuild_prune_rm_and_the_reasons_a_checkpoint_is_reused_or_not() {
+    let p = TempProject::new(
+        r#"
+name: reasons
+services:
+  redis:
+    template: redis@7
+checkpoints:
+  - name: base
+    after: scripts/base.sh
+    inputs: [scripts/base.sh]
+  - name: seeded
+    after: scripts/seed.sh
+"#,
+    );
+    p.write(
+        "scripts/base.sh",
+        "#!/bin/bash\necho base >> \"$SEED_COUNTER\"\n",
+    );
+    p.write(
+        "scripts/seed.sh",
+        "#!/bin/bash\necho seeded >> \"$SEED_COUNTER\"\ncat data/value.txt > /dev/null\n",
+    );
+    p.write("data/value.txt", "one");
+    let counter = p.scratch.path().join("runs.txt");
+    let runs = || {
+        std::fs::read_to_string(&counter)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    let up = |args: &[&str]| {
+        let out = p.vers_counting_seeds(&counter, args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let reasons = || -> Vec<(String, String)> {
+        p.json(&["status", "--json"])["checkpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let plan = p.ok(&["plan"]);
+    assert!(plan.contains("- seeded (new: never taken)"), "{plan}");
+
+    up(&["up"]);
+    assert_eq!(runs(), 2);
+    assert_eq!(
+        reasons(),
+        [
+            ("services-ready".into(), "reused: inputs unchanged".into()),
+            ("base".into(), "reused: inputs unchanged".into()),
+            ("seeded".into(), "reused: inputs unchanged".into()),
+        ]
+    );
+    // A file only `seeded` covers changed: status, plan and up name it.
+    p.write("data/value.txt", "two");
+    let r = reasons();
+    assert_eq!(r[1].1, "reused: inputs unchanged");
+    assert_eq!(r[2].1, "rebuilt: data/value.txt changed");
+    let plan = p.ok(&["plan"]);
+    assert!(
+        plan.contains("- seeded (rebuilt: data/value.txt changed)"),
+        "{plan}"
+    );
+    let said = up(&["up"]);
+    assert!(
+        said.contains("checkpoint seeded: rebuilt: data/value.txt changed"),
+        "{said}"
+    );
+    assert_eq!(runs(), 3);
+    // --rebuild ignores the cache: every checkpoint is taken again, once.
+    let said = up(&["up", "--rebuild"]);
+    assert!(
+        said.contains("checkpoint services-ready: rebuilt: --rebuild ignores the cache"),
+        "{said}"
+    );
+    assert_eq!(runs(), 5);
+    assert_eq!(reasons()[2].1, "reused: inputs unchanged");
+
+    // Seven checkpoints were taken; the superseded services-ready, base and seeded ones are
+    // needed by no tag or branch, and go with their snapshots.
+    let log = p.json(&["log", "--format", "json"]);
+    let ids: Vec<String> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 7, "{log}");
+    let store = p.path().join(".vers/store/checkpoints");
+    for id in &ids {
+        assert!(store.join(id).is_dir(), "{id} has no snapshot in {store:?}");
+    }
+    let pruned = p.json(&["checkpoint", "prune", "--json"]);
+    let removed: Vec<String> = pruned["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(removed.len(), 4, "{pruned}");
+    for id in &ids {
+        assert_eq!(!store.join(id).exists(), removed.contains(id), "{id}");
+    }
+    let left = p.json(&["log", "--format", "json"]);
+    assert_eq!(left.as_array().unwrap().len(), 3, "{left}");
+    // What is left is still reused.
+    assert_eq!(reasons()[2].1, "reused: inputs unchanged");
+    assert_eq!(
+        p.json(&["checkpoint", "prune", "--json"])["removed"],
+        serde_json::json!([])
+    );
+
+    // HEAD was forked from `seeded`: it stays; `base` goes, and is then taken anew.
+    let refused = p.vers(&["checkpoint", "rm", "seeded"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("is the base of root"),
+        "{}",
+        stderr(&refused)
+    );
+    let gone = p.json(&["checkpoint", "rm", "base", "--json"]);
+    assert_eq!(gone["removed"][0]["name"], "base", "{gone}");
+    assert_eq!(reasons()[1].1, "new: never taken");
+    let missing = p.vers(&["checkpoint", "rm", "nope"]);
+    assert!(!missing.status.success());
+    assert!(
+        stderr(&missing).contains("no checkpoint named `nope`"),
+        "{}",
+        stderr(&missing)
+    );
+    p.ok(&["down"]);
+}
+
+#[test]
+fn a_redis_checkpoint_holds_a_compacted_aof_so_branches_replay_nothing() {
+    let p = TempProject::new(
+        "name: aof\nservices:\n  redis:\n    template: redis@7\ncheckpoints:\n  - name: filled\n    after: redis-cli -h redis eval \"for i=1,2000 do redis.call('set','k'..i,'v') end return 1\" 0\n",
+    );
+    p.ok(&["up"]);
+    let b = p.json(&["branch", "--alias", "x", "--from", "filled"]);
+    let id = b["id"].as_str().unwrap();
+    let dir = p
+        .path()
+        .join(".vers/store/volumes")
+        .join(id)
+        .join("redis/appendonlydir");
+    let files: Vec<(String, u64)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    let incr: u64 = files
+        .iter()
+        .filter(|(n, _)| n.ends_with(".incr.aof"))
+        .map(|(_, l)| l)
+        .sum();
+    // 2000 SETs in the log would be ~60 kB; the rewrite at checkpoint time leaves none.
+    assert!(incr < 1000, "{files:?}");
+    assert!(
+        files
+            .iter()
+            .any(|(n, l)| n.ends_with(".base.rdb") && *l > 10_000),
+        "{files:?}"
+    );
+    p.ok(&["checkout", "x"]);
+    assert_eq!(
+        stdout(&p.vers(&["execute", "redis-cli -h redis dbsize"])).trim(),
+        "2000"
+    );
 }

@@ -343,7 +343,7 @@ fn bad_input_exits_2_and_applies_nothing() {
         ),
         (
             &["--service", "redis", "--action", "explode"],
-            "unknown action",
+            "names no chaos action",
         ),
         (
             &[
@@ -369,7 +369,7 @@ fn bad_input_exits_2_and_applies_nothing() {
         ),
         (
             &["--service", "redis", "--action", "network-delay"],
-            "needs --latency",
+            "--latency is required",
         ),
         (
             &[
@@ -582,7 +582,28 @@ fn resilience_example_survives_every_fault() {
         "service-crash",
         "upstream-503",
         "baseline",
+        "database-crash",
+        "redis-unavailable",
     ] {
         assert!(names.iter().any(|n| n == b), "no branch {b}: {names:?}");
     }
+    // The scenario suite reports each scenario's fault and when it was applied.
+    let chaos = report["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "chaos")
+        .unwrap_or_else(|| panic!("no chaos suite: {report:#}"));
+    let crash = chaos["branches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "database-crash")
+        .unwrap();
+    assert_eq!(crash["scenario"]["inject"]["action"], "kill", "{crash:#}");
+    let at = crash["scenario"]["injected_at_ms"].as_i64().unwrap();
+    assert!(
+        (3000..4000).contains(&at),
+        "kill asked after 3s, applied at {at} ms"
+    );
 }

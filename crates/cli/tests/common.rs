@@ -9,6 +9,9 @@ use std::process::Output;
 /// process or mount outlives a test.
 pub struct TempProject {
     pub dir: tempfile::TempDir,
+    /// A directory outside the project, for files a test's scripts write during a run (a
+    /// file written inside the project would change the checkpoints' cache inputs).
+    pub scratch: tempfile::TempDir,
 }
 
 impl TempProject {
@@ -18,7 +21,16 @@ impl TempProject {
             .tempdir()
             .unwrap();
         std::fs::write(dir.path().join("vers-integration.yaml"), manifest).unwrap();
-        TempProject { dir }
+        TempProject::in_dir(dir)
+    }
+
+    /// A project in an existing temporary directory.
+    pub fn in_dir(dir: tempfile::TempDir) -> TempProject {
+        let scratch = tempfile::Builder::new()
+            .prefix("vers-scratch-")
+            .tempdir()
+            .unwrap();
+        TempProject { dir, scratch }
     }
 
     pub fn path(&self) -> &Path {
@@ -112,6 +124,25 @@ pub fn netns_matching(needle: &str) -> Vec<String> {
         .collect()
 }
 
+/// The prefix of a project's namespace names: `vers-<key>-`, key = the first 6 hex digits of
+/// sha256(canonical project directory).
+pub fn netns_prefix(dir: &Path) -> String {
+    use std::io::Write;
+    let canon = dir.canonicalize().unwrap();
+    let mut h = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    h.stdin
+        .take()
+        .unwrap()
+        .write_all(canon.as_os_str().as_encoded_bytes())
+        .unwrap();
+    let out = h.wait_with_output().unwrap();
+    format!("vers-{}-", &String::from_utf8_lossy(&out.stdout)[..6])
+}
+
 /// The seed manifests shipped as stack templates.
 pub fn seed_manifests() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifest/templates");
@@ -130,4 +161,31 @@ pub fn seed_manifests() -> Vec<(String, String)> {
         ));
     }
     out
+}
+
+/// Copies the example `examples/NAME` into `dst`, leaving out what a run adds
+/// (`node_modules`, `.vers`).
+pub fn copy_example(name: &str, dst: &Path) {
+    fn copy(src: &Path, dst: &Path) {
+        std::fs::create_dir_all(dst).unwrap();
+        for entry in std::fs::read_dir(src).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name();
+            if name == "node_modules" || name == ".vers" {
+                continue;
+            }
+            let to = dst.join(&name);
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &to);
+            } else {
+                std::fs::copy(entry.path(), &to).unwrap();
+            }
+        }
+    }
+    copy(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples")
+            .join(name),
+        dst,
+    );
 }

@@ -74,7 +74,7 @@ fn project(check: &str) -> (TempProject, PathBuf) {
     let p = TempProject::new(STACK);
     p.write("scripts/seed.sh", SEED);
     p.write("scripts/check.sh", check);
-    let counter = p.path().join("seed-count.txt");
+    let counter = p.scratch.path().join("seed-count.txt");
     (p, counter)
 }
 
@@ -166,12 +166,20 @@ fn engines_are_listed_installed_into_the_cache_and_reused() {
     assert!(stdout(&human).contains("postgres@16"), "{}", stdout(&human));
 
     // Engines no registry here provides say so, and what to do instead.
-    let es = vers_in(Path::new("/"), &["engines", "install", "elasticsearch@8"]);
-    assert_eq!(es.status.code(), Some(1));
+    let meili = vers_in(Path::new("/"), &["engines", "install", "meilisearch@1"]);
+    assert_eq!(meili.status.code(), Some(1));
     assert!(
-        stderr(&es).contains("elasticsearch@8") && stderr(&es).contains("not available"),
+        stderr(&meili).contains("meilisearch@1") && stderr(&meili).contains("not packaged"),
         "{}",
-        stderr(&es)
+        stderr(&meili)
+    );
+    // Elasticsearch is served by the built-in stand-in: nothing to install.
+    let es = vers_in(Path::new("/"), &["engines", "install", "elasticsearch@8"]);
+    assert!(es.status.success(), "{}", stderr(&es));
+    assert!(
+        stdout(&es).contains("elasticsearch@8: 8.") && stdout(&es).contains("built in"),
+        "{}",
+        stdout(&es)
     );
     let old = vers_in(Path::new("/"), &["engines", "install", "postgres@9"]);
     assert_eq!(old.status.code(), Some(1));
@@ -337,21 +345,34 @@ fn assert_nothing_started(p: &TempProject, counter: &Path, out: &Output) -> Stri
 
 #[test]
 fn engines_the_machine_cannot_provide_fail_before_anything_starts() {
+    // A service pinned to a major no engine cache or package here provides: named with every
+    // combination that needs it, before anything starts.
     let manifest = STACK.replace(
         "checkpoints:",
-        "  search:\n    template: elasticsearch@8\ncheckpoints:",
-    ) + "  elasticsearch: [8]\n";
+        "  legacy:\n    template: redis@6\ncheckpoints:",
+    );
     let (p, counter) = project(CHECK);
     p.write("vers-integration.yaml", &manifest);
-    let out = p.vers_counting_seeds(&counter, &["integration", "matrix", "--parallel"]);
+    let empty_cache = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(vers_bin())
+        .args(["integration", "matrix", "--parallel"])
+        .current_dir(p.path())
+        .env("SEED_COUNTER", &counter)
+        .env("VERS_ENGINE_CACHE", empty_cache.path())
+        .env("CI", "true")
+        .env_remove("VERS_ENV")
+        .output()
+        .unwrap();
     let text = assert_nothing_started(&p, &counter, &out);
     assert!(
-        text.contains(
-            "elasticsearch@8 for search (all 2 combinations): elasticsearch is not available"
-        ),
+        text.contains("redis@6 for legacy (all 2 combinations):"),
         "{text}"
     );
-    assert!(!text.contains("postgres@"), "{text}");
+    assert!(
+        text.contains("postgres@16 for postgres (postgres=16)"),
+        "{text}"
+    );
+    assert!(!text.contains("postgres@15"), "{text}");
 
     // A major the manifest accepts but this machine lacks (an empty engine cache here) is
     // named with the combination that needs it and the command that installs it.
@@ -391,7 +412,7 @@ fn engines_the_machine_cannot_provide_fail_before_anything_starts() {
 }
 
 #[test]
-fn seed_pattern_3_names_elasticsearch_as_missing_before_starting() {
+fn seed_pattern_3_names_only_the_postgres_majors_this_machine_lacks() {
     let dir = tempfile::Builder::new()
         .prefix("vers-test-")
         .tempdir()
@@ -407,35 +428,33 @@ fn seed_pattern_3_names_elasticsearch_as_missing_before_starting() {
         ],
     );
     assert!(init.status.success(), "{}", stderr(&init));
-    let p = TempProject { dir };
+    let p = TempProject::in_dir(dir);
     let manifest = std::fs::read_to_string(p.path().join("vers-integration.yaml")).unwrap();
     assert!(
         manifest.contains("postgres: [14, 15, 16]") && manifest.contains("elasticsearch: [7, 8]"),
         "{manifest}"
     );
-    let counter = p.path().join("seed-count.txt");
-    let out = p.vers_counting_seeds(
-        &counter,
-        &["integration", "matrix", "--filter", "elasticsearch=8"],
-    );
+    // An empty engine cache: only Debian's postgres 15 is here, and elasticsearch@8 is served
+    // by the built-in stand-in, so exactly postgres 14 and 16 are missing.
+    let counter = p.scratch.path().join("seed-count.txt");
+    let empty_cache = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(vers_bin())
+        .args(["integration", "matrix", "--filter", "elasticsearch=8"])
+        .current_dir(p.path())
+        .env("SEED_COUNTER", &counter)
+        .env("VERS_ENGINE_CACHE", empty_cache.path())
+        .env("CI", "true")
+        .env_remove("VERS_ENV")
+        .output()
+        .unwrap();
     let text = assert_nothing_started(&p, &counter, &out);
-    assert!(
-        text.contains("elasticsearch@8 for elasticsearch (all 3 combinations): elasticsearch is not available"),
-        "{text}"
-    );
-    assert!(!text.contains("elasticsearch@7"), "{text}");
-    // Postgres majors are reported exactly when this machine lacks them.
-    let list = json_of(&vers_in(Path::new("/"), &["engines", "list", "--json"]));
-    for major in ["14", "15", "16"] {
-        let have = list["engines"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["template"] == "postgres" && e["major"] == major);
-        assert_eq!(
-            text.contains(&format!("postgres@{major} ")),
-            !have,
-            "postgres@{major} installed: {have}\n{text}"
+    for major in ["14", "16"] {
+        assert!(
+            text.contains(&format!("postgres@{major} "))
+                && text.contains(&format!("vers engines install postgres@{major}")),
+            "postgres@{major} should be named with its install command:\n{text}"
         );
     }
+    assert!(!text.contains("postgres@15"), "{text}");
+    assert!(!text.contains("elasticsearch@"), "{text}");
 }

@@ -41,12 +41,21 @@ pub async fn run(cmd: EnginesCommand) -> Result<i32, Exit> {
         EnginesCommand::Install { engines } => {
             let mut failed = 0;
             for item in engines {
-                let Some((template, major)) = item.split_once('@') else {
-                    return Err(Exit::usage(format!(
-                        "error: `{item}`: expected TEMPLATE@VERSION, e.g. postgres@14"
-                    )));
+                // `TEMPLATE` alone means the template's default version (any, when unversioned).
+                let (template, major) = match item.split_once('@') {
+                    Some((t, m)) => (t.to_string(), m.to_string()),
+                    None => match vers_manifest::templates::template(&item) {
+                        Some(info) => (
+                            item.clone(),
+                            info.default_version.unwrap_or_default().to_string(),
+                        ),
+                        None => {
+                            return Err(Exit::usage(format!(
+                                "error: `{item}` is not a catalog template: expected TEMPLATE or TEMPLATE@VERSION, e.g. postgres@14"
+                            )))
+                        }
+                    },
                 };
-                let (template, major) = (template.to_string(), major.to_string());
                 let result = tokio::task::spawn_blocking(move || {
                     vers_catalog::engines::install(&template, &major, &mut |msg| {
                         eprintln!("  {msg}")

@@ -1,15 +1,17 @@
 //! Commands on running environments: up, down, status, logs, execute, connect.
 
-use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 use std::time::Duration;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use console::style;
+use vers_engine::api::client::Method;
+use vers_engine::api::facade::ExecSpec;
+use vers_engine::api::requests::{DownRequest, ExecSpecRequest, StopServicesRequest, UpRequest};
 use vers_engine::exec::{self, EnvCommand, Output};
-use vers_engine::lifecycle::{self, UpOptions};
-use vers_engine::{branches, stack, status as status_mod};
+use vers_engine::progress::Silent;
+use vers_engine::status as status_mod;
 
 use crate::args::{ConnectArgs, DownArgs, ExecuteArgs, LogsArgs, UpArgs};
 use crate::context;
@@ -18,26 +20,23 @@ use crate::output::{status_word, Live};
 
 /// `vers integration up`.
 pub async fn up(file: Option<&Path>, args: UpArgs) -> Result<i32, Exit> {
-    let stack = context::stack(file).await?;
+    let api = context::validated_api(file).await?;
     let live = Live::new(args.json);
-    let opts = UpOptions {
+    let req = UpRequest {
         checkpoint: args.checkpoint.clone(),
         services: args.services.clone(),
-        rebuild: args.build,
+        build: args.build,
         no_checkpoints: args.no_checkpoints,
+        rebuild: args.rebuild,
     };
-    if !args.json {
-        eprintln!(
-            "{} {} ({} services)",
-            style("Starting").bold(),
-            stack.manifest.name,
-            stack.closure(&args.services).map(|s| s.len()).unwrap_or(0)
-        );
-    }
-    let result = lifecycle::up(&stack, &opts, &live).await;
+    let result: Result<UpAnswer, _> = api
+        .call_as(Method::POST, "/api/up", Some(&req), &live)
+        .await;
     live.clear();
-    let outcome = result?;
-    let report = status_mod::status(&stack).await?;
+    let UpAnswer {
+        outcome,
+        status: report,
+    } = result?;
     let head = report.environments.iter().find(|e| e.head);
     if args.json {
         let doc = serde_json::json!({
@@ -63,12 +62,20 @@ pub async fn up(file: Option<&Path>, args: UpArgs) -> Result<i32, Exit> {
     Ok(0)
 }
 
+/// The answer of `POST /api/up`.
+#[derive(serde::Deserialize)]
+struct UpAnswer {
+    outcome: vers_engine::lifecycle::UpOutcome,
+    status: status_mod::StatusReport,
+}
+
 fn services_table(services: &[status_mod::ServiceReport]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(vec![
         "service",
         "template",
+        "engine",
         "state",
         "health",
         "address",
@@ -78,6 +85,7 @@ fn services_table(services: &[status_mod::ServiceReport]) -> Table {
         t.add_row(vec![
             s.name.clone(),
             s.template.clone(),
+            engine_cell(s.engine.as_ref()),
             status_word(&s.state),
             status_word(&s.health),
             format!("{}:{}", s.name, s.port),
@@ -87,14 +95,51 @@ fn services_table(services: &[status_mod::ServiceReport]) -> Table {
     t
 }
 
-/// `vers integration down [--all]`.
+/// The engine column: the version of a real engine, the implementation of a stand-in.
+fn engine_cell(engine: Option<&status_mod::EngineReport>) -> String {
+    match engine {
+        None => "-".into(),
+        Some(e) if e.stand_in.is_some() => format!("{}, stand-in", e.implementation),
+        Some(e) => e.version.clone(),
+    }
+}
+
+/// `vers integration down [--all | --services a,b]`.
 pub async fn down(file: Option<&Path>, args: DownArgs) -> Result<i32, Exit> {
-    let project = context::project(file)?;
+    if !args.services.is_empty() {
+        return down_services(file, &args).await;
+    }
     // `down` must work even when the manifest is broken: it needs no manifest content.
-    let manifest = vers_manifest::load(&project.manifest_path)
-        .unwrap_or_else(|_| vers_manifest::Manifest::empty(&project.manifest_path));
-    let stack = vers_engine::Stack::open(project, manifest).await?;
-    let stopped = lifecycle::down(&stack, args.all).await?;
+    let project = context::project(file)?;
+    let api = vers_engine::api::client::ApiClient::connect(&project)
+        .await
+        .map_err(Exit::from)?;
+    let req = DownRequest { all: args.all };
+    let answer = api
+        .call(Method::POST, "/api/down", Some(&req), &Silent)
+        .await?;
+    if args.all {
+        // The daemon answers before it exits; `down --all` returns once it is gone, so a
+        // script that checks right after sees no daemon.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while vers_engine::supervisor::start::daemon_alive(&project)
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    let stopped: Vec<String> = answer["stopped"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if args.json {
+        println!("{}", serde_json::json!({ "stopped_environments": stopped }));
+        return Ok(0);
+    }
     if stopped.is_empty() {
         println!("nothing was running");
     } else {
@@ -107,10 +152,49 @@ pub async fn down(file: Option<&Path>, args: DownArgs) -> Result<i32, Exit> {
     Ok(0)
 }
 
+/// `down --services a,b`: only those services of HEAD stop.
+async fn down_services(file: Option<&Path>, args: &DownArgs) -> Result<i32, Exit> {
+    let api = context::validated_api(file).await?;
+    let req = StopServicesRequest {
+        services: args.services.clone(),
+    };
+    let done: vers_engine::services::StopOutcome = api
+        .call_as(Method::POST, "/api/services/stop", Some(&req), &Silent)
+        .await?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&done)
+            .map_err(|e| Exit::failure(format!("rendering JSON: {e}")))?;
+        println!("{text}");
+        return Ok(0);
+    }
+    if !done.stopped.is_empty() {
+        println!(
+            "stopped {} in {}",
+            done.stopped.join(", "),
+            done.environment_name
+        );
+    }
+    if !done.already_stopped.is_empty() {
+        println!("already stopped: {}", done.already_stopped.join(", "));
+    }
+    if !done.dependants_running.is_empty() {
+        eprintln!(
+            "warning: still running and depending on them: {}",
+            done.dependants_running.join(", ")
+        );
+    }
+    Ok(0)
+}
+
 /// `vers integration status`.
 pub async fn status(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
-    let stack = context::stack(file).await?;
-    let report = status_mod::status(&stack).await?;
+    let api = context::serving_api(file).await?;
+    let report: status_mod::StatusReport = api
+        .call_as::<(), _>(Method::GET, "/api/status", None, &Silent)
+        .await?;
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
     if json {
         println!(
             "{}",
@@ -124,7 +208,7 @@ pub async fn status(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
     }
     for env in &report.environments {
         println!(
-            "{} {} ({}){}{}",
+            "{} {} ({}){}{}{}",
             if env.head {
                 style("*").green().bold().to_string()
             } else {
@@ -133,6 +217,7 @@ pub async fn status(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
             style(&env.name).bold(),
             env.id,
             format_args!(" {}", status_word(&env.status)),
+            if env.warm { " warm" } else { "" },
             env.parent_checkpoint
                 .as_ref()
                 .map(|c| format!(" from {c}"))
@@ -143,55 +228,45 @@ pub async fn status(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
         }
     }
     println!("snapshotter: {}", report.snapshotter);
+    if !report.checkpoints.is_empty() {
+        println!("checkpoints (what `up` would do):");
+        for c in &report.checkpoints {
+            println!("  {}: {}", c.name, c.reason);
+        }
+    }
     Ok(0)
 }
 
 /// `vers integration logs SVC`.
 pub async fn logs(file: Option<&Path>, args: LogsArgs) -> Result<i32, Exit> {
-    let stack = context::stack(file).await?;
-    let env = branches::head(&stack)?;
-    let svc = stack.require_service(&args.service)?;
-
-    let since = match &args.since {
-        Some(s) => Some(
-            vers_manifest::parse_duration(s)
-                .map_err(|e| Exit::usage(format!("error: --since {s}: {e}")))?,
-        ),
-        None => None,
-    };
-    let ctx = stack.env_context(&env.id, &env.name, &env.matrix, BTreeMap::new());
-    let replicas = svc.replicas.max(1);
-    let mut files = Vec::new();
-    for r in 0..replicas {
-        files.push(ctx.log_path(&args.service, r, replicas));
+    let api = context::serving_api(file).await?;
+    let mut path = format!("/api/services/{}/logs?", args.service);
+    if let Some(n) = args.lines {
+        path.push_str(&format!("lines={n}&"));
     }
-    for path in &files {
-        if let Some(since) = since {
-            let fresh = std::fs::metadata(path)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age <= since);
-            if !fresh {
-                continue;
-            }
-        }
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let from = args
-            .lines
-            .map(|n| lines.len().saturating_sub(n))
-            .unwrap_or(0);
-        for l in &lines[from..] {
+    if let Some(s) = &args.since {
+        vers_manifest::parse_duration(s)
+            .map_err(|e| Exit::usage(format!("error: --since {s}: {e}")))?;
+        path.push_str(&format!("since={s}"));
+    }
+    let answer = api.call::<()>(Method::GET, &path, None, &Silent).await?;
+    context::warn(&answer);
+    let replicas = answer["replicas"].as_u64().unwrap_or(1);
+    let mut files = Vec::new();
+    for f in answer["files"].as_array().into_iter().flatten() {
+        let p = std::path::PathBuf::from(f["path"].as_str().unwrap_or_default());
+        for l in f["lines"].as_array().into_iter().flatten() {
+            let l = l.as_str().unwrap_or_default();
             if replicas > 1 {
                 println!(
                     "{}: {l}",
-                    path.file_stem().and_then(|s| s.to_str()).unwrap_or("")
+                    p.file_stem().and_then(|s| s.to_str()).unwrap_or("")
                 );
             } else {
                 println!("{l}");
             }
         }
+        files.push(p);
     }
     if args.follow {
         let mut offsets: Vec<u64> = files
@@ -216,54 +291,46 @@ pub async fn logs(file: Option<&Path>, args: LogsArgs) -> Result<i32, Exit> {
     Ok(0)
 }
 
-fn service_context(
-    stack: &vers_engine::Stack,
-    ctx: &vers_engine::environment::EnvContext,
-    service: Option<&str>,
-) -> Result<(BTreeMap<String, String>, std::path::PathBuf), Exit> {
-    let mut env = stack::command_env(stack, ctx, &BTreeMap::new())?;
-    let mut cwd = stack.project.dir.clone();
-    if let Some(name) = service {
-        let svc =
-            stack.manifest.services.get(name).ok_or_else(|| {
-                Exit::usage(format!("error: no service `{name}` in the manifest"))
-            })?;
-        for (k, v) in &svc.env {
-            env.insert(k.clone(), ctx.interpolate(v)?);
-        }
-        if let Some(b) = &svc.build {
-            cwd = stack.project.dir.join(&b.context);
-        }
+/// Asks the daemon where and how a command runs in HEAD (with `service`: in its context).
+async fn exec_spec(file: Option<&Path>, service: Option<String>) -> Result<ExecSpec, Exit> {
+    let api = context::serving_api(file).await?;
+    let req = ExecSpecRequest { service };
+    let spec: ExecSpec = api
+        .call_as(Method::POST, "/api/exec/spec", Some(&req), &Silent)
+        .await?;
+    if let Some(w) = &spec.warning {
+        eprintln!("warning: {w}");
     }
-    Ok((env, cwd))
+    Ok(spec)
 }
 
-/// `vers execute "CMD"`: exit code is CMD's.
+/// `vers execute "CMD"`: exit code is CMD's. It runs here, on the caller's terminal.
 pub async fn execute(file: Option<&Path>, args: ExecuteArgs) -> Result<i32, Exit> {
-    let stack = context::stack(file).await?;
-    let env = branches::head(&stack)?;
-    let ctx = stack.env_context(&env.id, &env.name, &env.matrix, BTreeMap::new());
-    let (vars, cwd) = service_context(&stack, &ctx, args.service.as_deref())?;
-    let cmd = EnvCommand::shell(&args.command, &cwd, &vars);
-    let done = exec::run_in_env(&stack.project, &env.id, &cmd, Output::Inherit, None).await?;
+    let spec = exec_spec(file, args.service.clone()).await?;
+    let project = context::project(file)?;
+    let cmd = EnvCommand {
+        netns: spec.netns,
+        ..EnvCommand::shell(&args.command, &spec.cwd, &spec.vars)
+    };
+    let done = exec::run_in_env(&project, &spec.env, &cmd, Output::Inherit, None).await?;
     Ok(done.code.unwrap_or(1))
 }
 
 /// `vers connect`: an interactive shell in HEAD.
 pub async fn connect(file: Option<&Path>, args: ConnectArgs) -> Result<i32, Exit> {
-    let stack = context::stack(file).await?;
-    let env = branches::head(&stack)?;
-    let ctx = stack.env_context(&env.id, &env.name, &env.matrix, BTreeMap::new());
-    let (mut vars, cwd) = service_context(&stack, &ctx, args.service.as_deref())?;
-    vars.insert("PS1".into(), format!("[vers {}] \\w$ ", env.name));
+    let spec = exec_spec(file, args.service.clone()).await?;
+    let project = context::project(file)?;
+    let mut vars = spec.vars;
+    vars.insert("PS1".into(), format!("[vers {}] \\w$ ", spec.name));
     let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/bash".into());
     let cmd = EnvCommand {
         program: shell.into(),
         args: Vec::new(),
         env: exec::base_env(&vars),
-        cwd,
+        cwd: spec.cwd,
         user: None,
+        netns: spec.netns,
     };
-    let done = exec::run_in_env(&stack.project, &env.id, &cmd, Output::Inherit, None).await?;
+    let done = exec::run_in_env(&project, &spec.env, &cmd, Output::Inherit, None).await?;
     Ok(done.code.unwrap_or(1))
 }

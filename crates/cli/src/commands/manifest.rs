@@ -1,8 +1,10 @@
-//! Commands on the manifest alone: validate, plan, init, add.
+//! Commands on the manifest: validate, plan, init, add, remove.
 
 use std::path::Path;
 
-use crate::args::{AddArgs, InitArgs};
+use vers_engine::manifest_edit;
+
+use crate::args::{AddArgs, InitArgs, RemoveArgs};
 use crate::context;
 use crate::exit::Exit;
 
@@ -51,12 +53,17 @@ pub fn validate(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
 }
 
 /// `vers integration plan`.
-pub fn plan(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
+pub async fn plan(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
     let project = context::project(file)?;
     let m = context::manifest(&project)?;
     let plan = vers_manifest::plan(&m);
+    let cache = checkpoint_cache(&project, &plan.checkpoints).await;
     if json {
-        let text = serde_json::to_string_pretty(&plan)
+        let mut doc = serde_json::to_value(&plan)
+            .map_err(|e| Exit::failure(format!("rendering the plan: {e}")))?;
+        doc["checkpoint_cache"] = serde_json::to_value(&cache)
+            .map_err(|e| Exit::failure(format!("rendering the plan: {e}")))?;
+        let text = serde_json::to_string_pretty(&doc)
             .map_err(|e| Exit::failure(format!("rendering the plan: {e}")))?;
         println!("{text}");
         return Ok(0);
@@ -67,7 +74,10 @@ pub fn plan(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
     }
     println!("Checkpoints:");
     for c in &plan.checkpoints {
-        println!("  - {c}");
+        match cache.iter().find(|r| &r.name == c) {
+            Some(r) => println!("  - {c} ({})", r.reason),
+            None => println!("  - {c}"),
+        }
     }
     println!("Tests:");
     for t in &plan.tests {
@@ -88,45 +98,61 @@ pub fn plan(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
     Ok(0)
 }
 
+/// Whether `up` would reuse each checkpoint, and why, as the project's daemon sees it; a
+/// project that never took one is not worth starting a daemon for.
+async fn checkpoint_cache(
+    project: &vers_engine::Project,
+    names: &[String],
+) -> Vec<vers_engine::checkpoint::Reuse> {
+    let never = || {
+        names
+            .iter()
+            .map(|n| vers_engine::checkpoint::Reuse {
+                name: n.clone(),
+                reused: false,
+                checkpoint: None,
+                reason: "new: never taken".into(),
+            })
+            .collect()
+    };
+    if !project.state_dir.join("state.json").exists() {
+        return never();
+    }
+    let answer = async {
+        let api = vers_engine::api::client::ApiClient::connect(project).await?;
+        api.call::<()>(
+            vers_engine::api::client::Method::GET,
+            "/api/checkpoints",
+            None,
+            &vers_engine::progress::Silent,
+        )
+        .await
+    }
+    .await;
+    match answer.map(|a| serde_json::from_value(a["chain"].clone())) {
+        Ok(Ok(chain)) => chain,
+        Ok(Err(e)) => {
+            eprintln!("warning: decoding the checkpoint cache: {e}");
+            Vec::new()
+        }
+        Err(e) => {
+            eprintln!("warning: cannot tell which checkpoints are cached: {e}");
+            Vec::new()
+        }
+    }
+}
+
 /// `vers integration init NAME [--template T]`.
 pub fn init(args: InitArgs) -> Result<i32, Exit> {
     let dir = match args.dir {
         Some(d) => d,
         None => std::env::current_dir().map_err(|e| Exit::failure(e.to_string()))?,
     };
-    let path = dir.join(vers_engine::project::MANIFEST_FILE);
-    if path.exists() {
-        return Err(Exit::usage(format!(
-            "error: {} already exists; vers never overwrites a manifest (edit it, or use `vers integration add`)",
-            path.display()
-        )));
-    }
-    let text = vers_manifest::scaffold::render_stack(&args.template, &args.name).map_err(|e| {
-        Exit::usage(format!(
-            "error: {e}\n  help: templates are {}",
-            vers_manifest::scaffold::stack_names().join(", ")
-        ))
-    })?;
-    std::fs::create_dir_all(&dir).map_err(|e| Exit::failure(format!("{}: {e}", dir.display())))?;
-    std::fs::write(&path, text).map_err(|e| Exit::failure(format!("{}: {e}", path.display())))?;
-    let gitignore = dir.join(".gitignore");
-    let existing = std::fs::read_to_string(&gitignore).unwrap_or_default();
-    if !existing
-        .lines()
-        .any(|l| l.trim() == ".vers/" || l.trim() == ".vers")
-    {
-        let mut text = existing;
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text.push_str(".vers/\n");
-        std::fs::write(&gitignore, text)
-            .map_err(|e| Exit::failure(format!("{}: {e}", gitignore.display())))?;
-    }
+    let done = manifest_edit::init(&dir, &args.name, &args.template)?;
     println!(
         "wrote {} from the {} template; next: vers integration validate && vers integration up",
-        path.display(),
-        args.template
+        done.manifest.display(),
+        done.template
     );
     Ok(0)
 }
@@ -134,40 +160,40 @@ pub fn init(args: InitArgs) -> Result<i32, Exit> {
 /// `vers integration add SVC@VER [--alias A] [--config k=v]`.
 pub fn add(file: Option<&Path>, args: AddArgs) -> Result<i32, Exit> {
     let project = context::project(file)?;
-    let src = std::fs::read_to_string(&project.manifest_path)
-        .map_err(|e| Exit::failure(format!("{}: {e}", project.manifest_path.display())))?;
-    let (name, version) = match args.template.split_once('@') {
-        Some((n, v)) => (n.to_string(), Some(v.to_string())),
-        None => (args.template.clone(), None),
-    };
-    let tref = vers_manifest::TemplateRef {
-        name: name.clone(),
-        version,
-    };
-    let mut config = Vec::new();
-    for kv in &args.config {
-        let (k, v) = kv.split_once('=').ok_or_else(|| {
-            Exit::usage(format!(
-                "error: --config {kv}: expected KEY=VALUE, e.g. --config databases=app,analytics"
-            ))
-        })?;
-        config.push((k.to_string(), v.to_string()));
-    }
-    let service = args.alias.clone().unwrap_or(name);
-    let out = vers_manifest::scaffold::add_service(&src, &service, &tref, &config)
-        .map_err(|e| Exit::usage(format!("error: {e}")))?;
-    // The edited manifest must still validate; otherwise nothing is written.
-    if let Err(d) = vers_manifest::parse_str(&out, &project.manifest_path) {
-        return Err(Exit::usage(format!(
-            "error: adding {service} would make the manifest invalid; nothing was written:\n{d}"
-        )));
-    }
-    std::fs::write(&project.manifest_path, out)
-        .map_err(|e| Exit::failure(format!("{}: {e}", project.manifest_path.display())))?;
+    let done = manifest_edit::add(
+        &project,
+        &args.template,
+        args.alias.as_deref(),
+        &args.config,
+    )?;
     println!(
-        "added service {service} ({}) to {}",
-        args.template,
-        project.manifest_path.display()
+        "added service {} ({}) to {}",
+        done.service,
+        done.template,
+        done.manifest.display()
+    );
+    Ok(0)
+}
+
+/// `vers remove SERVICE`: out of the manifest, and stopped in HEAD.
+pub async fn remove(file: Option<&Path>, args: RemoveArgs) -> Result<i32, Exit> {
+    let project = context::project(file)?;
+    context::manifest(&project)?;
+    let api = context::api(file).await?;
+    let done = manifest_edit::remove(&api, &project, &args.service).await?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&done)
+            .map_err(|e| Exit::failure(format!("rendering JSON: {e}")))?;
+        println!("{text}");
+        return Ok(0);
+    }
+    println!(
+        "removed service {} from {}{}",
+        done.service,
+        done.manifest,
+        done.stopped_in
+            .map(|e| format!("; stopped it in {e}"))
+            .unwrap_or_default()
     );
     Ok(0)
 }

@@ -1,43 +1,41 @@
 //! `vers integration test` and `vers integration matrix`.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use console::style;
-use vers_engine::matrix::{self, MatrixOptions};
-use vers_engine::testrun::{self, selection, TestOptions, TestReport};
+use vers_engine::api::client::Method;
+use vers_engine::api::requests::{MatrixRequest, TestRequest};
+use vers_engine::matrix;
+use vers_engine::testrun::{self, selection, TestReport};
 
 use crate::args::{MatrixArgs, TestArgs};
 use crate::context;
 use crate::exit::Exit;
 use crate::output::{human, status_word, Live};
 
-fn options(args: &TestArgs) -> Result<TestOptions, Exit> {
-    let timeout = match &args.timeout {
-        Some(t) => Some(
-            vers_manifest::parse_duration(t)
-                .map_err(|e| Exit::usage(format!("error: --timeout {t}: {e}")))?,
-        ),
-        None => None,
-    };
-    let shard = match &args.shard {
-        Some(s) => Some(selection::parse_shard(s)?),
-        None => None,
-    };
+fn request(args: &TestArgs) -> Result<TestRequest, Exit> {
+    if let Some(t) = &args.timeout {
+        vers_manifest::parse_duration(t)
+            .map_err(|e| Exit::usage(format!("error: --timeout {t}: {e}")))?;
+    }
+    if let Some(s) = &args.shard {
+        selection::parse_shard(s)?;
+    }
     if args.jobs == Some(0) {
         return Err(Exit::usage("error: --jobs must be at least 1"));
     }
-    Ok(TestOptions {
+    Ok(TestRequest {
         suites: args.suite.clone(),
         scenarios: args.scenario.clone(),
         parallel: args.parallel,
         jobs: args.jobs,
-        timeout,
+        timeout: args.timeout.clone(),
         keep_failed: args.keep_failed,
-        shard,
-        versions: Default::default(),
+        shard: args.shard.clone(),
+        branch_prefix: None,
+        rebuild: args.rebuild,
     })
 }
 
@@ -74,14 +72,17 @@ fn print_summary(report: &TestReport) {
 
 /// `vers integration test`.
 pub async fn test(file: Option<&Path>, args: TestArgs) -> Result<i32, Exit> {
-    let opts = options(&args)?;
-    let stack = context::stack(file).await?;
-    let live = Arc::new(Live::new(args.json));
-    let report = testrun::run(&stack, &opts, live.clone()).await;
+    let req = request(&args)?;
+    let api = context::validated_api(file).await?;
+    let live = Live::new(args.json);
+    let answer = api.call(Method::POST, "/api/test", Some(&req), &live).await;
     live.clear();
-    let report = report?;
+    let answer = answer?;
+    let report: TestReport = serde_json::from_value(answer["report"].clone())
+        .map_err(|e| Exit::failure(format!("decoding the test report: {e}")))?;
+    let project_name = answer["project"].as_str().unwrap_or_default();
     if let Some(path) = &args.junit {
-        testrun::junit::write(&report, &stack.manifest.name, path)?;
+        testrun::junit::write(&report, project_name, path)?;
     }
     if args.json {
         println!(
@@ -96,29 +97,30 @@ pub async fn test(file: Option<&Path>, args: TestArgs) -> Result<i32, Exit> {
 
 /// `vers integration matrix`.
 pub async fn matrix(file: Option<&Path>, args: MatrixArgs) -> Result<i32, Exit> {
-    let mut filter = Vec::new();
     for f in &args.filter {
-        let (k, v) = f.split_once('=').ok_or_else(|| {
-            Exit::usage(format!(
+        if !f.contains('=') {
+            return Err(Exit::usage(format!(
                 "error: --filter {f}: expected key=value, e.g. --filter postgres=15"
-            ))
-        })?;
-        filter.push((k.trim().to_string(), v.trim().to_string()));
+            )));
+        }
     }
-    let stack = context::stack(file).await?;
-    let live = Arc::new(Live::new(args.json));
-    let opts = MatrixOptions {
-        filter,
+    let api = context::validated_api(file).await?;
+    let live = Live::new(args.json);
+    let req = MatrixRequest {
+        filter: args.filter.clone(),
         parallel: args.parallel,
         continue_on_failure: args.continue_on_failure,
-        tests: TestOptions {
-            parallel: args.parallel,
-            ..Default::default()
-        },
+        rebuild: args.rebuild,
     };
-    let results = matrix::run(&stack, &opts, live.clone()).await;
+    let answer = api
+        .call(Method::POST, "/api/matrix", Some(&req), &live)
+        .await;
     live.clear();
-    let results = results?;
+    let answer = answer?;
+    let results: Vec<matrix::CellResult> = serde_json::from_value(answer["results"].clone())
+        .map_err(|e| Exit::failure(format!("decoding the matrix results: {e}")))?;
+    let manifest_matrix: Vec<(String, Vec<String>)> =
+        serde_json::from_value(answer["matrix"].clone()).unwrap_or_default();
     let passed = results.iter().filter(|r| r.status == "passed").count();
     let failed = results.len() - passed;
     if args.json {
@@ -130,9 +132,7 @@ pub async fn matrix(file: Option<&Path>, args: MatrixArgs) -> Result<i32, Exit> 
                 }
             }
         }
-        let values: serde_json::Map<String, serde_json::Value> = stack
-            .manifest
-            .matrix
+        let values: serde_json::Map<String, serde_json::Value> = manifest_matrix
             .iter()
             .map(|(k, vs)| (k.clone(), vs.iter().map(|v| matrix_value(v)).collect()))
             .collect();
@@ -147,7 +147,7 @@ pub async fn matrix(file: Option<&Path>, args: MatrixArgs) -> Result<i32, Exit> 
             serde_json::to_string_pretty(&doc).map_err(|e| Exit::failure(e.to_string()))?
         );
     } else {
-        let keys: Vec<String> = stack.manifest.matrix.keys().cloned().collect();
+        let keys: Vec<String> = manifest_matrix.iter().map(|(k, _)| k.clone()).collect();
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED);
         let mut header = keys.clone();
