@@ -5,18 +5,14 @@
 #      (fresh stack + re-seed + test, per branch)
 #  P3  checkpoint time at 100 MB and at SIZE_MB, beside `cp -a` of the same data
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-VERS="${VERS:-$ROOT/target/release/vers}"
+. "$(dirname "$0")/lib.sh"
 RUNS="${RUNS:-5}"
-SIZE_MB="${SIZE_MB:-1024}"
+SIZE_MB="${SIZE_MB:-1024}"   # SKIP_P2=1 runs P1 and P3 only
 work="$(mktemp -d /tmp/vers-bench-br.XXXXXX)"
 chmod 755 "$work"
 cleanup() { for d in "$work"/*/; do (cd "$d" && "$VERS" down --all >/dev/null 2>&1) || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-ms_since() { echo "($(now) - $1) * 1000" | bc -l | cut -d. -f1; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # ---- P1 / P3: big seeded data ------------------------------------------------------------
 mkdir -p "$work/big/scripts"
@@ -57,7 +53,36 @@ for i in $(seq "$RUNS"); do
   t0=$(now); "$VERS" branch --alias "fork-$i" --from "big-1" >/dev/null; p1+=("$(ms_since "$t0")")
   "$VERS" branch delete "fork-$i" >/dev/null
 done
+# The floor: the same engines started bare (in parallel, polled every 5 ms) on a copy of the
+# same checkpoint's data (a btrfs snapshot when the store is btrfs, else `cp -a`, untimed).
+ck=$(python3 -c "import json;s=json.load(open('.vers/state.json'));print(s['tags']['big-1'])")
+bare=()
+for i in $(seq "$RUNS"); do
+  d="$PWD/.vers/store/bare-$i"; sock="$work/sock-$i"
+  mkdir -p "$sock"; chown vers "$sock"
+  if ! btrfs subvolume snapshot ".vers/store/checkpoints/$ck" "$d" >/dev/null 2>&1; then
+    cp -a ".vers/store/checkpoints/$ck" "$d"
+  fi
+  rm -f "$d/postgres/pgdata/postmaster.pid"
+  t0=$(now)
+  runuser -u vers -- /usr/lib/postgresql/15/bin/postgres -D "$d/postgres/pgdata" -c listen_addresses=127.0.0.1 -c port=55433 -c unix_socket_directories="$sock" -c fsync=off >/dev/null 2>&1 &
+  pg=$!
+  runuser -u vers -- redis-server --bind 127.0.0.1 --port 56380 --dir "$d/redis" --appendonly yes >/dev/null 2>&1 &
+  rs=$!
+  pg_ok=""; rs_ok=""
+  until [ -n "$pg_ok" ] && [ -n "$rs_ok" ]; do
+    [ "$(ms_since "$t0")" -lt 30000 ] || { echo "bare engines did not start on $d" >&2; exit 1; }
+    [ -n "$pg_ok" ] || { /usr/lib/postgresql/15/bin/pg_isready -q -h 127.0.0.1 -p 55433 && pg_ok=1; } || true
+    [ -n "$rs_ok" ] || { [ "$(redis-cli -p 56380 ping 2>/dev/null)" = PONG ] && rs_ok=1; } || true
+    sleep 0.005
+  done
+  bare+=("$(ms_since "$t0")")
+  pkill -P "$pg" 2>/dev/null || true; pkill -P "$rs" 2>/dev/null || true
+  kill "$pg" "$rs" 2>/dev/null || true; wait "$pg" "$rs" 2>/dev/null || true
+  btrfs subvolume delete "$d" >/dev/null 2>&1 || rm -rf "$d"
+done
 echo "P1 branch from a ${size_mb} MB checkpoint to healthy (postgres + redis): p50 $(printf '%s\n' "${p1[@]}" | median) ms (runs: ${p1[*]})"
+echo "P1 floor: bare start of the same engines on the same data: p50 $(p50 "${bare[@]}") ms (runs: ${bare[*]}); vers / bare: $(ratio "$(p50 "${p1[@]}")" "$(p50 "${bare[@]}")")"
 echo "P3 checkpoint of ${size_mb} MB: p50 $(printf '%s\n' "${c_big[@]}" | median) ms; cp -a of the same data: ${cp_big} ms; ratio cp/checkpoint $(echo "$cp_big / $(printf '%s\n' "${c_big[@]}" | median)" | bc -l | cut -c1-6)"
 "$VERS" down --all >/dev/null
 cd "$ROOT"
@@ -73,6 +98,8 @@ t0=$(now); cp -a ".vers/store/volumes/$vol" "$work/copy-small"; cp_small=$(ms_si
 echo "P3 checkpoint of ~100 MB: p50 $(printf '%s\n' "${c_small[@]}" | median) ms; cp -a: ${cp_small} ms"
 "$VERS" down --all >/dev/null
 cd "$ROOT"
+
+[ "${SKIP_P2:-0}" = 1 ] && exit 0
 
 # ---- P2: branched vs naive ----------------------------------------------------------------
 for n in 4 8; do

@@ -6,8 +6,7 @@
 #   cold: each fresh project's first run (every combination seeds its own checkpoint), p50 of COLD_RUNS
 #   warm: later runs, checkpoints from the cache (p50 of RUNS)
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-VERS="${VERS:-$ROOT/target/release/vers}"
+. "$(dirname "$0")/lib.sh"
 RUNS="${RUNS:-3}"
 COLD_RUNS="${COLD_RUNS:-3}"
 ROWS="${ROWS:-300000}"
@@ -17,10 +16,6 @@ chmod 755 "$work"
 cleanup() { for d in "$work"/*/; do (cd "$d" && "$VERS" down --all >/dev/null 2>&1) || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-now() { date +%s.%N; }
-ms_since() { echo "($(now) - $1) * 1000" | bc -l | cut -d. -f1; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { echo "$1 / $2" | bc -l | cut -c1-5; }
 
 installs=()
 for m in $MAJORS; do [ "$m" = 15 ] || installs+=("postgres@$m"); done

