@@ -47,6 +47,23 @@ if [ "$(sha256sum "$req" | cut -d' ' -f1)" != "$(cat "$stamp" 2>/dev/null)" ]; t
   sha256sum "$req" | cut -d' ' -f1 > "$stamp"
 fi
 
+# A real browser for the dashboard's end-to-end test (and diagram rendering in docs): Debian's
+# Chromium driven by playwright-core from npm, kept in $VERS_BROWSER_DIR. Only tests use it;
+# vers itself never needs Node or a browser. A second run finds both and returns at once.
+command -v chromium >/dev/null || {
+  echo "setup: installing chromium"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+}
+BROWSER_DIR="${VERS_BROWSER_DIR:-/var/cache/vers/browser}"
+PLAYWRIGHT_VERSION=1.65.1
+if ! grep -qs "\"version\": \"$PLAYWRIGHT_VERSION\"" "$BROWSER_DIR/node_modules/playwright-core/package.json"; then
+  echo "setup: installing playwright-core@$PLAYWRIGHT_VERSION into $BROWSER_DIR"
+  $SUDO mkdir -p "$BROWSER_DIR"
+  $SUDO npm install --prefix "$BROWSER_DIR" --silent --no-audit --no-fund \
+    --no-save "playwright-core@$PLAYWRIGHT_VERSION" >/dev/null
+fi
+
 # Engines run as this unprivileged user (PostgreSQL refuses root).
 id vers >/dev/null 2>&1 || $SUDO useradd --system --no-create-home --shell /usr/sbin/nologin vers
 
