@@ -272,9 +272,13 @@ pub struct UpArgs {
 /// Arguments of `down`.
 #[derive(Debug, Args)]
 pub struct DownArgs {
-    /// Stop every environment of the project and the supervisor.
+    /// Stop every environment of the project and the supervisor (deployments and previews
+    /// keep running, and the supervisor with them, unless --deployments).
     #[arg(long, conflicts_with = "services")]
     pub all: bool,
+    /// With --all: remove deployments and previews too.
+    #[arg(long, requires = "all")]
+    pub deployments: bool,
     /// Stop only these services of HEAD, comma-separated (the environment stays).
     #[arg(long, value_delimiter = ',')]
     pub services: Vec<String>,

@@ -83,7 +83,10 @@ impl TempProject {
 impl Drop for TempProject {
     fn drop(&mut self) {
         if self.path().join(".vers").exists() {
-            let _ = vers_in(self.path(), &["integration", "down", "--all"]);
+            let _ = vers_in(
+                self.path(),
+                &["integration", "down", "--all", "--deployments"],
+            );
         }
     }
 }

@@ -119,3 +119,141 @@ fn a_preview_past_its_ttl_is_removed_by_the_daemon() {
     let listed = p.json(&["preview", "list", "--json"]);
     assert_eq!(listed["previews"], serde_json::json!([]), "{listed}");
 }
+
+const APP_STACK: &str = "name: deploy-code
+services:
+  web:
+    build: ./web
+    command: python3 server.py
+deploy:
+  demo:
+    target: local
+";
+
+/// Answers with `message.txt` of its working directory, read at each request.
+const SERVER: &str = r#"import http.server, os
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        with open("message.txt", "rb") as f:
+            body = f.read()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+http.server.ThreadingHTTPServer((os.environ.get("HOST", "0.0.0.0"), int(os.environ["PORT"])), Handler).serve_forever()
+"#;
+
+/// The body of `GET /` at `endpoint` (`127.0.0.1:PORT`), or the error.
+fn get(endpoint: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = match std::net::TcpStream::connect(endpoint) {
+        Ok(s) => s,
+        Err(e) => return format!("connect: {e}"),
+    };
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    if let Err(e) = s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n") {
+        return format!("write: {e}");
+    }
+    let mut out = String::new();
+    if let Err(e) = s.read_to_string(&mut out) {
+        return format!("read: {e}");
+    }
+    match out.split_once("\r\n\r\n") {
+        Some((_, body)) => body.trim().to_string(),
+        None => format!("no body: {out}"),
+    }
+}
+
+fn web(doc: &serde_json::Value) -> String {
+    doc["endpoints"]["web"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no web endpoint: {doc}"))
+        .to_string()
+}
+
+#[test]
+fn each_version_runs_its_own_code_on_the_same_host_port() {
+    let p = TempProject::new(APP_STACK);
+    p.write("web/server.py", SERVER);
+    let message = p.write("web/message.txt", "old\n");
+    p.ok(&["up"]);
+
+    let v1 = p.json(&["deploy", "demo", "--json"]);
+    assert_eq!(v1["version"], 1, "{v1}");
+    let ep = web(&v1);
+    assert_eq!(get(&ep), "old");
+
+    // Editing the working tree changes HEAD, never the running deployment.
+    std::fs::write(&message, "new\n").unwrap();
+    assert_eq!(
+        get(&ep),
+        "old",
+        "v1 runs the working tree, not its own copy"
+    );
+
+    let v2 = p.json(&["deploy", "demo", "--json"]);
+    assert_eq!(v2["version"], 2, "{v2}");
+    assert_eq!(web(&v2), ep, "the host port changed between versions: {v2}");
+    assert_eq!(get(&ep), "new");
+
+    let back = p.json(&["deploy", "rollback", "demo", "--json"]);
+    assert_eq!(back["version"], 1, "{back}");
+    assert_eq!(web(&back), ep, "the host port changed on rollback: {back}");
+    assert_eq!(
+        get(&ep),
+        "old",
+        "rollback brought v1's data back but not its code"
+    );
+
+    // `status` shows the deployment apart from the branches.
+    let status = p.json(&["status", "--json"]);
+    let d = &status["deployments"][0];
+    assert_eq!(d["name"], "demo", "{status}");
+    assert_eq!(d["version"], 1, "{status}");
+    assert_eq!(d["endpoints"]["web"], ep.as_str(), "{status}");
+    let marked: Vec<&serde_json::Value> = status["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["deployment"] == "demo")
+        .collect();
+    assert_eq!(marked.len(), 1, "{status}");
+    let text = p.ok(&["status"]);
+    assert!(
+        text.contains("deployments") && text.contains("demo v1"),
+        "{text}"
+    );
+
+    // `down --all` leaves deployments running; `--deployments` removes them too.
+    let down = p.json(&["down", "--all", "--json"]);
+    assert_eq!(
+        down["kept_deployments"],
+        serde_json::json!(["demo"]),
+        "{down}"
+    );
+    assert_eq!(
+        get(&ep),
+        "old",
+        "the deployment did not survive `down --all`"
+    );
+    let list = p.json(&["deployments", "--json"]);
+    assert_eq!(list["deployments"][0]["state"], "running", "{list}");
+
+    let down = p.json(&["down", "--all", "--deployments", "--json"]);
+    assert_eq!(
+        down["removed_deployments"],
+        serde_json::json!(["demo"]),
+        "{down}"
+    );
+    assert_ne!(get(&ep), "old", "a removed deployment still answers");
+    assert!(
+        !p.path().join(".vers/deployments/demo").exists(),
+        "its code snapshots are left behind"
+    );
+}

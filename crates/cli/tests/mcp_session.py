@@ -15,6 +15,7 @@ import json
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import time
 
@@ -41,6 +42,11 @@ TOOLS = {
     "chaos_inject": ["service", "action", "duration", "intensity", "latency", "jitter", "loss",
                      "rate", "status", "percent", "from"],
     "chaos_recover": ["service", "checkpoint"],
+    "integration_deploy": ["name", "from"], "integration_rollback": ["name", "version"],
+    "integration_deployments_list": [],
+    "integration_preview_create": ["name", "from", "ttl"],
+    "integration_preview_delete": ["name"],
+    "integration_export": ["format", "output", "target"],
 }
 
 
@@ -83,6 +89,34 @@ def params(cwd):
 
 def count(counts, table):
     return next(t["rows"] for t in counts["tables"] if t["table"] == table)
+
+
+def items_at(endpoint):
+    """Rows of `items` in the app database of the postgres at `127.0.0.1:PORT`."""
+    host, port = endpoint.rsplit(":", 1)
+    out = subprocess.run(["psql", "-h", host, "-p", port, "-U", "postgres", "-tA", "-d", "app",
+                          "-c", "select count(*) from items"],
+                         capture_output=True, text=True, timeout=30)
+    check(out.returncode == 0, f"psql at {endpoint}: {out.stderr}")
+    return int(out.stdout.strip())
+
+
+def api_socket():
+    key = hashlib.sha256(os.path.realpath(PROJECT).encode()).hexdigest()[:6]
+    return f"/run/vers/{key}/api/api.sock"
+
+
+def api_post(path, body):
+    """POST `body` (JSON) to the daemon's API; the status and the decoded answer."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(api_socket())
+    conn = http.client.HTTPConnection("vers")
+    conn.sock = s
+    conn.request("POST", path, body=json.dumps(body), headers={"content-type": "application/json"})
+    resp = conn.getresponse()
+    raw = resp.read()
+    conn.close()
+    return resp.status, json.loads(raw)
 
 
 def api_status_ms(n):
@@ -198,6 +232,50 @@ async def session_on_project():
             one = await ok(s, "integration_test", {"suite": "items", "branch_prefix": "add"})
             check(one["report"]["summary"]["total"] == 1, f"{one['report']['summary']}")
             await fails(s, "integration_test", {"branch_prefix": "zz"}, "starts with `zz`")
+
+            # Deployments: v1 from HEAD (3 items), v2 from `seeded` (2), rollback to v1, all on
+            # the same host port; a preview beside them; hosted-only export formats refused.
+            dep = await ok(s, "integration_deploy", {"name": "demo"})
+            check(dep["version"] == 1 and dep["state"] == "running", f"{dep}")
+            pg = dep["endpoints"].get("postgres", "")
+            check(pg.startswith("127.0.0.1:"), f"{dep}")
+            check(items_at(pg) == 3, f"v1 rows: {items_at(pg)}")
+            dep2 = await ok(s, "integration_deploy", {"name": "demo", "from": "seeded"})
+            check(dep2["version"] == 2 and dep2["endpoints"]["postgres"] == pg, f"{dep2}")
+            check(items_at(pg) == 2, f"v2 rows: {items_at(pg)}")
+            back = await ok(s, "integration_rollback", {"name": "demo", "version": 1})
+            check(back["version"] == 1 and back["endpoints"]["postgres"] == pg, f"{back}")
+            check(items_at(pg) == 3, f"rolled back rows: {items_at(pg)}")
+            await fails(s, "integration_rollback", {"name": "nope"}, "no deployment `nope`")
+            pv = await ok(s, "integration_preview_create", {"name": "pr-1", "from": "seeded",
+                                                            "ttl": "1h"})
+            check(pv["preview"] and pv["env_name"] == "preview/pr-1/v1", f"{pv}")
+            check(items_at(pv["endpoints"]["postgres"]) == 2, f"{pv}")
+            listed = await ok(s, "integration_deployments_list")
+            names = sorted(d["name"] for d in listed["deployments"])
+            check(names == ["demo", "pr-1"], f"{listed}")
+            gone = await ok(s, "integration_preview_delete", {"name": "pr-1"})
+            check(gone["removed"] == "pr-1", f"{gone}")
+            listed = await ok(s, "integration_deployments_list")
+            check([d["name"] for d in listed["deployments"]] == ["demo"], f"{listed}")
+
+            # Export: the files are written by the MCP server's process, under the project.
+            ex = await ok(s, "integration_export", {"format": "compose",
+                                                    "output": "exported/compose.yaml"})
+            compose = os.path.join(PROJECT, "exported", "compose.yaml")
+            check(ex["main"] == compose and os.path.isfile(compose), f"{ex}")
+            with open(compose) as f:
+                body = f.read()
+            check("\"postgres:15\"" in body and "\"redis:7\"" in body, body[:800])
+            k8s = await ok(s, "integration_export", {"format": "kubernetes", "output": "exported/k8s"})
+            check(any(p.endswith(".yaml") and os.path.isfile(p) for p in k8s["files"]), f"{k8s}")
+            for fmt in ("oci", "raw", "ami", "gce"):
+                await fails(s, "integration_export", {"format": fmt}, "needs the hosted service")
+            # The daemon answers with the files and writes nothing where a caller says.
+            nowhere = f"/tmp/vers-export-not-written-{os.getpid()}"
+            code, answer = api_post("/api/export", {"format": "compose", "dir": nowhere})
+            check(code == 200 and answer["files"], f"POST /api/export: {code} {answer}")
+            check(not os.path.exists(nowhere), f"the daemon wrote {nowhere}")
 
             # Round trip of vers_status, against the API call alone.
             mcp_ms = []

@@ -1,17 +1,25 @@
 //! Local deployments (`vers deploy NAME`): named, long-lived environments forked from a
 //! checkpoint, outside the test runner's lifecycle. Each deploy is a new version with its own
-//! checkpoint, so `rollback` brings an earlier version's data back; only the current version
-//! runs. Hosted targets (`target: vers.sh/hosted`) need the hosted service and are refused.
+//! checkpoint, its own copy of the apps' built code (each build context, copied after its
+//! build into `.vers/deployments/NAME/vN/code/`) and the manifest it was made with, so
+//! editing the working tree never changes a running deployment and `rollback` brings an
+//! earlier version's code and data back; only the current version runs. Host ports stay the
+//! same from version to version: the manifest's `ports:`, else the ones the first version got,
+//! remembered with the deployment. Hosted targets (`target: vers.sh/hosted`) need the hosted
+//! service and are refused.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::branches;
+use crate::environment;
 use crate::error::EngineError;
-use crate::progress::Progress;
+use crate::progress::{Event, Progress};
 use crate::stack::Stack;
-use crate::state::{self, EnvStatus};
+use crate::state::{self, CheckpointRecord, EnvStatus, State};
 
 /// The deploy target that needs the hosted service.
 pub const HOSTED: &str = "vers.sh/hosted";
@@ -29,6 +37,12 @@ pub struct DeployVersion {
     pub env: Option<String>,
     /// Unix seconds of the deploy.
     pub started: u64,
+    /// Its copy of the apps' built code (None: no app with a build context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<PathBuf>,
+    /// Hash of the manifest it was deployed with (its text is in `manifest_store`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_hash: Option<String>,
 }
 
 /// A deployment and its versions.
@@ -46,6 +60,10 @@ pub struct Deployment {
     /// Unix seconds after which the daemon removes it (previews with a TTL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<u64>,
+    /// Host ports of its services (service -> container port -> host port), kept from
+    /// version to version where the manifest fixes none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ports: BTreeMap<String, BTreeMap<u16, u16>>,
 }
 
 impl Deployment {
@@ -187,17 +205,36 @@ pub async fn deploy(
         }
     };
     drop(st);
-    let env = branches::fork(
+    let manifest_hash = crate::manifest_store::save(&stack.project).ok();
+    let dir = version_dir(stack, name, version);
+    let code = match snapshot_code(stack, &ckpt.services, &dir.join("code"), progress).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
+    let (previous, ports) = take_current(stack, name)?;
+    if let Some(old) = previous {
+        stack.destroy_env(&old).await?;
+    }
+    let started = start_version(
         stack,
         &env_name(name, version, kind.preview),
         &ckpt,
-        None,
-        false,
-        BTreeMap::new(),
+        code.as_deref(),
+        &ports,
         progress,
     )
-    .await?;
-    let previous = {
+    .await;
+    let (env, ports) = match started {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
+    {
         let mut g = state::lock(&stack.project.state_dir)?;
         let d = g
             .state
@@ -209,28 +246,260 @@ pub async fn deploy(
                 versions: Vec::new(),
                 preview: kind.preview,
                 expires: None,
+                ports: BTreeMap::new(),
             });
         d.expires = kind.ttl.map(|t| now() + t.as_secs().max(1));
-        let previous = d
-            .versions
-            .iter_mut()
-            .find(|v| v.version == d.current)
-            .and_then(|v| v.env.take());
         d.versions.push(DeployVersion {
             version,
             checkpoint: ckpt.id.clone(),
             source,
             env: Some(env),
             started: now(),
+            code,
+            manifest_hash,
         });
         d.current = version;
+        d.ports = ports;
         g.save()?;
-        previous
-    };
-    if let Some(old) = previous {
-        stack.destroy_env(&old).await?;
     }
     view(stack, name)
+}
+
+/// Where version `version` of deployment `name` keeps its files (its code snapshot).
+fn version_dir(stack: &Stack, name: &str, version: u32) -> PathBuf {
+    stack
+        .project
+        .state_dir
+        .join("deployments")
+        .join(name)
+        .join(format!("v{version}"))
+}
+
+/// Marks the current version of `name` as no longer running and returns its environment
+/// (to stop before the next version takes its host ports) and the deployment's ports.
+fn take_current(
+    stack: &Stack,
+    name: &str,
+) -> Result<(Option<String>, BTreeMap<String, BTreeMap<u16, u16>>), EngineError> {
+    let mut g = state::lock(&stack.project.state_dir)?;
+    let Some(d) = g.state.deployments.get_mut(name) else {
+        return Ok((None, BTreeMap::new()));
+    };
+    let current = d.current;
+    let previous = d
+        .versions
+        .iter_mut()
+        .find(|v| v.version == current)
+        .and_then(|v| v.env.take());
+    let ports = d.ports.clone();
+    g.save()?;
+    Ok((previous, ports))
+}
+
+/// The build directories of the apps among `services`: each build context, or the npm
+/// workspace root a detected build runs at; none inside another.
+fn code_dirs(stack: &Stack, services: &[String]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for name in services {
+        let Some(svc) = stack.manifest.services.get(name) else {
+            continue;
+        };
+        let Some(build) = svc.build.as_ref().filter(|_| crate::topology::is_app(svc)) else {
+            continue;
+        };
+        let context = stack.project.dir.join(&build.context);
+        let dir = match &build.command {
+            Some(_) => context,
+            None => vers_catalog::app::build_dir(&context),
+        };
+        dirs.push(dir.canonicalize().unwrap_or(dir));
+    }
+    dirs.sort();
+    dirs.dedup();
+    let all = dirs.clone();
+    dirs.retain(|d| !all.iter().any(|o| o != d && d.starts_with(o)));
+    dirs
+}
+
+/// Builds the apps among `services` (when their inputs changed) and copies each build
+/// directory into `dest`, at its absolute path under it, leaving out `.vers` and `.git`.
+/// None when no service is an app with a build context.
+async fn snapshot_code(
+    stack: &Stack,
+    services: &[String],
+    dest: &Path,
+    progress: &dyn Progress,
+) -> Result<Option<PathBuf>, EngineError> {
+    let dirs = code_dirs(stack, services);
+    if dirs.is_empty() {
+        return Ok(None);
+    }
+    crate::build::build_apps(stack, services, false, progress).await?;
+    let state_dir = stack
+        .project
+        .state_dir
+        .canonicalize()
+        .unwrap_or_else(|_| stack.project.state_dir.clone());
+    for dir in &dirs {
+        let target = environment::code_path(dest, dir);
+        std::fs::create_dir_all(&target).map_err(|e| EngineError::io(&target, e))?;
+        let mut sources = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| EngineError::io(dir, e))? {
+            let entry = entry.map_err(|e| EngineError::io(dir, e))?;
+            let path = entry.path();
+            if entry.file_name() == ".git" || entry.file_name() == ".vers" || path == state_dir {
+                continue;
+            }
+            sources.push(path);
+        }
+        if sources.is_empty() {
+            continue;
+        }
+        let out = tokio::process::Command::new("cp")
+            .args(["-a", "--reflink=auto", "--"])
+            .args(&sources)
+            .arg(&target)
+            .output()
+            .await
+            .map_err(|e| EngineError::Failed(format!("copying {}: {e}", dir.display())))?;
+        if !out.status.success() {
+            return Err(EngineError::Failed(format!(
+                "copying the built code of {} into {}: {}",
+                dir.display(),
+                target.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    progress.event(Event::Info(format!(
+        "code of {} kept in {}",
+        dirs.iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        dest.display()
+    )));
+    Ok(Some(dest.to_path_buf()))
+}
+
+/// Starts environment `env_name` from checkpoint `ckpt`, its apps run from `code` (else the
+/// working tree), forwarding each service's ports to the host ports in `ports` that are still
+/// free (others get new ones). Returns the environment and the host ports it got.
+async fn start_version(
+    stack: &Stack,
+    env_name: &str,
+    ckpt: &CheckpointRecord,
+    code: Option<&Path>,
+    ports: &BTreeMap<String, BTreeMap<u16, u16>>,
+    progress: &dyn Progress,
+) -> Result<(String, BTreeMap<String, BTreeMap<u16, u16>>), EngineError> {
+    let services = ckpt.services.clone();
+    let id = stack.new_env(
+        env_name,
+        false,
+        Some(&ckpt.id),
+        &services,
+        false,
+        &ckpt.matrix,
+    )?;
+    let result = async {
+        if let Some(code) = code {
+            let link = stack.project.code_link(&id);
+            if let Some(parent) = link.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| EngineError::io(parent, e))?;
+            }
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(code, &link).map_err(|e| EngineError::io(&link, e))?;
+        }
+        let mut ctx = stack.env_context(&id, env_name, &ckpt.matrix, BTreeMap::new());
+        ctx.host_ports = free_ports(ports, progress);
+        let engines = environment::preflight(&ctx, &services)?;
+        stack.boot(&ctx, &services, &engines, progress).await?;
+        host_ports_of(stack, &id).await
+    }
+    .await;
+    match result {
+        Ok(ports) => Ok((id, ports)),
+        Err(e) => {
+            let _ = stack.destroy_env(&id).await;
+            Err(e)
+        }
+    }
+}
+
+/// The remembered ports that nothing else holds now.
+fn free_ports(
+    ports: &BTreeMap<String, BTreeMap<u16, u16>>,
+    progress: &dyn Progress,
+) -> BTreeMap<String, BTreeMap<u16, u16>> {
+    let mut out: BTreeMap<String, BTreeMap<u16, u16>> = BTreeMap::new();
+    for (service, map) in ports {
+        for (container, host) in map {
+            if std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, *host)).is_ok() {
+                out.entry(service.clone())
+                    .or_default()
+                    .insert(*container, *host);
+            } else {
+                progress.event(Event::Warning(format!(
+                    "{service}: host port {host} is taken by another program; forwarding port \
+                     {container} to a new one"
+                )));
+            }
+        }
+    }
+    out
+}
+
+/// The host ports environment `id` forwards: service -> container port -> host port.
+async fn host_ports_of(
+    stack: &Stack,
+    id: &str,
+) -> Result<BTreeMap<String, BTreeMap<u16, u16>>, EngineError> {
+    let envs = stack.client.envs().await?;
+    let mut out: BTreeMap<String, BTreeMap<u16, u16>> = BTreeMap::new();
+    for s in envs.iter().filter(|e| e.id == id).flat_map(|e| &e.services) {
+        for (container, endpoint) in &s.host_endpoints {
+            if let Some(port) = endpoint
+                .rsplit_once(':')
+                .and_then(|(_, p)| p.parse::<u16>().ok())
+            {
+                out.entry(s.name.clone())
+                    .or_default()
+                    .insert(*container, port);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The stack as version `v` was deployed: with the manifest it was made with when vers kept
+/// it, else the current one.
+fn stack_of(stack: &Stack, v: &DeployVersion) -> Stack {
+    let manifest = v
+        .manifest_hash
+        .as_deref()
+        .and_then(|h| crate::manifest_store::load(&stack.project, h))
+        .and_then(|text| vers_manifest::parse_str(&text, &stack.project.manifest_path).ok());
+    match manifest {
+        Some(m) => Stack {
+            manifest: Arc::new(m),
+            ..stack.clone()
+        },
+        None => stack.clone(),
+    }
+}
+
+/// Environment id -> deployment name, for every running deployment version.
+pub fn envs_of(st: &State) -> BTreeMap<String, String> {
+    st.deployments
+        .values()
+        .flat_map(|d| {
+            d.versions
+                .iter()
+                .filter_map(|v| v.env.clone())
+                .map(|e| (e, d.name.clone()))
+        })
+        .collect()
 }
 
 /// `vers deploy rollback NAME [--to V]`: runs version `to` (default: the one before the
@@ -261,7 +530,13 @@ pub async fn rollback(
                 ))
             })?,
     };
-    if target == d.current {
+    // The current version again only when it is not running (to restart it).
+    let running = d
+        .version(target)
+        .and_then(|v| v.env.as_ref())
+        .and_then(|id| st.envs.get(id))
+        .is_some_and(|e| e.status != EnvStatus::Stopped);
+    if target == d.current && running {
         return Err(EngineError::Failed(format!(
             "deployment `{name}` already runs v{target}"
         )));
@@ -275,40 +550,39 @@ pub async fn rollback(
         .cloned()
         .ok_or_else(|| EngineError::NotFound(format!("v{target}'s checkpoint is gone")))?;
     let preview = d.preview;
+    let v = v.clone();
     drop(st);
-    let env = branches::fork(
-        stack,
+    let vstack = stack_of(stack, &v);
+    let (previous, ports) = take_current(stack, name)?;
+    if let Some(old) = previous {
+        stack.destroy_env(&old).await?;
+    }
+    let (env, ports) = start_version(
+        &vstack,
         &env_name(name, target, preview),
         &ckpt,
-        None,
-        false,
-        BTreeMap::new(),
+        v.code.as_deref(),
+        &ports,
         progress,
     )
     .await?;
-    let previous = {
+    {
         let mut g = state::lock(&stack.project.state_dir)?;
+        if let Some(e) = g.state.envs.get_mut(&env) {
+            e.manifest_hash = v.manifest_hash.clone().or(e.manifest_hash.take());
+        }
         let d = g
             .state
             .deployments
             .get_mut(name)
             .ok_or_else(|| EngineError::NotFound(format!("deployment `{name}` vanished")))?;
-        let current = d.current;
-        let previous = d
-            .versions
-            .iter_mut()
-            .find(|v| v.version == current)
-            .and_then(|v| v.env.take());
         if let Some(v) = d.versions.iter_mut().find(|v| v.version == target) {
             v.env = Some(env);
             v.started = now();
         }
         d.current = target;
+        d.ports = ports;
         g.save()?;
-        previous
-    };
-    if let Some(old) = previous {
-        stack.destroy_env(&old).await?;
     }
     view(stack, name)
 }
@@ -330,6 +604,10 @@ pub async fn remove(stack: &Stack, name: &str) -> Result<Vec<String>, EngineErro
     for env in d.versions.iter().filter_map(|v| v.env.clone()) {
         stack.destroy_env(&env).await?;
         stopped.push(env);
+    }
+    let dir = stack.project.state_dir.join("deployments").join(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
     }
     Ok(stopped)
 }

@@ -44,9 +44,25 @@ pub struct EnvContext {
     pub vars: BTreeMap<String, String>,
     /// Engine overrides from a matrix combination (template or service -> version).
     pub versions: BTreeMap<String, String>,
+    /// Snapshot of the apps' built code this environment runs instead of the working tree
+    /// (a deployment version's): each build context at its absolute path under this root.
+    pub code: Option<PathBuf>,
+    /// Host ports to forward to, by service and container port, where the manifest fixes
+    /// none (a deployment's remembered ports); others get any free port.
+    pub host_ports: BTreeMap<String, BTreeMap<u16, u16>>,
 }
 
 impl EnvContext {
+    /// The directory an app's build context `context` (relative to the project) is run from:
+    /// in the working tree, or in the environment's code snapshot when it has one.
+    pub fn build_context(&self, context: &Path) -> PathBuf {
+        let dir = self.project.dir.join(context);
+        match &self.code {
+            Some(code) => code_path(code, &dir),
+            None => dir,
+        }
+    }
+
     /// Data directory of a service.
     pub fn data_dir(&self, service: &str) -> PathBuf {
         self.volume.join(service)
@@ -78,6 +94,12 @@ impl EnvContext {
             .cloned()
             .or_else(|| tmpl.version.clone())
     }
+}
+
+/// Where directory `dir` (absolute) is kept in the code snapshot rooted at `code`.
+pub fn code_path(code: &Path, dir: &Path) -> PathBuf {
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    code.join(dir.strip_prefix("/").unwrap_or(&dir))
 }
 
 /// The catalog template backing a service (`app` for services built from source).
@@ -250,7 +272,7 @@ fn instance_ctx(
         .project
         .run_dir(&ctx.env_id)
         .join(format!("{name}-{replica}"));
-    let build_context = svc.build.as_ref().map(|b| ctx.project.dir.join(&b.context));
+    let build_context = svc.build.as_ref().map(|b| ctx.build_context(&b.context));
     let command = match &svc.command {
         Some(c) => Some(ctx.interpolate(c)?),
         None => build_context
@@ -357,7 +379,7 @@ async fn start_one(
         }
         instances.push(ictx);
     }
-    let host_ports = host_ports(svc, &p);
+    let host_ports = host_ports(svc, &p, ctx.host_ports.get(name));
     let http_ports = match instances.first() {
         Some(_) if svc.healthcheck.as_ref().is_some_and(|h| h.path.is_some()) => p.ports.clone(),
         Some(first) => tmpl.http_ports(first),
@@ -403,7 +425,11 @@ fn owned_by(path: &Path, user: &User) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.uid() == user.uid && m.gid() == user.gid)
 }
 
-fn host_ports(svc: &Service, p: &Placement) -> Vec<HostPort> {
+fn host_ports(
+    svc: &Service,
+    p: &Placement,
+    remembered: Option<&BTreeMap<u16, u16>>,
+) -> Vec<HostPort> {
     let mut out: Vec<HostPort> = svc
         .ports
         .iter()
@@ -416,7 +442,7 @@ fn host_ports(svc: &Service, p: &Placement) -> Vec<HostPort> {
         if !out.iter().any(|h| h.container == *port) {
             out.push(HostPort {
                 container: *port,
-                host: None,
+                host: remembered.and_then(|r| r.get(port)).copied(),
             });
         }
     }

@@ -90,21 +90,67 @@ pub async fn up(
     })
 }
 
+/// What `down` did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DownOutcome {
+    /// Environments stopped.
+    pub stopped: Vec<String>,
+    /// Deployments and previews removed (`--deployments`).
+    pub removed_deployments: Vec<String>,
+    /// Deployments left running (`--all` without `--deployments`): the daemon stays to run
+    /// them.
+    pub kept_deployments: Vec<String>,
+}
+
 /// Stops HEAD's environment (or all of the project's with `all`, and the supervisor) and frees
-/// its processes, namespace and data volume. Checkpoints stay (they are the cache).
-pub async fn down(stack: &Stack, all: bool) -> Result<Vec<String>, EngineError> {
+/// its processes, namespace and data volume. Checkpoints stay (they are the cache). Deployments
+/// and previews keep running unless `deployments` (with `all`) removes them too; while one
+/// runs, the supervisor stays and the snapshot store stays mounted.
+pub async fn down(stack: &Stack, all: bool, deployments: bool) -> Result<DownOutcome, EngineError> {
+    let mut outcome = DownOutcome::default();
+    if all && deployments {
+        let names: Vec<String> = state::read(&stack.project.state_dir)?
+            .deployments
+            .keys()
+            .cloned()
+            .collect();
+        for name in names {
+            outcome
+                .stopped
+                .extend(crate::deploy::remove(stack, &name).await?);
+            outcome.removed_deployments.push(name);
+        }
+    }
     let st = state::read(&stack.project.state_dir)?;
+    let deployed = crate::deploy::envs_of(&st);
     let targets: Vec<String> = if all {
-        st.envs.keys().cloned().collect()
+        st.envs
+            .keys()
+            .filter(|id| !deployed.contains_key(*id))
+            .cloned()
+            .collect()
     } else {
         st.head.iter().cloned().collect()
     };
-    let mut stopped = Vec::new();
     for id in targets {
         stack.destroy_env(&id).await?;
-        stopped.push(id);
+        outcome.stopped.push(id);
     }
     if all {
+        let st = state::read(&stack.project.state_dir)?;
+        outcome.kept_deployments = crate::deploy::envs_of(&st)
+            .into_iter()
+            .filter(|(id, _)| st.envs.contains_key(id))
+            .map(|(_, name)| name)
+            .collect();
+        outcome.kept_deployments.sort();
+        outcome.kept_deployments.dedup();
+        if !outcome.kept_deployments.is_empty() {
+            let mut g = state::lock(&stack.project.state_dir)?;
+            g.state.head = None;
+            g.save()?;
+            return Ok(outcome);
+        }
         let _ = stack.client.shutdown().await;
         let mut g = state::lock(&stack.project.state_dir)?;
         g.state.head = None;
@@ -115,5 +161,5 @@ pub async fn down(stack: &Stack, all: bool) -> Result<Vec<String>, EngineError> 
         vers_runtime::snapshot::unmount_store(&stack.project.state_dir)
             .map_err(|e| EngineError::Failed(format!("unmounting the snapshot store: {e}")))?;
     }
-    Ok(stopped)
+    Ok(outcome)
 }

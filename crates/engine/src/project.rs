@@ -121,6 +121,12 @@ impl Project {
         self.state_dir.join("daemon.pid")
     }
 
+    /// Where environment `env_id` finds the built code of its apps when it does not run them
+    /// from the working tree (a deployment version's snapshot): a link to that snapshot.
+    pub fn code_link(&self, env_id: &str) -> PathBuf {
+        self.state_dir.join("code").join(env_id)
+    }
+
     /// Directory of service and test logs.
     pub fn logs_dir(&self) -> PathBuf {
         self.state_dir.join("logs")

@@ -81,6 +81,8 @@ impl Stack {
             user: self.user.clone(),
             vars,
             versions: versions.clone(),
+            code: std::fs::read_link(self.project.code_link(env_id)).ok(),
+            host_ports: BTreeMap::new(),
         }
     }
 
@@ -158,6 +160,7 @@ impl Stack {
     pub async fn destroy_env(&self, id: &str) -> Result<(), EngineError> {
         let stopped = self.client.delete_env(id).await;
         let _ = std::fs::remove_dir_all(self.project.run_dir(id));
+        let _ = std::fs::remove_file(self.project.code_link(id));
         let deleted = self.snap.delete_volume(id);
         let mut g = state::lock(&self.project.state_dir)?;
         g.state.envs.remove(id);

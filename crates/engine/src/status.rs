@@ -95,8 +95,30 @@ pub struct EnvReport {
     /// Whether it waits in its checkpoint's warm pool (started, not yet handed out).
     #[serde(default)]
     pub warm: bool,
+    /// The deployment or preview it runs a version of (`vers deploy`), None for branches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
     /// Services.
     pub services: Vec<ServiceReport>,
+}
+
+/// A deployment or preview in the status report, apart from the branches.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeploymentStatus {
+    /// Deployment name.
+    pub name: String,
+    /// Whether it is a preview.
+    pub preview: bool,
+    /// The version that runs (or ran last).
+    pub version: u32,
+    /// Environment id of that version while it runs.
+    pub env: Option<String>,
+    /// Environment name (`deploy/NAME/vN`).
+    pub env_name: Option<String>,
+    /// running, paused or stopped.
+    pub status: String,
+    /// Host endpoint of each service (`127.0.0.1:PORT`).
+    pub endpoints: BTreeMap<String, String>,
 }
 
 /// The whole status report.
@@ -108,6 +130,10 @@ pub struct StatusReport {
     pub snapshotter: String,
     /// Project directory.
     pub project: String,
+    /// Deployments and previews (their environments are also in `environments`, marked
+    /// with `deployment`).
+    #[serde(default)]
+    pub deployments: Vec<DeploymentStatus>,
     /// The manifest's checkpoint chain: whether `up` would reuse each checkpoint, and why
     /// (empty when an engine of the stack is missing).
     #[serde(default)]
@@ -155,6 +181,7 @@ pub async fn status(project: &Project) -> Result<StatusReport, EngineError> {
 /// daemon keeps, since checkpoint reuse depends on files and is worked out per call.
 pub async fn environments(project: &Project) -> Result<StatusReport, EngineError> {
     let st = state::read(&project.state_dir)?;
+    let deployed = crate::deploy::envs_of(&st);
     let mut stacks: HashMap<Option<String>, Stack> = HashMap::new();
     let mut live = None;
     let mut envs = Vec::new();
@@ -190,13 +217,43 @@ pub async fn environments(project: &Project) -> Result<StatusReport, EngineError
                 .and_then(|c| st.checkpoints.get(c))
                 .map(|c| c.name.clone()),
             warm: rec.warm.is_some(),
+            deployment: deployed.get(&rec.id).cloned(),
             services,
         });
     }
     envs.sort_by_key(|e| !e.head);
+    let deployments = st
+        .deployments
+        .values()
+        .map(|d| {
+            let env = d
+                .version(d.current)
+                .and_then(|v| v.env.as_ref())
+                .and_then(|id| envs.iter().find(|e| &e.id == id));
+            DeploymentStatus {
+                name: d.name.clone(),
+                preview: d.preview,
+                version: d.current,
+                env: env.map(|e| e.id.clone()),
+                env_name: env.map(|e| e.name.clone()),
+                status: env
+                    .map(|e| e.status.clone())
+                    .unwrap_or_else(|| "stopped".into()),
+                endpoints: env
+                    .map(|e| {
+                        e.services
+                            .iter()
+                            .filter_map(|s| Some((s.name.clone(), s.host_endpoint.clone()?)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
     let snapshotter = crate::storage::snapshotter(project)?.kind().to_string();
     Ok(StatusReport {
         environments: envs,
+        deployments,
         snapshotter,
         project: project.dir.display().to_string(),
         checkpoints: Vec::new(),

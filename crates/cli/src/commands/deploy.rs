@@ -174,6 +174,7 @@ pub async fn list(file: Option<&Path>, as_json: bool, previews: bool) -> Result<
         "checkpoint",
         "started",
         "state",
+        "expires",
         "endpoints",
     ]);
     for (v, d) in views.iter().zip(&docs) {

@@ -114,11 +114,26 @@ pub async fn down(file: Option<&Path>, args: DownArgs) -> Result<i32, Exit> {
     let api = vers_engine::api::client::ApiClient::connect(&project)
         .await
         .map_err(Exit::from)?;
-    let req = DownRequest { all: args.all };
+    let req = DownRequest {
+        all: args.all,
+        deployments: args.deployments,
+    };
     let answer = api
         .call(Method::POST, "/api/down", Some(&req), &Silent)
         .await?;
-    if args.all {
+    let names = |key: &str| -> Vec<String> {
+        answer[key]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let kept = names("kept_deployments");
+    let removed = names("removed_deployments");
+    if args.all && kept.is_empty() {
         // The daemon answers before it exits; `down --all` returns once it is gone, so a
         // script that checks right after sees no daemon.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
@@ -128,17 +143,27 @@ pub async fn down(file: Option<&Path>, args: DownArgs) -> Result<i32, Exit> {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
-    let stopped: Vec<String> = answer["stopped"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let stopped = names("stopped");
     if args.json {
-        println!("{}", serde_json::json!({ "stopped_environments": stopped }));
+        println!(
+            "{}",
+            serde_json::json!({
+                "stopped_environments": stopped,
+                "removed_deployments": removed,
+                "kept_deployments": kept,
+            })
+        );
         return Ok(0);
+    }
+    if !removed.is_empty() {
+        println!("removed deployment(s): {}", removed.join(", "));
+    }
+    if !kept.is_empty() {
+        println!(
+            "deployment(s) left running: {} (the daemon stays for them; `vers down --all \
+             --deployments` removes them too)",
+            kept.join(", ")
+        );
     }
     if stopped.is_empty() {
         println!("nothing was running");
@@ -206,7 +231,11 @@ pub async fn status(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
         println!("no environments; start one with `vers integration up`");
         return Ok(0);
     }
-    for env in &report.environments {
+    for env in report
+        .environments
+        .iter()
+        .filter(|e| e.deployment.is_none())
+    {
         println!(
             "{} {} ({}){}{}{}",
             if env.head {
@@ -225,6 +254,26 @@ pub async fn status(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
         );
         if !env.services.is_empty() {
             println!("{}", services_table(&env.services));
+        }
+    }
+    if !report.deployments.is_empty() {
+        println!("{}", style("deployments").bold());
+        for d in &report.deployments {
+            println!(
+                "  {} v{} ({}){}{}",
+                style(&d.name).bold(),
+                d.version,
+                d.env_name.as_deref().unwrap_or("-"),
+                format_args!(" {}", status_word(&d.status)),
+                if d.preview { " preview" } else { "" },
+            );
+            if let Some(env) = report
+                .environments
+                .iter()
+                .find(|e| d.env.as_deref() == Some(e.id.as_str()))
+            {
+                println!("{}", services_table(&env.services));
+            }
         }
     }
     println!("snapshotter: {}", report.snapshotter);

@@ -38,32 +38,7 @@ pub async fn export(file: Option<&Path>, args: ExportArgs) -> Result<i32, Exit> 
     let exported: Exported = api
         .call_as(Method::POST, "/api/export", Some(&req), &Silent)
         .await?;
-    let mut written = Vec::new();
-    for f in &exported.files {
-        let path = match (&compose_file, f.path == compose::FILE) {
-            (Some(c), true) => c.clone(),
-            _ => dir.join(&f.path),
-        };
-        write(&path, f.content.as_bytes())?;
-        written.push(path);
-    }
-    if let Some(rel) = &exported.mock_binary {
-        let exe = std::env::current_exe()
-            .map_err(|e| Exit::failure(format!("finding the vers binary: {e}")))?;
-        let dest = dir.join(rel);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Exit::failure(format!("{}: {e}", parent.display())))?;
-        }
-        std::fs::copy(&exe, &dest).map_err(|e| {
-            Exit::failure(format!(
-                "copying {} to {}: {e}",
-                exe.display(),
-                dest.display()
-            ))
-        })?;
-        written.push(dest);
-    }
+    let written = write_out(&exported, &dir, compose_file.as_deref()).map_err(Exit::failure)?;
     let main = compose_file.unwrap_or_else(|| dir.join(&exported.main));
     if args.json {
         let doc = serde_json::json!({
@@ -85,10 +60,39 @@ pub async fn export(file: Option<&Path>, args: ExportArgs) -> Result<i32, Exit> 
     Ok(0)
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), Exit> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| Exit::failure(format!("{}: {e}", parent.display())))?;
+/// Writes the files of an export the daemon answered with into `dir` (the Compose file at
+/// `compose_file` when given), and this `vers` binary where the mock image wants it. The
+/// caller writes them, never the daemon (it never writes to a path a caller names).
+pub fn write_out(
+    exported: &Exported,
+    dir: &Path,
+    compose_file: Option<&Path>,
+) -> Result<Vec<PathBuf>, String> {
+    let mut written = Vec::new();
+    for f in &exported.files {
+        let path = match (compose_file, f.path == compose::FILE) {
+            (Some(c), true) => c.to_path_buf(),
+            _ => dir.join(&f.path),
+        };
+        write(&path, f.content.as_bytes())?;
+        written.push(path);
     }
-    std::fs::write(path, bytes).map_err(|e| Exit::failure(format!("{}: {e}", path.display())))
+    if let Some(rel) = &exported.mock_binary {
+        let exe = std::env::current_exe().map_err(|e| format!("finding the vers binary: {e}"))?;
+        let dest = dir.join(rel);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        std::fs::copy(&exe, &dest)
+            .map_err(|e| format!("copying {} to {}: {e}", exe.display(), dest.display()))?;
+        written.push(dest);
+    }
+    Ok(written)
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
 }

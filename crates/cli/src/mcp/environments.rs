@@ -95,7 +95,10 @@ impl VersMcp {
     async fn integration_down(&self, Parameters(a): Parameters<DownArgs>) -> CallToolResult {
         let services = items(&a.services);
         if services.is_empty() {
-            let req = DownRequest { all: false };
+            let req = DownRequest {
+                all: false,
+                deployments: false,
+            };
             reply(self.call(Method::POST, "/api/down", Some(&req)).await)
         } else {
             let req = StopServicesRequest { services };

@@ -8,6 +8,7 @@
 mod args;
 mod branching;
 mod chaos;
+mod deploy;
 mod environments;
 mod inspect;
 mod manifest;
@@ -32,7 +33,9 @@ environments: `integration_up` starts the root environment and makes it HEAD; `v
 checkpoints HEAD; `vers_branch_create` forks a branch from a checkpoint and \
 `vers_branch_checkout` makes it HEAD; `db_*`, `vers_execute` and `chaos_*` act on HEAD; \
 `vers_diff` compares HEAD with a branch or checkpoint; `integration_test` runs the test \
-suites, each branch on its own copy-on-write environment.";
+suites, each branch on its own copy-on-write environment; `integration_deploy` and \
+`integration_preview_create` start long-lived environments, `integration_export` writes \
+Compose or Kubernetes files.";
 
 /// The server: the project it acts on (found from `-f` or the working directory at each
 /// call, so `integration_init` can create it) and its tools.
@@ -52,7 +55,8 @@ impl VersMcp {
                 + Self::inspect_tools()
                 + Self::manifest_tools()
                 + Self::testing_tools()
-                + Self::chaos_tools(),
+                + Self::chaos_tools()
+                + Self::deploy_tools(),
         }
     }
 

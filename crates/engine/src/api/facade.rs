@@ -171,8 +171,7 @@ pub async fn execute(
         Op::Up(r) => up(project, r, progress.as_ref()).await,
         Op::Down(r) => {
             let stack = open_lenient(project).await?;
-            let stopped = lifecycle::down(&stack, r.all).await?;
-            Ok(json!({ "stopped": stopped }))
+            to_value(&lifecycle::down(&stack, r.all, r.deployments).await?)
         }
         Op::Commit(r) => {
             let stack = open(project).await?;
@@ -609,7 +608,7 @@ pub fn exec_spec(stack: &Stack, service: Option<&str>) -> Result<ExecSpec, Engin
             vars.insert(k.clone(), ctx.interpolate(v)?);
         }
         if let Some(b) = &svc.build {
-            cwd = stack.project.dir.join(&b.context);
+            cwd = ctx.build_context(&b.context);
         }
         // In the service's context means in its (first instance's) own network.
         netns = crate::environment::pod_of(&ctx, name, 0);

@@ -192,8 +192,10 @@ pub struct UpRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DownRequest {
-    /// Every environment, and the daemon.
+    /// Every environment, and the daemon (which stays while deployments run).
     pub all: bool,
+    /// With `all`: remove deployments and previews too.
+    pub deployments: bool,
 }
 
 /// `commit`.

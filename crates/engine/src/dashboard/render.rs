@@ -431,6 +431,7 @@ mod tests {
             status: "running".into(),
             parent_checkpoint: parent.map(str::to_string),
             warm: name == "pooled",
+            deployment: None,
             services: vec![ServiceReport {
                 name: "db<x>".into(),
                 template: "postgres@15".into(),
@@ -466,6 +467,7 @@ mod tests {
                     env("e3", "other", Some("seeded"), false),
                     env("e4", "pooled", Some("seeded"), false),
                 ],
+                deployments: Vec::new(),
                 snapshotter: "reflink".into(),
                 project: "/tmp/shop".into(),
                 checkpoints: Vec::new(),
