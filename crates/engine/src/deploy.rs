@@ -275,12 +275,12 @@ fn version_dir(stack: &Stack, name: &str, version: u32) -> PathBuf {
         .join(format!("v{version}"))
 }
 
+/// Host ports by service and container port.
+pub type HostPorts = BTreeMap<String, BTreeMap<u16, u16>>;
+
 /// Marks the current version of `name` as no longer running and returns its environment
 /// (to stop before the next version takes its host ports) and the deployment's ports.
-fn take_current(
-    stack: &Stack,
-    name: &str,
-) -> Result<(Option<String>, BTreeMap<String, BTreeMap<u16, u16>>), EngineError> {
+fn take_current(stack: &Stack, name: &str) -> Result<(Option<String>, HostPorts), EngineError> {
     let mut g = state::lock(&stack.project.state_dir)?;
     let Some(d) = g.state.deployments.get_mut(name) else {
         return Ok((None, BTreeMap::new()));
@@ -392,7 +392,7 @@ async fn start_version(
     code: Option<&Path>,
     ports: &BTreeMap<String, BTreeMap<u16, u16>>,
     progress: &dyn Progress,
-) -> Result<(String, BTreeMap<String, BTreeMap<u16, u16>>), EngineError> {
+) -> Result<(String, HostPorts), EngineError> {
     let services = ckpt.services.clone();
     let id = stack.new_env(
         env_name,
