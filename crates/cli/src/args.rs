@@ -109,6 +109,9 @@ pub enum IntegrationCommand {
     Db(DbCommand),
     /// Write the stack as a Compose file or Kubernetes manifests.
     Export(ExportArgs),
+    /// Write integration docs (topology, upstreams, key flows, failure handling) from the
+    /// manifest and the traffic recorded during the last test run.
+    Docs(DocsArgs),
     /// Deploy a named, long-lived local environment (new version each time), or roll back / remove one.
     Deploy(DeployArgs),
     /// List local deployments with version, source checkpoint, state and endpoints.
@@ -196,6 +199,21 @@ pub struct ExportArgs {
     #[arg(long)]
     pub target: Option<String>,
     /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `docs`.
+#[derive(Debug, Args)]
+pub struct DocsArgs {
+    /// Write to this file, or into this directory as INTEGRATION.md (integration.json with
+    /// --json); default: standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE|DIR")]
+    pub output: Option<PathBuf>,
+    /// Use the traffic of this test run (default: the latest finished run).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// The same content as JSON data instead of Markdown.
     #[arg(long)]
     pub json: bool,
 }

@@ -47,6 +47,7 @@ TOOLS = {
     "integration_preview_create": ["name", "from", "ttl"],
     "integration_preview_delete": ["name"],
     "integration_export": ["format", "output", "target"],
+    "integration_docs": ["run", "output", "json"],
 }
 
 

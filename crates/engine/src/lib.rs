@@ -12,6 +12,7 @@ pub mod checkpoint;
 pub mod cleanup;
 pub mod dashboard;
 pub mod deploy;
+pub mod docs;
 pub mod environment;
 pub mod error;
 pub mod exec;

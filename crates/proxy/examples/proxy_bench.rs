@@ -2,6 +2,10 @@
 //! pipelined throughput, direct vs through the proxy, against redis-server (or a built-in echo
 //! server when redis-server is missing), then runs redis-benchmark against both if present.
 //!
+//! Last, it measures what traffic recording costs: throughput through a proxy recording
+//! (the default) and one not recording, alternated, for the TCP exchange and for HTTP/1.1
+//! keep-alive requests (one request per round trip, each recorded with its status).
+//!
 //! Run with `cargo run --release -p vers-proxy --example proxy_bench`.
 
 use std::net::SocketAddr;
@@ -153,6 +157,106 @@ async fn reference_forwarder(backend: SocketAddr) -> std::io::Result<SocketAddr>
     Ok(addr)
 }
 
+/// A keep-alive HTTP/1.1 server answering every request head with a short 200.
+async fn http_backend() -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = stream.set_nodelay(true);
+                let mut buf = vec![0u8; 16 * 1024];
+                let mut pending = Vec::new();
+                loop {
+                    let Ok(n) = stream.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    pending.extend_from_slice(&buf[..n]);
+                    let mut answers = Vec::new();
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        pending.drain(..end + 4);
+                        answers.extend_from_slice(HTTP_RESPONSE);
+                    }
+                    if stream.write_all(&answers).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+const HTTP_REQUEST: &[u8] = b"GET /orders/12345 HTTP/1.1\r\nHost: bench\r\n\r\n";
+const HTTP_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+/// Median of `rounds` alternated throughput runs against `a` and `b`.
+async fn alternated(
+    a: SocketAddr,
+    b: SocketAddr,
+    exchange: &Exchange,
+    rounds: usize,
+) -> std::io::Result<(f64, f64)> {
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        xs.push(throughput(a, exchange).await?);
+        ys.push(throughput(b, exchange).await?);
+    }
+    xs.sort_by(f64::total_cmp);
+    ys.sort_by(f64::total_cmp);
+    Ok((xs[rounds / 2], ys[rounds / 2]))
+}
+
+async fn start_proxy(
+    backend: SocketAddr,
+    http: bool,
+    recording: bool,
+) -> std::io::Result<(ServiceProxy, SocketAddr)> {
+    let proxy = ServiceProxy::new("bench", vec![backend], http);
+    proxy.set_traffic_recording(recording);
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let front = listener.local_addr()?;
+    let serving = proxy.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    Ok((proxy, front))
+}
+
+/// Throughput with and without traffic recording, TCP and HTTP.
+async fn recording_cost(direct: SocketAddr, exchange: &Exchange) -> std::io::Result<()> {
+    const ROUNDS: usize = 5;
+    let (_on, on) = start_proxy(direct, false, true).await?;
+    let (_off, off) = start_proxy(direct, false, false).await?;
+    let (rec, plain) = alternated(on, off, exchange, ROUNDS).await?;
+    println!("traffic recording, median of {ROUNDS} alternated runs:");
+    println!(
+        "  tcp  recording {rec:12.0} req/s, off {plain:12.0} req/s: {:+.1} %  (goal: cost <= 5 %)",
+        (rec / plain - 1.0) * 100.0
+    );
+    let http = http_backend().await?;
+    let (recorder, on) = start_proxy(http, true, true).await?;
+    let (_off, off) = start_proxy(http, true, false).await?;
+    let http_exchange = Exchange {
+        request: HTTP_REQUEST.to_vec(),
+        reply_len: HTTP_RESPONSE.len(),
+    };
+    let (rec, plain) = alternated(on, off, &http_exchange, ROUNDS).await?;
+    println!(
+        "  http recording {rec:12.0} req/s, off {plain:12.0} req/s: {:+.1} %  (goal: cost <= 5 %)",
+        (rec / plain - 1.0) * 100.0
+    );
+    let t = recorder.traffic();
+    let recorded: u64 = t.requests.iter().map(|r| r.count).sum();
+    println!(
+        "  http requests recorded: {recorded} under {} key(s), {} call events kept",
+        t.requests.len(),
+        t.calls.len()
+    );
+    Ok(())
+}
+
 fn redis_benchmark(port: u16) -> Option<String> {
     let out = Command::new("redis-benchmark")
         .args(["-h", "127.0.0.1", "-p", &port.to_string()])
@@ -227,6 +331,7 @@ async fn main() -> std::io::Result<()> {
             println!("redis-benchmark not found; skipped");
         }
     }
+    recording_cost(direct, &exchange).await?;
     let stats = proxy.stats();
     println!(
         "proxy stats: {} connections, {} bytes to backend, {} bytes to clients",

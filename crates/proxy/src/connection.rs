@@ -16,6 +16,7 @@ use crate::fault::FaultId;
 use crate::pump::{self, FaultCache, Flow};
 use crate::service::Shared;
 use crate::stats::ActiveGuard;
+use crate::traffic::ConnTap;
 
 /// How often a lost (stalled) connection checks whether its client hung up.
 const STALL_POLL: Duration = Duration::from_millis(500);
@@ -67,7 +68,9 @@ pub(crate) async fn handle(shared: Arc<Shared>, client: TcpStream, peer: SocketA
     tracing::trace!(service = %shared.name, %peer, backend = %lease.addr(), "forwarding");
     set_nodelay(&client);
     set_nodelay(&backend);
-    relay(&shared, peer_ip, client, backend).await;
+    let tap = shared.traffic.open(peer_ip, shared.http, !shared.http);
+    relay(&shared, peer_ip, &tap, client, backend).await;
+    tap.close(&shared.traffic);
 }
 
 /// Closes a client connection without forwarding it.
@@ -128,7 +131,13 @@ async fn stall_while_lost(
 }
 
 /// Runs both pumps and the control loop until the connection ends, then closes it.
-async fn relay(shared: &Shared, peer: IpAddr, mut client: TcpStream, mut backend: TcpStream) {
+async fn relay(
+    shared: &Shared,
+    peer: IpAddr,
+    tap: &ConnTap,
+    mut client: TcpStream,
+    mut backend: TcpStream,
+) {
     let ending = {
         let (mut client_read, mut client_write) = client.split();
         let (mut backend_read, mut backend_write) = backend.split();
@@ -143,6 +152,7 @@ async fn relay(shared: &Shared, peer: IpAddr, mut client: TcpStream, mut backend
             peer,
             &mut client_read,
             &mut backend_write,
+            tap,
             tx
         ));
         let mut down = pin!(pump::to_client(
@@ -150,6 +160,7 @@ async fn relay(shared: &Shared, peer: IpAddr, mut client: TcpStream, mut backend
             peer,
             &mut backend_read,
             &mut client_write,
+            tap,
             rx
         ));
         let mut control = pin!(control(shared, peer));

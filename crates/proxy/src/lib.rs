@@ -19,6 +19,8 @@
 //! - `HttpError` parses HTTP/1.1 request framing only while such a fault applies and answers
 //!   the chosen requests itself; a pipelining client may see an injected answer before the
 //!   answer to an earlier forwarded request.
+//! - Traffic is recorded per client address (connections, bytes, and on HTTP ports requests
+//!   by method and path template with status and latency), bounded, see [`TrafficSnapshot`].
 //! - `from` matches the client's source IP; `until` expiry is enforced by the accept loop, which
 //!   prunes the fault and wakes every connection.
 
@@ -31,9 +33,13 @@ mod pump;
 mod registry;
 mod service;
 mod stats;
+mod traffic;
 mod view;
 
 pub use error::ProxyError;
 pub use fault::{Fault, FaultId, FaultKind};
 pub use service::ServiceProxy;
 pub use stats::ProxyStats;
+pub use traffic::{
+    path_template, CallEvent, PeerTraffic, RequestTraffic, TrafficSnapshot, LATENCY_BOUNDS_US,
+};

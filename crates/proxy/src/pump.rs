@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
@@ -16,6 +17,7 @@ use crate::fault::FaultId;
 use crate::http::{error_response, Action, RequestFramer};
 use crate::registry::FaultRegistry;
 use crate::service::Shared;
+use crate::traffic::{ConnTap, PeerTally};
 use crate::view::ConnFaults;
 
 /// Read buffer size per direction.
@@ -117,14 +119,16 @@ enum Direction {
 /// Writes one chunk with the faults of `view`; returns the number of bytes actually sent.
 struct FaultyWriter {
     direction: Direction,
+    tally: Arc<PeerTally>,
     pacer: Pacer,
     limit_sent: HashMap<FaultId, u64>,
 }
 
 impl FaultyWriter {
-    fn new(direction: Direction) -> FaultyWriter {
+    fn new(direction: Direction, tally: Arc<PeerTally>) -> FaultyWriter {
         FaultyWriter {
             direction,
+            tally,
             pacer: Pacer::default(),
             limit_sent: HashMap::new(),
         }
@@ -194,6 +198,7 @@ impl FaultyWriter {
             Direction::ToClient => &shared.counters.bytes_to_client,
         };
         counter.fetch_add(n as u64, Ordering::Relaxed);
+        self.tally.add(self.direction == Direction::ToBackend, n);
     }
 }
 
@@ -212,6 +217,7 @@ pub(crate) async fn to_backend<R, W>(
     peer: IpAddr,
     reader: &mut R,
     writer: &mut W,
+    tap: &ConnTap,
     injected: Option<mpsc::Sender<Injected>>,
 ) -> io::Result<Flow>
 where
@@ -219,7 +225,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut faults = FaultCache::new(&shared.registry, peer);
-    let mut out = FaultyWriter::new(Direction::ToBackend);
+    let mut out = FaultyWriter::new(Direction::ToBackend, tap.tally());
     let mut framer = RequestFramer::new();
     let mut buf = vec![0u8; BUF_SIZE];
     loop {
@@ -231,6 +237,7 @@ where
             return Ok(Flow::Eof);
         }
         let arrived = Instant::now();
+        tap.client_chunk(&buf[..n]);
         faults.refresh();
         let parsing =
             injected.is_some() && (!faults.view.http_errors.is_empty() || !framer.at_boundary());
@@ -285,6 +292,7 @@ pub(crate) async fn to_client<R, W>(
     peer: IpAddr,
     reader: &mut R,
     writer: &mut W,
+    tap: &ConnTap,
     mut injected: Option<mpsc::Receiver<Injected>>,
 ) -> io::Result<Flow>
 where
@@ -292,7 +300,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let mut faults = FaultCache::new(&shared.registry, peer);
-    let mut out = FaultyWriter::new(Direction::ToClient);
+    let mut out = FaultyWriter::new(Direction::ToClient, tap.tally());
     let mut buf = vec![0u8; BUF_SIZE];
     loop {
         let n = match injected.as_mut() {
@@ -302,6 +310,7 @@ where
                 msg = rx.recv() => {
                     match msg {
                         Some(msg) => {
+                            tap.server_chunk(&shared.traffic, &msg.response);
                             faults.wait_unstalled().await;
                             out.write(writer, &msg.response, Instant::now(), &faults.view, shared).await?;
                             if msg.close {
@@ -326,6 +335,7 @@ where
             return Ok(Flow::Eof);
         }
         let arrived = Instant::now();
+        tap.server_chunk(&shared.traffic, &buf[..n]);
         faults.refresh();
         if faults.view.clear {
             writer.write_all(&buf[..n]).await?;

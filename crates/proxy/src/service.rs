@@ -12,6 +12,7 @@ use crate::connection;
 use crate::fault::{Fault, FaultId};
 use crate::registry::FaultRegistry;
 use crate::stats::{Counters, ProxyStats};
+use crate::traffic::{Traffic, TrafficSnapshot};
 
 /// Pause after an accept error caused by resource exhaustion (too many open files...).
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -23,6 +24,7 @@ pub(crate) struct Shared {
     pub(crate) registry: FaultRegistry,
     pub(crate) balancer: Balancer,
     pub(crate) counters: Counters,
+    pub(crate) traffic: Traffic,
 }
 
 /// A fault-injecting TCP proxy and least-connections balancer in front of one service's
@@ -53,6 +55,7 @@ impl ServiceProxy {
                 http,
                 registry: FaultRegistry::new(),
                 counters: Counters::default(),
+                traffic: Traffic::new(),
             }),
         }
     }
@@ -143,6 +146,21 @@ impl ServiceProxy {
     /// A snapshot of the traffic counters.
     pub fn stats(&self) -> ProxyStats {
         self.shared.counters.snapshot()
+    }
+
+    /// What was recorded of the traffic since the proxy started or [`ServiceProxy::clear_traffic`].
+    pub fn traffic(&self) -> TrafficSnapshot {
+        self.shared.traffic.snapshot()
+    }
+
+    /// Forgets the traffic recorded so far.
+    pub fn clear_traffic(&self) {
+        self.shared.traffic.clear();
+    }
+
+    /// Turns traffic recording on (the default) or off for new connections.
+    pub fn set_traffic_recording(&self, on: bool) {
+        self.shared.traffic.set_enabled(on);
     }
 
     /// Stops every accept loop and closes every proxied connection; final.

@@ -5,6 +5,7 @@ pub mod chaos;
 pub mod daemon;
 pub mod dashboard;
 pub mod deploy;
+pub mod docs;
 pub mod engines;
 pub mod environments;
 pub mod export;
@@ -45,6 +46,7 @@ pub async fn dispatch(file: Option<&Path>, cmd: IntegrationCommand) -> Result<i3
         Diff(a) => inspect::diff(file, a).await,
         Db(a) => inspect::db(file, a).await,
         Export(a) => export::export(file, a).await,
+        Docs(a) => docs::docs(file, a).await,
         Deploy(a) => deploy::deploy(file, a).await,
         Deployments(a) => deploy::list(file, a.json, false).await,
         Preview(a) => deploy::preview(file, a).await,

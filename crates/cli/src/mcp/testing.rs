@@ -1,4 +1,5 @@
-//! Tools that run tests: `integration_test`, `integration_matrix`.
+//! Tools that run tests: `integration_test`, `integration_matrix`, and the docs written from
+//! their traffic: `integration_docs`.
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
@@ -7,9 +8,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use vers_engine::api::client::Method;
 use vers_engine::api::requests::{MatrixRequest, TestRequest};
+use vers_engine::EngineError;
 
 use super::args::{items, KeyValues, List};
-use super::{reply, VersMcp};
+use super::{reply, reply_text, segment, VersMcp};
 
 /// `integration_test`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -39,6 +41,22 @@ pub struct MatrixArgs {
     pub continue_on_failure: bool,
 }
 
+/// `integration_docs`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct DocsArgs {
+    /// Test run whose traffic to use (default: the latest finished run).
+    #[serde(default)]
+    pub run: Option<String>,
+    /// Write the Markdown to this file (relative paths: to the project directory) instead of
+    /// returning it.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Return the content as data (services, edges, upstreams, flows, failures) instead of
+    /// Markdown.
+    #[serde(default)]
+    pub json: bool,
+}
+
 #[tool_router(router = testing_tools, vis = "pub(super)")]
 impl VersMcp {
     /// Run the manifest's test suites, each branch on its own copy-on-write branch of its
@@ -53,6 +71,34 @@ impl VersMcp {
             ..Default::default()
         };
         reply(self.call(Method::POST, "/api/test", Some(&req)).await)
+    }
+
+    /// Integration docs of the stack from the manifest and the traffic recorded during a test
+    /// run: topology (mermaid), upstream services per app, key flows per test branch
+    /// (sequence diagrams with measured latency), failure handling of injected faults.
+    #[tool]
+    async fn integration_docs(&self, Parameters(a): Parameters<DocsArgs>) -> CallToolResult {
+        let path = match &a.run {
+            Some(r) => format!("/api/docs?run={}", segment(r)),
+            None => "/api/docs".to_string(),
+        };
+        let answer = self.call::<()>(Method::GET, &path, None).await;
+        if a.json {
+            return reply(answer.map(|v| v["docs"].clone()));
+        }
+        let markdown = answer.map(|v| v["markdown"].as_str().unwrap_or_default().to_string());
+        let Some(output) = a.output else {
+            return reply_text(markdown);
+        };
+        let written = markdown.and_then(|md| {
+            let mut file = std::path::PathBuf::from(&output);
+            if file.is_relative() {
+                file = self.project()?.dir.join(file);
+            }
+            std::fs::write(&file, &md).map_err(|e| EngineError::io(&file, e))?;
+            Ok(serde_json::json!({ "output": file, "bytes": md.len() }))
+        });
+        reply(written)
     }
 
     /// Run checkpoints and tests once per combination of the manifest's version matrix.

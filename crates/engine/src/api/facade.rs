@@ -333,6 +333,13 @@ pub async fn execute(
                 r.target.as_deref(),
             )?)
         }
+        Op::Docs(r) => {
+            let manifest = vers_manifest::load(&project.manifest_path)
+                .map_err(|d| EngineError::Manifest(d.to_string()))?;
+            let docs = crate::docs::generate(project, &manifest, r.run.as_deref())?;
+            let markdown = crate::docs::render::markdown(&docs);
+            Ok(json!({ "docs": docs, "markdown": markdown }))
+        }
         Op::Deploy(r) => {
             let stack = open(project).await?;
             to_value(

@@ -82,6 +82,8 @@ pub enum Op {
     DeployRemove(DeployRemoveRequest),
     /// Create (or redeploy) a preview with a time to live.
     PreviewCreate(PreviewRequest),
+    /// Integration docs from the manifest and a test run's traffic.
+    Docs(DocsRequest),
 }
 
 impl Op {
@@ -125,6 +127,7 @@ impl Op {
             Op::DeployRollback(_) => "deploy_rollback",
             Op::DeployRemove(_) => "deploy_remove",
             Op::PreviewCreate(_) => "preview_create",
+            Op::Docs(_) => "docs",
         }
     }
 
@@ -441,6 +444,14 @@ pub struct RetireServiceRequest {
 pub struct CheckpointRmRequest {
     /// Tag, name or id of the checkpoint.
     pub name: String,
+}
+
+/// `docs [--run ID]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DocsRequest {
+    /// Test run whose traffic to use (default: the latest finished run).
+    pub run: Option<String>,
 }
 
 /// `export`.

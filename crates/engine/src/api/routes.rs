@@ -49,6 +49,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/exec", post(exec))
         .route("/api/exec/spec", post(exec_spec))
         .route("/api/export", post(export))
+        .route("/api/docs", get(docs))
         .route("/api/deployments", get(deployments).post(deploy))
         .route("/api/deployments/{name}", delete(deploy_remove))
         .route("/api/deployments/{name}/rollback", post(deploy_rollback))
@@ -257,6 +258,10 @@ async fn exec_spec(State(s): St, h: HeaderMap, Body(r): Body<ExecSpecRequest>) -
 
 async fn export(State(s): St, h: HeaderMap, Body(r): Body<ExportRequest>) -> Response {
     ops::run(&s, &h, Op::Export(r)).await
+}
+
+async fn docs(State(s): St, h: HeaderMap, Query(q): Query<DocsRequest>) -> Response {
+    ops::run(&s, &h, Op::Docs(q)).await
 }
 
 async fn deployments(State(s): St, h: HeaderMap) -> Response {

@@ -131,6 +131,19 @@ impl Client {
         .map(|_| ())
     }
 
+    /// The traffic every proxy of an environment recorded.
+    pub async fn traffic(&self, id: &str) -> Result<Vec<ProxyTraffic>, EngineError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/envs/{id}/traffic"), None)
+            .await
+    }
+
+    /// Forgets the traffic every proxy of an environment recorded so far.
+    pub async fn clear_traffic(&self, id: &str) -> Result<(), EngineError> {
+        self.call::<(), Reply>(Method::DELETE, &format!("/v1/envs/{id}/traffic"), None)
+            .await
+            .map(|_| ())
+    }
+
     /// Thaws an environment.
     pub async fn thaw(&self, id: &str) -> Result<(), EngineError> {
         self.call::<(), Reply>(Method::POST, &format!("/v1/envs/{id}/thaw"), None)

@@ -272,3 +272,16 @@ pub struct SnapshotRequest {
     /// Id the new checkpoint gets in the snapshot store.
     pub checkpoint: String,
 }
+
+/// The traffic one proxy of a service recorded (`GET /v1/envs/{id}/traffic`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProxyTraffic {
+    /// Service name.
+    pub service: String,
+    /// The port the proxy serves.
+    pub port: u16,
+    /// Whether the port speaks HTTP (requests are recorded).
+    pub http: bool,
+    /// What was recorded.
+    pub traffic: vers_proxy::TrafficSnapshot,
+}

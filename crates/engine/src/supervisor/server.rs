@@ -179,6 +179,10 @@ pub async fn run(project: Project) -> anyhow::Result<()> {
         )
         .route("/v1/envs/{id}/services/{name}/chaos", post(chaos))
         .route("/v1/envs/{id}/recover", post(recover))
+        .route(
+            "/v1/envs/{id}/traffic",
+            get(env_traffic).delete(clear_env_traffic),
+        )
         .route("/v1/pools/kick", post(kick_pools))
         .route("/v1/shutdown", post(shutdown))
         .route("/api/dashboard", post(dashboard))
@@ -242,6 +246,44 @@ async fn dashboard(
     });
     let url = d.dashboard.ensure(api, r.port).await;
     crate::api::ops::answer(&h, url.map(|url| serde_json::json!({ "url": url }))).await
+}
+
+/// What every proxy of an environment recorded (`GET /v1/envs/{id}/traffic`).
+async fn env_traffic(
+    State(d): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Vec<ProxyTraffic>>, ApiError> {
+    let envs = d.envs.lock().await;
+    let env = envs
+        .get(&id)
+        .ok_or_else(|| not_found(&format!("environment {id}")))?;
+    let mut out = Vec::new();
+    for s in &env.services {
+        for (proxy, port) in s.proxies.iter().zip(&s.spec.ports) {
+            out.push(ProxyTraffic {
+                service: s.spec.name.clone(),
+                port: *port,
+                http: s.spec.http_ports.contains(port),
+                traffic: proxy.traffic(),
+            });
+        }
+    }
+    Ok(Json(out))
+}
+
+/// Forgets what the proxies of an environment recorded (`DELETE /v1/envs/{id}/traffic`).
+async fn clear_env_traffic(
+    State(d): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<Reply>, ApiError> {
+    let envs = d.envs.lock().await;
+    let env = envs
+        .get(&id)
+        .ok_or_else(|| not_found(&format!("environment {id}")))?;
+    for proxy in env.services.iter().flat_map(|s| &s.proxies) {
+        proxy.clear_traffic();
+    }
+    Ok(ok())
 }
 
 async fn ping() -> Json<serde_json::Value> {

@@ -212,7 +212,11 @@ pub async fn run(
                 .map_err(|e| EngineError::Failed(format!("suite task failed: {e}")))?,
         );
     }
-    Ok(TestReport::new(results))
+    let report = TestReport::new(results);
+    if let Err(e) = crate::docs::traffic::save_report(&stack.project, &run_id, &report) {
+        tracing::warn!(error = %e, "the run's report was not saved");
+    }
+    Ok(report)
 }
 
 fn skipped_suite(stack: &Stack, suite: &PlannedSuite, progress: &dyn Progress) -> SuiteResult {
@@ -512,7 +516,14 @@ async fn run_branch(
         branch: b.name.clone(),
         state: BranchEvent::Running,
     });
+    let started_us = crate::docs::traffic::now_us();
     let outcome = run_commands(stack, pb, &env_id, &vars, opts, &log).await;
+    // What the proxies saw, kept beside the log for `vers docs`; a failure only costs the docs.
+    if let Err(e) =
+        crate::docs::traffic::record_branch(stack, &env_id, suite, &b.name, started_us, &log).await
+    {
+        note(&log, &format!("vers: traffic not recorded: {e}"));
+    }
     match outcome {
         Ok((status, message, injected_at)) => {
             result.status = status;
