@@ -273,7 +273,7 @@ impl Traffic {
         if overflow.connections.load(Ordering::Relaxed) > 0 {
             connections.push(tally_row(None, &overflow));
         }
-        connections.sort_by(|a, b| a.peer.cmp(&b.peer));
+        connections.sort_by_key(|a| a.peer);
         let mut requests: Vec<RequestTraffic> = book
             .requests
             .iter()

@@ -667,7 +667,7 @@ pub fn fault_text(f: &FaultSpec) -> String {
 
 fn human_duration(d: std::time::Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
