@@ -63,6 +63,15 @@ if ! grep -qs "\"version\": \"$PLAYWRIGHT_VERSION\"" "$BROWSER_DIR/node_modules/
   $SUDO npm install --prefix "$BROWSER_DIR" --silent --no-audit --no-fund \
     --no-save "playwright-core@$PLAYWRIGHT_VERSION" >/dev/null
 fi
+# mermaid.js for the test that renders every diagram `vers docs` writes, in a directory of its
+# own (an npm install into the same prefix would prune the other --no-save package).
+MERMAID_VERSION=12.3.0
+if ! grep -qs "\"version\": \"$MERMAID_VERSION\"" "$BROWSER_DIR/mermaid/node_modules/mermaid/package.json"; then
+  echo "setup: installing mermaid@$MERMAID_VERSION into $BROWSER_DIR/mermaid"
+  $SUDO mkdir -p "$BROWSER_DIR/mermaid"
+  $SUDO npm install --prefix "$BROWSER_DIR/mermaid" --silent --no-audit --no-fund \
+    --no-save "mermaid@$MERMAID_VERSION" >/dev/null
+fi
 
 # Engines run as this unprivileged user (PostgreSQL refuses root).
 id vers >/dev/null 2>&1 || $SUDO useradd --system --no-create-home --shell /usr/sbin/nologin vers
