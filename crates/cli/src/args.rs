@@ -17,6 +17,11 @@ pub struct Cli {
     #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
     pub file: Option<PathBuf>,
 
+    /// Pass host variable VAR through to the commands run in environments (test commands,
+    /// hooks, scripts, health checks), which otherwise get a clean environment; repeatable.
+    #[arg(long = "pass-env", global = true, value_name = "VAR")]
+    pub pass_env: Vec<String>,
+
     #[command(subcommand)]
     pub command: TopCommand,
 }

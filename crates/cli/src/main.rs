@@ -16,6 +16,7 @@ use crate::exit::Exit;
 fn main() {
     quiet_on_broken_pipe();
     let cli = Cli::parse();
+    pass_env(&cli.pass_env);
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -46,6 +47,24 @@ fn quiet_on_broken_pipe() {
         }
         default(info);
     }));
+}
+
+/// `--pass-env VAR`: adds VAR to `VERS_PASS_ENV`, which travels with the caller's
+/// environment to the daemon's worker, where the commands of environments are built.
+fn pass_env(names: &[String]) {
+    if names.is_empty() {
+        return;
+    }
+    let var = vers_engine::exec::PASS_ENV_VAR;
+    let mut all: Vec<String> = std::env::var(var)
+        .unwrap_or_default()
+        .split([',', ' '])
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
+    all.extend(names.iter().cloned());
+    // Still single-threaded: the async runtime starts after this.
+    std::env::set_var(var, all.join(","));
 }
 
 fn run(cli: Cli) -> Result<i32, Exit> {

@@ -501,6 +501,7 @@ fn before_hook_faults_apply_to_their_branch_alone() {
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("EXPECTED_VERS", vers_bin())
             .env("MARKS", &marks)
+            .env("VERS_PASS_ENV", "EXPECTED_VERS,MARKS")
             .output()
             .unwrap()
     };

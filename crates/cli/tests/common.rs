@@ -51,6 +51,7 @@ impl TempProject {
             .args(args)
             .current_dir(self.path())
             .env("SEED_COUNTER", counter)
+            .env("VERS_PASS_ENV", "SEED_COUNTER")
             .env("CI", "true")
             .env_remove("VERS_ENV")
             .output()
@@ -127,7 +128,7 @@ pub fn netns_matching(needle: &str) -> Vec<String> {
         .collect()
 }
 
-/// The prefix of a project's namespace names: `vers-<key>-`, key = the first 6 hex digits of
+/// The prefix of a project's namespace names: `vers-<key>-`, key = the first 16 hex digits of
 /// sha256(canonical project directory).
 pub fn netns_prefix(dir: &Path) -> String {
     use std::io::Write;
@@ -143,7 +144,7 @@ pub fn netns_prefix(dir: &Path) -> String {
         .write_all(canon.as_os_str().as_encoded_bytes())
         .unwrap();
     let out = h.wait_with_output().unwrap();
-    format!("vers-{}-", &String::from_utf8_lossy(&out.stdout)[..6])
+    format!("vers-{}-", &String::from_utf8_lossy(&out.stdout)[..16])
 }
 
 /// The seed manifests shipped as stack templates.

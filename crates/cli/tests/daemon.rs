@@ -15,7 +15,7 @@ use common::*;
 
 const REDIS: &str = "name: daemon-test\nservices:\n  redis:\n    template: redis@7\n";
 
-/// The daemon's socket of a project: `/run/vers/<first 6 hex of sha256(dir)>/api/api.sock`.
+/// The daemon's socket of a project: `/run/vers/<first 16 hex of sha256(dir)>/api/api.sock`.
 fn socket_of(p: &Path) -> PathBuf {
     let canon = p.canonicalize().unwrap();
     let mut h = Command::new("sha256sum")
@@ -29,7 +29,7 @@ fn socket_of(p: &Path) -> PathBuf {
         .write_all(canon.as_os_str().as_encoded_bytes())
         .unwrap();
     let out = h.wait_with_output().unwrap();
-    let key = String::from_utf8_lossy(&out.stdout)[..6].to_string();
+    let key = String::from_utf8_lossy(&out.stdout)[..16].to_string();
     PathBuf::from(format!("/run/vers/{key}/api/api.sock"))
 }
 

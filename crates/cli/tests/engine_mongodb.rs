@@ -126,6 +126,7 @@ fn mongodb_branches_of_a_checkpoint_see_the_seed_and_only_their_own_writes() {
         ])
         .current_dir(p.path())
         .env("CLIENT_DIR", &client_dir)
+        .env("VERS_PASS_ENV", "CLIENT_DIR")
         .env("CI", "true")
         .env_remove("VERS_ENV")
         .output()

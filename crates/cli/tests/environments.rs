@@ -101,7 +101,7 @@ fn up_status_execute_down_with_real_engines() {
 }
 
 fn project_key(p: &TempProject) -> String {
-    // Namespaces are named vers-<key>-<env>, key = first 6 hex digits of sha256(project dir).
+    // Namespaces are named vers-<key>-<env>, key = first 16 hex digits of sha256(project dir).
     let canon = p.path().canonicalize().unwrap();
     use std::io::Write;
     let mut h = std::process::Command::new("sha256sum")
@@ -115,7 +115,7 @@ fn project_key(p: &TempProject) -> String {
         .write_all(canon.as_os_str().as_encoded_bytes())
         .unwrap();
     let out = h.wait_with_output().unwrap();
-    format!("vers-{}-", &String::from_utf8_lossy(&out.stdout)[..6])
+    format!("vers-{}-", &String::from_utf8_lossy(&out.stdout)[..16])
 }
 
 #[test]

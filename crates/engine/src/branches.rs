@@ -127,6 +127,7 @@ pub async fn fork(
     }
     let matrix = from.matrix.clone();
     let id = stack.new_env(name, false, Some(&from.id), &services, test_run, &matrix)?;
+    crate::error::failpoint("branch-after-record")?;
     let ctx = stack.env_context(&id, name, &matrix, extra_vars);
     let engines = environment::preflight(&ctx, &services)?;
     if let Err(e) = stack.boot(&ctx, &services, &engines, progress).await {

@@ -111,12 +111,10 @@ pub async fn build_apps(
             EngineError::Failed(format!("service {name}: running `{command}`: {e}"))
         })?;
         if !status.success() {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
             return Err(EngineError::Failed(format!(
                 "service {name}: build `{command}` failed ({status}); last lines of {}:\n{}",
                 log.display(),
-                lines[lines.len().saturating_sub(20)..].join("\n")
+                crate::logfile::tail_text(&log, 20)
             )));
         }
         record()?;

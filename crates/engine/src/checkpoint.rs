@@ -219,16 +219,27 @@ pub async fn take(
     environment::quiesce(ctx, new.services, engines).await;
     let id = {
         let mut g = state::lock(&ctx.project.state_dir)?;
+        if let Ok(snap) = crate::storage::snapshotter(&ctx.project) {
+            crate::cleanup::sweep_pending(&mut g.state, snap.as_ref());
+        }
         let id = g.state.new_id("c");
+        // A snapshot whose record below is never written (the process killed in between)
+        // is removed by the next sweep.
+        g.state.pending.insert(
+            id.clone(),
+            state::Pending::mine(state::PendingKind::Checkpoint),
+        );
         g.save()?;
         id
     };
+    crate::error::failpoint("checkpoint-before-snapshot")?;
     let began = Instant::now();
     ctx.client
         .snapshot(&ctx.env_id, &id)
         .await
         .map_err(|e| EngineError::Failed(format!("checkpoint {}: {e}", new.name)))?;
     let took = began.elapsed();
+    crate::error::failpoint("checkpoint-after-snapshot")?;
     if let Some(inputs) = new.inputs {
         save_inputs(&ctx.project, &id, inputs)?;
     }
@@ -259,6 +270,7 @@ pub async fn take(
     if let Some(env) = g.state.envs.get_mut(&ctx.env_id) {
         env.parent_checkpoint = Some(id.clone());
     }
+    g.state.pending.remove(&id);
     g.save()?;
     Ok((record, took))
 }

@@ -8,8 +8,10 @@ use crate::state::{self, EnvStatus};
 
 /// Removes every process, cgroup and namespace of the project that no live supervisor owns,
 /// marks environments that were running as stopped, and deletes unfinished snapshots.
-/// Called only when the supervisor does not answer.
+/// Called only when the supervisor does not answer. Refuses (touching nothing) when the
+/// project's key is claimed by another project.
 pub fn clean_leftovers(project: &Project) -> Result<CleanupReport, EngineError> {
+    project.claim_key()?;
     let mut report = CleanupReport::default();
     // Processes first: they may hold mounts and namespaces.
     let root = project.cgroup_root();
@@ -44,6 +46,7 @@ pub fn clean_leftovers(project: &Project) -> Result<CleanupReport, EngineError> 
             }
         }
         if let Ok(snap) = crate::storage::snapshotter(project) {
+            report.partial_checkpoints += sweep_pending(&mut guard.state, snap.as_ref());
             if let Ok(removed) = snap.cleanup_incomplete() {
                 report.partial_checkpoints += removed.len();
             }
@@ -65,8 +68,54 @@ pub fn clean_leftovers(project: &Project) -> Result<CleanupReport, EngineError> 
         guard.save()?;
     }
     let _ = std::fs::remove_file(project.socket_path());
-    let _ = std::fs::remove_dir_all(std::path::Path::new("/run/vers").join(&project.key));
+    let _ = std::fs::remove_dir_all(project.runtime_dir());
+    project.claim_key()?;
     Ok(report)
+}
+
+/// Removes the project's runtime directories when its daemon stops: the cgroup under which
+/// its environments lived (when no process is left in it) and `/run/vers/<key>`, so a
+/// stopped project leaves nothing on the host but its `.vers/` state.
+pub fn remove_runtime_dirs(project: &Project) {
+    if let Ok(cg) = vers_runtime::cgroup::Cgroup::open(&project.cgroup_root()) {
+        if cg.procs().map(|p| p.is_empty()).unwrap_or(false) {
+            let _ = cg.remove();
+        }
+    }
+    let _ = std::fs::remove_dir_all(project.runtime_dir());
+}
+
+/// Removes the volumes and checkpoint snapshots whose making process died before their
+/// record was written (see [`state::Pending`]); returns how many. Called under the state
+/// lock before new ones are made, and at daemon start.
+pub fn sweep_pending(
+    state: &mut state::State,
+    snap: &dyn vers_runtime::snapshot::Snapshotter,
+) -> usize {
+    let dead: Vec<(String, state::PendingKind)> = state
+        .pending
+        .iter()
+        .filter(|(_, p)| !p.alive())
+        .map(|(id, p)| (id.clone(), p.kind))
+        .collect();
+    let mut removed = 0;
+    for (id, kind) in dead {
+        let gone = match kind {
+            state::PendingKind::Volume if !state.envs.contains_key(&id) => {
+                snap.delete_volume(&id).is_ok()
+            }
+            state::PendingKind::Checkpoint if !state.checkpoints.contains_key(&id) => {
+                snap.delete_checkpoint(&id).is_ok()
+            }
+            // Its record was written: nothing is half made.
+            _ => true,
+        };
+        if gone {
+            state.pending.remove(&id);
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// What a cleanup removed.
@@ -82,4 +131,39 @@ pub struct CleanupReport {
     pub partial_checkpoints: usize,
     /// Snapshots no checkpoint record named, removed.
     pub orphan_snapshots: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleanup_refuses_a_key_claimed_by_another_project() {
+        let mine = tempfile::tempdir().unwrap();
+        let theirs = tempfile::tempdir().unwrap();
+        let mut p = Project::at(mine.path().to_path_buf(), mine.path().join("m.yaml"));
+        let mut q = Project::at(theirs.path().to_path_buf(), theirs.path().join("m.yaml"));
+        // Force the collision the 64-bit hash makes improbable.
+        let key = format!("test-{}", std::process::id());
+        p.key = key.clone();
+        q.key = key;
+        q.claim_key().unwrap();
+        // Something of theirs under the shared name survives my cleanup.
+        let theirs_file = q.runtime_dir().join("e1");
+        std::fs::create_dir_all(&theirs_file).unwrap();
+        let err = clean_leftovers(&p).unwrap_err().to_string();
+        assert!(err.contains("collision"), "{err}");
+        assert!(theirs_file.is_dir());
+        // Their cleanup works, and once their directory is gone the key is free for mine.
+        clean_leftovers(&q).unwrap();
+        assert!(!theirs_file.exists());
+        drop(theirs);
+        clean_leftovers(&p).unwrap();
+        assert_eq!(
+            std::fs::read(p.claim_path()).unwrap(),
+            mine.path().as_os_str().as_encoded_bytes()
+        );
+        remove_runtime_dirs(&p);
+        assert!(!p.runtime_dir().exists());
+    }
 }

@@ -357,7 +357,7 @@ async fn start_one(
             .map(|pod| pod.netns(&ctx.project.netns_name(&ctx.env_id)));
         for (k, launch) in std::iter::once(launch).chain(companions).enumerate() {
             let mut env = if is_app {
-                exec::base_env(&BTreeMap::new())
+                exec::base_env(&exec::passed_through(&ctx.manifest.pass_env))
             } else {
                 BTreeMap::new()
             };
@@ -552,7 +552,8 @@ fn probes(ctx: &EnvContext, name: &str, started: &Started) -> Result<Vec<ProbeSp
             // A service's own health command runs in its pod, as in a container of its own:
             // `localhost` there is the service itself.
             let cmd = ctx.interpolate(cmd)?;
-            let mut env = tmpl.connection_env(inst);
+            let mut env = exec::passed_through(&ctx.manifest.pass_env);
+            env.extend(tmpl.connection_env(inst));
             env.extend(inst.env.clone());
             out.push(ProbeSpec::Exec(ProcessSpec {
                 program: PathBuf::from("/bin/sh"),
@@ -758,10 +759,10 @@ pub fn log_tail(ctx: &EnvContext, name: &str, n: usize) -> String {
         .map(|s| s.replicas.max(1))
         .unwrap_or(1);
     let path = ctx.log_path(name, 0, replicas);
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    let from = lines.len().saturating_sub(n);
-    let tail = lines[from..].join("\n");
+    let tail = match crate::logfile::tail_lines(&path, Some(n)) {
+        Ok(lines) => lines.join("\n"),
+        Err(e) => format!("({}: {e})", path.display()),
+    };
     if tail.is_empty() {
         format!("({} is empty)", path.display())
     } else {

@@ -90,3 +90,13 @@ impl EngineError {
         }
     }
 }
+
+/// Reaches failpoint `name` (see [`vers_runtime::failpoint`]): the process dies there when a
+/// test set it to `kill`; `error` makes the step fail. Nothing without the `failpoints`
+/// feature.
+pub fn failpoint(name: &str) -> Result<(), EngineError> {
+    if vers_runtime::failpoint::hit(name) {
+        return Err(EngineError::Failed(format!("failpoint {name}")));
+    }
+    Ok(())
+}

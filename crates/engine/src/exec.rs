@@ -44,7 +44,7 @@ pub struct EnvCommand {
 }
 
 impl EnvCommand {
-    /// `sh -c SCRIPT` with the caller's environment plus `extra`.
+    /// `sh -c SCRIPT` with the clean environment of [`base_env`] plus `extra`.
     pub fn shell(script: &str, cwd: &Path, extra: &BTreeMap<String, String>) -> EnvCommand {
         EnvCommand {
             program: PathBuf::from("/bin/sh"),
@@ -57,17 +57,55 @@ impl EnvCommand {
     }
 }
 
-/// The caller's environment with `extra` on top, and the directory of the `vers` binary on
-/// PATH so nested `vers` calls work inside environments.
+/// Host variables every command of an environment keeps (besides `LC_*` and `VERS_*`).
+pub const HOST_VARS: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TERM", "TZ", "TMPDIR",
+];
+
+/// Variable naming more host variables to pass through (comma- or space-separated); set by
+/// `--pass-env VAR`, and added to by the manifest's `pass_env:`.
+pub const PASS_ENV_VAR: &str = "VERS_PASS_ENV";
+
+/// Whether host variable `name` reaches the commands of an environment without an opt-in.
+pub fn kept_host_var(name: &str) -> bool {
+    HOST_VARS.contains(&name) || name.starts_with("LC_") || name.starts_with("VERS_")
+}
+
+/// The host variables named by `names` and by [`PASS_ENV_VAR`] that are set, with their
+/// values: the explicit opt-in to pass host variables through.
+pub fn passed_through(names: &[String]) -> BTreeMap<String, String> {
+    let listed = std::env::var(PASS_ENV_VAR).unwrap_or_default();
+    listed
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .chain(names.iter().cloned())
+        .filter_map(|n| std::env::var(&n).ok().map(|v| (n, v)))
+        .collect()
+}
+
+/// The clean environment of a command run in an environment (test commands, hooks,
+/// checkpoint scripts, health checks, apps, `execute`): the host's [`HOST_VARS`], `LC_*` and
+/// `VERS_*` variables and those passed through on request ([`passed_through`]), with `extra`
+/// (the services' connection variables, the manifest's `env:`) on top, and the directory of
+/// the `vers` binary first on PATH so nested `vers` calls work inside environments. Nothing
+/// else of the host's environment (tokens, proxies, credentials) leaks in.
 pub fn base_env(extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut env: BTreeMap<String, String> = std::env::vars().collect();
-    if let Some(dir) = std::env::current_exe()
+    let mut env: BTreeMap<String, String> =
+        std::env::vars().filter(|(k, _)| kept_host_var(k)).collect();
+    env.extend(passed_through(&[]));
+    let path = env
+        .get("PATH")
+        .cloned()
+        .unwrap_or_else(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+    match std::env::current_exe()
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
     {
-        let path = env.get("PATH").cloned().unwrap_or_default();
-        env.insert("PATH".into(), format!("{}:{path}", dir.display()));
-    }
+        Some(dir) => env.insert("PATH".into(), format!("{}:{path}", dir.display())),
+        None => env.insert("PATH".into(), path),
+    };
     env.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
     env
 }

@@ -1,5 +1,6 @@
 //! Locating a project (the directory holding `vers-integration.yaml`) and its `.vers/` state paths.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -18,7 +19,10 @@ pub struct Project {
     pub manifest_path: PathBuf,
     /// `<dir>/.vers`: state, logs, snapshots.
     pub state_dir: PathBuf,
-    /// Short stable hash of the project directory, used in namespace and cgroup names.
+    /// Stable hash of the project directory (16 hex digits, 64 bits), used in namespace,
+    /// cgroup and `/run/vers` names. Destructive cleanup also checks the key's claim
+    /// ([`Project::claim_path`]) names this project, so even a collision cannot make one
+    /// project remove another's processes.
     pub key: String,
 }
 
@@ -72,7 +76,7 @@ impl Project {
     /// A project rooted at `dir` with the given manifest path (no checks).
     pub fn at(dir: PathBuf, manifest_path: PathBuf) -> Project {
         let digest = Sha256::digest(dir.as_os_str().as_encoded_bytes());
-        let key = hex::encode(&digest[..3]);
+        let key = hex::encode(&digest[..8]);
         Project {
             state_dir: dir.join(".vers"),
             dir,
@@ -94,6 +98,41 @@ impl Project {
             .join(&self.key)
             .join("envs")
             .join(env_id)
+    }
+
+    /// `/run/vers/<key>`: every runtime directory of the project (API sockets, per-environment
+    /// scratch directories); removed when its daemon stops.
+    pub fn runtime_dir(&self) -> PathBuf {
+        PathBuf::from("/run/vers").join(&self.key)
+    }
+
+    /// `/run/vers/<key>/project`: the project directory owning the key, written by its
+    /// daemon at start.
+    pub fn claim_path(&self) -> PathBuf {
+        self.runtime_dir().join("project")
+    }
+
+    /// Claims the key for this project, or says which other project holds it (a key
+    /// collision: then nothing named by the key may be cleaned up from here).
+    pub fn claim_key(&self) -> Result<(), EngineError> {
+        let path = self.claim_path();
+        let me = self.dir.as_os_str().as_encoded_bytes();
+        match std::fs::read(&path) {
+            Ok(owner) if owner == me => return Ok(()),
+            Ok(owner) if Path::new(std::ffi::OsStr::from_bytes(&owner)).is_dir() => {
+                return Err(EngineError::Failed(format!(
+                    "project key {} of {} is held by {} (a hash collision); move one of the projects",
+                    self.key,
+                    self.dir.display(),
+                    String::from_utf8_lossy(&owner)
+                )))
+            }
+            // A claim of a directory that no longer exists is stale.
+            _ => {}
+        }
+        std::fs::create_dir_all(self.runtime_dir())
+            .map_err(|e| EngineError::io(&self.runtime_dir(), e))?;
+        std::fs::write(&path, me).map_err(|e| EngineError::io(&path, e))
     }
 
     /// Path of the daemon's unix socket.
@@ -170,7 +209,7 @@ mod tests {
         std::fs::create_dir_all(&sub).unwrap();
         let p = Project::find(None, &sub).unwrap();
         assert_eq!(p.dir, tmp.path().canonicalize().unwrap());
-        assert_eq!(p.key.len(), 6);
+        assert_eq!(p.key.len(), 16);
         assert!(p.socket_path().as_os_str().len() < 40);
         assert!(p.netns_name("root").starts_with("vers-"));
         assert!(p.netns_name("root").ends_with("-root"));

@@ -125,12 +125,20 @@ impl Stack {
     ) -> Result<String, EngineError> {
         let manifest_hash = crate::manifest_store::save(&self.project).ok();
         let mut g = state::lock(&self.project.state_dir)?;
+        crate::cleanup::sweep_pending(&mut g.state, self.snap.as_ref());
         let id = g.state.new_id("e");
+        // Saved before the volume exists: a process killed before the record below is
+        // written leaves a pending volume the next sweep removes, and a used id.
+        g.state
+            .pending
+            .insert(id.clone(), state::Pending::mine(state::PendingKind::Volume));
+        g.save()?;
         match from {
             Some(ckpt) => self.snap.clone_volume(ckpt, &id).map(|_| ()),
             None => self.snap.create_volume(&id).map(|_| ()),
         }
         .map_err(|e| EngineError::Failed(format!("creating the data volume of {name}: {e}")))?;
+        crate::error::failpoint("env-after-volume")?;
         g.state.envs.insert(
             id.clone(),
             EnvRecord {
@@ -152,6 +160,7 @@ impl Stack {
                 warm: None,
             },
         );
+        g.state.pending.remove(&id);
         g.save()?;
         Ok(id)
     }
@@ -159,9 +168,11 @@ impl Stack {
     /// Stops an environment, deletes its volume and forgets it.
     pub async fn destroy_env(&self, id: &str) -> Result<(), EngineError> {
         let stopped = self.client.delete_env(id).await;
+        crate::error::failpoint("delete-after-stop")?;
         let _ = std::fs::remove_dir_all(self.project.run_dir(id));
         let _ = std::fs::remove_file(self.project.code_link(id));
         let deleted = self.snap.delete_volume(id);
+        crate::error::failpoint("delete-after-volume")?;
         let mut g = state::lock(&self.project.state_dir)?;
         g.state.envs.remove(id);
         if g.state.head.as_deref() == Some(id) {
@@ -185,6 +196,7 @@ impl Stack {
         progress: &dyn Progress,
     ) -> Result<(), EngineError> {
         environment::create(ctx).await?;
+        crate::error::failpoint("boot-after-create")?;
         environment::start_services(ctx, services, engines, progress).await
     }
 }
@@ -318,6 +330,7 @@ pub async fn build(
     let ctx = stack.env_context(&env_id, &req.name, &req.versions, BTreeMap::new());
     let result = async {
         stack.boot(&ctx, &req.services, &engines, progress).await?;
+        crate::error::failpoint("up-after-boot")?;
         let mut parent = from.clone();
         for step in &steps[done_upto..] {
             progress.event(Event::Checkpoint {
@@ -360,7 +373,8 @@ pub async fn build(
     }
 }
 
-/// Variables every command run in an environment sees, besides the caller's: the env of
+/// Variables every command run in an environment sees on top of its clean base environment
+/// ([`exec::base_env`]): host variables named by the manifest's `pass_env:`, the env of
 /// every `build:` service whose context is the project root, the environment's variables,
 /// `VERS_MATRIX_*` of its matrix combination, then `extra`.
 pub fn command_env(
@@ -368,7 +382,8 @@ pub fn command_env(
     ctx: &EnvContext,
     extra: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, EngineError> {
-    let mut env = BTreeMap::new();
+    // Host variables the manifest passes through; everything below overrides them.
+    let mut env = exec::passed_through(&stack.manifest.pass_env);
     for svc in stack.manifest.services.values() {
         let at_root = svc.build.as_ref().is_some_and(|b| {
             let p = stack.project.dir.join(&b.context);
@@ -479,9 +494,7 @@ async fn run_trigger(
         )
         .await?;
         if done.code != Some(0) {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let lines: Vec<&str> = text.lines().collect();
-            let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+            let tail = crate::logfile::tail_text(&log, 20);
             return Err(EngineError::Failed(format!(
                 "checkpoint {name}: `{}` exited with {}; last lines ({}):\n{tail}",
                 cmd.args.last().cloned().unwrap_or_default(),

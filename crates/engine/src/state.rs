@@ -115,6 +115,58 @@ pub struct State {
     /// Local deployments by name (`vers deploy`).
     #[serde(default)]
     pub deployments: BTreeMap<String, crate::deploy::Deployment>,
+    /// Volumes and checkpoints being made, by id: written before the snapshotter makes
+    /// them and removed with the record that names them, so what a killed process left
+    /// half made is found and removed ([`crate::cleanup::sweep_pending`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending: BTreeMap<String, Pending>,
+}
+
+/// What is being made under an id, and by which process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    /// `volume` or `checkpoint`.
+    pub kind: PendingKind,
+    /// The process making it.
+    pub pid: u32,
+    /// That process's start time (clock ticks since boot), so a reused pid is not taken
+    /// for it.
+    pub start: u64,
+}
+
+/// Kinds of [`Pending`] work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PendingKind {
+    /// A data volume (an environment's).
+    Volume,
+    /// A checkpoint's snapshot.
+    Checkpoint,
+}
+
+/// Start time of process `pid` (field 22 of `/proc/PID/stat`), None when it is gone.
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+impl Pending {
+    /// Work of `kind` by the current process.
+    pub fn mine(kind: PendingKind) -> Pending {
+        let pid = std::process::id();
+        Pending {
+            kind,
+            pid,
+            start: process_start(pid).unwrap_or(0),
+        }
+    }
+
+    /// Whether the process that began it is still running.
+    pub fn alive(&self) -> bool {
+        process_start(self.pid) == Some(self.start)
+    }
 }
 
 impl State {

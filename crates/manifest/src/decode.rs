@@ -29,6 +29,7 @@ const TOP_KEYS: &[&str] = &[
     "deploy",
     "chaos",
     "monitoring",
+    "pass_env",
 ];
 const SERVICE_KEYS: &[&str] = &[
     "template",
@@ -170,6 +171,22 @@ pub fn decode(cx: &mut Ctx, root: &Node, path: &Path) -> (Manifest, Index) {
                 n.pos,
                 format!("`monitoring` must be a mapping, found {}", n.type_name()),
             );
+        }
+    }
+    if let Some(n) = top.get("pass_env") {
+        for (name, node) in read::string_list(cx, n, "`pass_env`") {
+            if read::valid_env_name(&name) {
+                m.pass_env.push(name);
+            } else {
+                cx.err_help(
+                    node.pos,
+                    format!(
+                        "invalid environment variable name {} in `pass_env`",
+                        quote(&name)
+                    ),
+                    "use letters, digits and _ (not starting with a digit)",
+                );
+            }
         }
     }
     (m, ix)

@@ -32,6 +32,11 @@ pub struct Manifest {
     pub chaos: Option<Chaos>,
     /// The `monitoring` mapping, as JSON.
     pub monitoring: Option<serde_json::Value>,
+    /// `pass_env:` — host variables passed through to the commands of environments (test
+    /// commands, hooks, scripts, health checks, apps), which otherwise get a clean
+    /// environment.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pass_env: Vec<String>,
     /// The file the manifest came from.
     pub path: PathBuf,
 }
@@ -50,6 +55,7 @@ impl Manifest {
             deploy: IndexMap::new(),
             chaos: None,
             monitoring: None,
+            pass_env: Vec::new(),
             path: path.to_path_buf(),
         }
     }

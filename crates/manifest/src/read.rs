@@ -310,7 +310,9 @@ pub fn env_map(cx: &mut Ctx, node: &Node, what: &str) -> IndexMap<String, String
     out
 }
 
-fn valid_env_name(k: &str) -> bool {
+/// Whether `k` is a valid environment variable name (letters, digits and `_`, not starting
+/// with a digit).
+pub fn valid_env_name(k: &str) -> bool {
     let mut chars = k.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -4,6 +4,7 @@
 
 pub mod cgroup;
 pub mod error;
+pub mod failpoint;
 pub mod netns;
 pub mod pod;
 pub mod snapshot;

@@ -304,6 +304,9 @@ pub async fn logs(file: Option<&Path>, args: LogsArgs) -> Result<i32, Exit> {
     let mut files = Vec::new();
     for f in answer["files"].as_array().into_iter().flatten() {
         let p = std::path::PathBuf::from(f["path"].as_str().unwrap_or_default());
+        if let Some(e) = f["error"].as_str() {
+            eprintln!("warning: reading {e}");
+        }
         for l in f["lines"].as_array().into_iter().flatten() {
             let l = l.as_str().unwrap_or_default();
             if replicas > 1 {
@@ -326,11 +329,19 @@ pub async fn logs(file: Option<&Path>, args: LogsArgs) -> Result<i32, Exit> {
             for (i, path) in files.iter().enumerate() {
                 if let Ok(mut f) = std::fs::File::open(path) {
                     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                    // A log cut at its cap starts again shorter: follow it from its start.
+                    if len < offsets[i] {
+                        offsets[i] = 0;
+                    }
                     if len > offsets[i] && f.seek(SeekFrom::Start(offsets[i])).is_ok() {
-                        let mut buf = String::new();
-                        let _ = f.read_to_string(&mut buf);
-                        print!("{buf}");
-                        offsets[i] = len;
+                        let mut buf = Vec::new();
+                        match f.take(len - offsets[i]).read_to_end(&mut buf) {
+                            Ok(_) => {
+                                print!("{}", String::from_utf8_lossy(&buf));
+                                offsets[i] += buf.len() as u64;
+                            }
+                            Err(e) => eprintln!("warning: reading {}: {e}", path.display()),
+                        }
                     }
                 }
             }

@@ -573,28 +573,31 @@ async fn logs(project: &Project, r: LogsRequest) -> Result<Value, EngineError> {
     let ctx = stack.env_context(&env.id, &env.name, &env.matrix, BTreeMap::new());
     let replicas = svc.replicas.max(1);
     let mut files = Vec::new();
+    // Lines by their own time (the log's time index), read from the end of the file.
+    let cutoff_ms = since.map(|d| {
+        std::time::SystemTime::now()
+            .checked_sub(d)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    });
     for replica in 0..replicas {
         let path = ctx.log_path(&r.service, replica, replicas);
-        let fresh = since.is_none_or(|since| {
-            std::fs::metadata(&path)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age <= since)
-        });
-        let text = if fresh {
-            std::fs::read(&path)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default()
-        } else {
-            String::new()
+        let read = match cutoff_ms {
+            Some(ms) => crate::logfile::lines_since(&path, ms, r.lines),
+            None => crate::logfile::tail_lines(&path, r.lines),
         };
-        let lines: Vec<&str> = text.lines().collect();
-        let from = r.lines.map(|n| lines.len().saturating_sub(n)).unwrap_or(0);
+        let (lines, error) = match read {
+            Ok(lines) => (lines, None),
+            // Not written yet: nothing to show, and nothing wrong.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), None),
+            Err(e) => (Vec::new(), Some(format!("{}: {e}", path.display()))),
+        };
         files.push(json!({
             "replica": replica,
             "path": path,
-            "lines": lines[from..],
+            "lines": lines,
+            "error": error,
         }));
     }
     let answer = json!({ "environment": env.id, "service": r.service, "replicas": replicas, "files": files });

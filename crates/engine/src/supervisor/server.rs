@@ -221,6 +221,7 @@ pub async fn run(project: Project) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_file(daemon.project.socket_path());
     let _ = std::fs::remove_file(daemon.project.daemon_pid_path());
+    crate::cleanup::remove_runtime_dirs(&daemon.project);
     Ok(())
 }
 
@@ -607,9 +608,21 @@ fn spawn_process(
     if let Some(dir) = p.log.parent() {
         std::fs::create_dir_all(dir).map_err(internal)?;
     }
-    let spec = spawn_spec(d, env, p, Some(cg.clone()));
-    let mut child = spawn::spawn_async(&spec)
+    // Output goes through the daemon into a capped, time-indexed log (see `logfile`).
+    let spec = SpawnSpec {
+        stdout: None,
+        stderr: None,
+        ..spawn_spec(d, env, p, Some(cg.clone()))
+    };
+    let mut cmd = spawn::spawn_command(&spec)
         .map_err(|e| internal(format!("starting {}: {e}", p.program.display())))?;
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| internal(format!("starting {}: {e}", p.program.display())))?;
+    crate::logfile::pipe_into(child.stdout.take(), child.stderr.take(), &p.log)
+        .map_err(|e| internal(format!("{}: {e}", p.log.display())))?;
     let pid = child
         .id()
         .ok_or_else(|| internal("process exited before its pid was known"))? as i32;

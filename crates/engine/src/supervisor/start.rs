@@ -109,11 +109,9 @@ fn spawn(project: &Project, log_path: &PathBuf) -> Result<std::process::Child, E
 }
 
 fn failed_to_start(log_path: &Path, why: &str) -> EngineError {
-    let log = std::fs::read_to_string(log_path).unwrap_or_default();
-    let tail: Vec<&str> = log.lines().rev().take(10).collect();
     EngineError::Supervisor(format!(
         "the vers daemon did not start: {why}; its log ({}) ends with:\n{}",
         log_path.display(),
-        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        crate::logfile::tail_text(log_path, 10)
     ))
 }

@@ -10,7 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::fsutil::{copy_tree, is_mountpoint, list_names, mkdirs, remove_all, rename_new};
+use super::fsutil::{
+    copy_tree, exchange, is_mountpoint, list_names, mkdirs, remove_all, rename_new,
+};
 use super::{check_id, Layout, SnapshotError, Snapshotter, SnapshotterKind};
 
 /// Directory layers under `<store>/checkpoints`, overlay-mounted volumes under
@@ -48,7 +50,12 @@ impl OverlaySnapshotter {
     }
 
     fn mount(&self, checkpoint_id: &str, volume_id: &str) -> Result<(), SnapshotError> {
-        let root = self.layout.volume(volume_id);
+        self.mount_at(checkpoint_id, &self.layout.volume(volume_id))
+    }
+
+    /// Mounts an overlay on checkpoint `checkpoint_id` at `root/merged`, with `root/upper`
+    /// and `root/work`.
+    fn mount_at(&self, checkpoint_id: &str, root: &Path) -> Result<(), SnapshotError> {
         let lower = self.layout.checkpoint(checkpoint_id);
         let (upper, work, merged) = (root.join("upper"), root.join("work"), root.join("merged"));
         for d in [&upper, &work, &merged] {
@@ -77,6 +84,16 @@ impl OverlaySnapshotter {
                 .map_err(|e| SnapshotError::sys("unmount", &m, e))?;
         }
         Ok(())
+    }
+
+    /// Unmounts and removes a staging entry (a volume directory under a temporary name).
+    fn remove_staged(&self, dir: &Path) -> Result<(), SnapshotError> {
+        let m = dir.join("merged");
+        if is_mountpoint(&m) {
+            nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH)
+                .map_err(|e| SnapshotError::sys("unmount", &m, e))?;
+        }
+        remove_all(dir)
     }
 
     /// Volumes whose overlay sits on checkpoint `id`.
@@ -153,7 +170,12 @@ impl Snapshotter for OverlaySnapshotter {
         Ok(self.merged(new_volume_id))
     }
 
-    /// Drops the volume's upper layer and mounts a fresh one on the checkpoint.
+    /// Replaces the volume by a fresh overlay on the checkpoint, atomically: the new volume
+    /// is staged and mounted under a temporary name, then swapped with the old one in one
+    /// rename (mounts move with their directories), and only then is the old one unmounted
+    /// and removed. A failure or crash at any step leaves either the old volume or the
+    /// restored one in place, never neither; the staging entry is removed by
+    /// `cleanup_incomplete`.
     fn restore(&self, checkpoint_id: &str, volume_id: &str) -> Result<(), SnapshotError> {
         check_id("volume", volume_id)?;
         if !self.layout.checkpoint(checkpoint_id).is_dir() {
@@ -161,8 +183,32 @@ impl Snapshotter for OverlaySnapshotter {
                 "checkpoint {checkpoint_id}"
             )));
         }
-        self.delete_volume(volume_id)?;
-        self.clone_volume(checkpoint_id, volume_id).map(|_| ())
+        let root = self.layout.volume(volume_id);
+        if !root.exists() {
+            return self.clone_volume(checkpoint_id, volume_id).map(|_| ());
+        }
+        let tmp = self.layout.tmp_volume(volume_id);
+        self.remove_staged(&tmp)?;
+        let staged = (|| {
+            mkdirs(&tmp)?;
+            let lower_file = tmp.join("lower");
+            std::fs::write(&lower_file, checkpoint_id)
+                .map_err(|e| SnapshotError::io(&lower_file, e))?;
+            self.mount_at(checkpoint_id, &tmp)?;
+            if crate::failpoint::hit("overlay-restore-before-swap") {
+                return Err(SnapshotError::Io {
+                    path: tmp.display().to_string(),
+                    source: std::io::Error::other("failpoint overlay-restore-before-swap"),
+                });
+            }
+            exchange(&tmp, &root)
+        })();
+        if let Err(e) = staged {
+            let _ = self.remove_staged(&tmp);
+            return Err(e);
+        }
+        // The old volume is now the staging entry.
+        self.remove_staged(&tmp)
     }
 
     fn delete_volume(&self, id: &str) -> Result<(), SnapshotError> {
@@ -195,9 +241,66 @@ impl Snapshotter for OverlaySnapshotter {
     fn cleanup_incomplete(&self) -> Result<Vec<String>, SnapshotError> {
         let mut removed = Vec::new();
         for p in self.layout.tmp_entries() {
-            remove_all(&p)?;
+            self.remove_staged(&p)?;
             removed.push(p.display().to_string());
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::failpoint::{self, Action};
+
+    fn read(p: &Path) -> String {
+        std::fs::read_to_string(p).unwrap()
+    }
+
+    /// A restore that fails before its last step leaves the volume as it was, mounted and
+    /// whole; a good one replaces it and leaves no staging entry or mount behind.
+    #[test]
+    fn overlay_restore_is_all_or_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let snap = OverlaySnapshotter::new(dir.path()).unwrap();
+        let v = snap.create_volume("v1").unwrap();
+        std::fs::write(v.join("f"), "one").unwrap();
+        snap.commit("v1", "c1").unwrap();
+        let clone = snap.clone_volume("c1", "v2").unwrap();
+        std::fs::write(clone.join("f"), "changed").unwrap();
+        std::fs::write(clone.join("g"), "new").unwrap();
+
+        failpoint::set("overlay-restore-before-swap", Some(Action::Error));
+        let failed = snap.restore("c1", "v2");
+        failpoint::set("overlay-restore-before-swap", None);
+        assert!(failed.is_err());
+        assert_eq!(read(&clone.join("f")), "changed");
+        assert_eq!(read(&clone.join("g")), "new");
+        assert!(is_mountpoint(&clone));
+        assert!(snap.layout.tmp_entries().is_empty(), "staging removed");
+
+        snap.restore("c1", "v2").unwrap();
+        assert_eq!(read(&clone.join("f")), "one");
+        assert!(!clone.join("g").exists());
+        assert!(is_mountpoint(&clone));
+        assert!(snap.layout.tmp_entries().is_empty());
+        // The old overlay is unmounted: no mount of this store is left but the volume's.
+        let store = dir.path().canonicalize().unwrap().display().to_string();
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let ours: Vec<&str> = mounts.lines().filter(|l| l.contains(&store)).collect();
+        assert_eq!(ours.len(), 1, "{ours:#?}");
+        // A plain (never cloned) volume is restored the same way.
+        snap.restore("c1", "v1").unwrap();
+        assert_eq!(read(&snap.volume_path("v1").join("f")), "one");
+        snap.delete_volume("v1").unwrap();
+        snap.delete_volume("v2").unwrap();
+        assert!(!mounts_of(&store));
+    }
+
+    fn mounts_of(store: &str) -> bool {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains(store))
     }
 }

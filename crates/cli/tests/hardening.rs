@@ -1,0 +1,437 @@
+//! Hardening: the clean environment of test commands, hooks, scripts and health checks;
+//! reading logs; cleanup of per-project directories on `down`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::*;
+
+/// `NAME=value` lines of an `env` dump.
+fn env_dump(path: &Path) -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn commands_of_environments_get_a_clean_environment_with_explicit_pass_through() {
+    let scratch = tempfile::tempdir().unwrap();
+    let s = scratch.path().display();
+    let p = TempProject::new(&format!(
+        r#"
+name: cleanenv
+pass_env: [FROM_MANIFEST]
+services:
+  redis:
+    template: redis@7
+    healthcheck:
+      command: env > {s}/health.env
+checkpoints:
+  - name: seeded
+    after: env > {s}/script.env
+tests:
+  dump:
+    command: env > {s}/test-$VERS_BRANCH.env
+    env: {{ SUITE_VAR: from-suite }}
+    branches:
+      - name: hooked
+        before: env > {s}/hook.env
+"#
+    ));
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(vers_bin())
+            .args(args)
+            .current_dir(p.path())
+            .env_remove("VERS_ENV")
+            .env_remove("VERS_PASS_ENV")
+            .env("CI", "true")
+            .env("SECRET_TOKEN", "leaked")
+            .env("FROM_MANIFEST", "by-manifest")
+            .env("FROM_FLAG", "by-flag")
+            .env("VERS_CUSTOM", "kept")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "vers {args:?}: {}", stderr(&out));
+    };
+    run(&["up"]);
+    run(&["--pass-env", "FROM_FLAG", "test"]);
+    for file in ["health", "script", "hook", "test-hooked"] {
+        let env = env_dump(&scratch.path().join(format!("{file}.env")));
+        assert!(!env.contains_key("SECRET_TOKEN"), "{file}: {env:?}");
+        assert_eq!(
+            env.get("FROM_MANIFEST").map(String::as_str),
+            Some("by-manifest"),
+            "{file}: {env:?}"
+        );
+        assert_eq!(
+            env.get("VERS_CUSTOM").map(String::as_str),
+            Some("kept"),
+            "{file}"
+        );
+        assert!(
+            env.get("PATH").is_some_and(|p| p.contains("/usr/bin")),
+            "{file}: {env:?}"
+        );
+        assert!(env.contains_key("HOME"), "{file}: {env:?}");
+    }
+    // `--pass-env` was given to `test` only: its commands see FROM_FLAG, `up`'s did not.
+    let test = env_dump(&scratch.path().join("test-hooked.env"));
+    assert_eq!(
+        test.get("FROM_FLAG").map(String::as_str),
+        Some("by-flag"),
+        "{test:?}"
+    );
+    assert_eq!(
+        test.get("SUITE_VAR").map(String::as_str),
+        Some("from-suite")
+    );
+    assert_eq!(
+        test.get("VERS_REDIS_HOST").map(String::as_str),
+        Some("redis")
+    );
+    let script = env_dump(&scratch.path().join("script.env"));
+    assert!(!script.contains_key("FROM_FLAG"), "{script:?}");
+    // A bad name in `pass_env` is a manifest error with its position.
+    let bad = TempProject::new("name: x\npass_env: [\"NOT-A-NAME\"]\nservices: {}\n");
+    let out = bad.vers(&["integration", "validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("vers-integration.yaml:2:"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The key directory under `/run/vers` whose claim names `dir`.
+fn runtime_dir_of(dir: &Path) -> Option<std::path::PathBuf> {
+    let me = dir.canonicalize().unwrap();
+    std::fs::read_dir("/run/vers")
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|d| {
+            std::fs::read(d.join("project")).ok().as_deref()
+                == Some(me.as_os_str().as_encoded_bytes())
+        })
+}
+
+/// Every cgroup directory of a project key (v2, or each v1 controller).
+fn cgroup_dirs(key: &str) -> Vec<std::path::PathBuf> {
+    let mut out = vec![Path::new("/sys/fs/cgroup/vers").join(key)];
+    for c in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        out.push(c.path().join("vers").join(key));
+    }
+    out
+}
+
+#[test]
+fn down_all_removes_the_projects_runtime_and_cgroup_directories() {
+    let p = TempProject::new("name: tidy\nservices:\n  redis:\n    template: redis@7\n");
+    p.ok(&["up"]);
+    let run = runtime_dir_of(p.path()).expect("a /run/vers directory claims the project");
+    let key = run.file_name().unwrap().to_str().unwrap().to_string();
+    assert_eq!(key.len(), 16, "64-bit key: {key}");
+    assert!(
+        cgroup_dirs(&key).iter().any(|d| d.is_dir()),
+        "the project's cgroup exists"
+    );
+    p.ok(&["down", "--all"]);
+    // The daemon removes them as it exits, after `down` returned.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left: Vec<_> = cgroup_dirs(&key)
+            .into_iter()
+            .chain([run.clone()])
+            .filter(|d| d.exists())
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left after down --all: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+const CRASHY: &str = r#"
+name: crashy
+services:
+  redis:
+    template: redis@7
+checkpoints:
+  - name: seeded
+    after: redis-cli -h redis set seed yes
+"#;
+
+/// Runs `vers` with failpoint `fp` set to kill the process that reaches it.
+fn vers_killed_at(p: &TempProject, fp: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(vers_bin())
+        .args(args)
+        .current_dir(p.path())
+        .env_remove("VERS_ENV")
+        .env("CI", "true")
+        .env("VERS_FAILPOINTS", format!("{fp}=kill"))
+        .output()
+        .unwrap()
+}
+
+/// Names (not temporary entries) in a directory of the snapshot store.
+fn store_names(p: &TempProject, sub: &str) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(p.path().join(".vers/store").join(sub))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with(".tmp-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The invariants after a crash and the next command: every checkpoint the state shows has
+/// its data and no snapshot is unnamed; every volume, namespace, cgroup and mount of the
+/// project belongs to an environment the state names (and each environment has its
+/// volume); nothing is left pending.
+fn check_invariants(p: &TempProject, key: &str, when: &str) {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path().join(".vers/state.json")).unwrap()).unwrap();
+    let envs: std::collections::BTreeSet<String> =
+        state["envs"].as_object().unwrap().keys().cloned().collect();
+    let ckpts: std::collections::BTreeSet<String> = state["checkpoints"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(
+        store_names(p, "checkpoints"),
+        ckpts,
+        "{when}: checkpoints in store vs state"
+    );
+    assert_eq!(
+        store_names(p, "volumes"),
+        envs,
+        "{when}: volumes vs environments"
+    );
+    assert!(
+        state["pending"].as_object().is_none_or(|m| m.is_empty()),
+        "{when}: pending {}",
+        state["pending"]
+    );
+    let prefix = format!("vers-{key}-");
+    for ns in netns_matching(&prefix) {
+        let env = ns[prefix.len()..]
+            .split(['-', '.'])
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(
+            envs.contains(&env),
+            "{when}: namespace {ns} of no environment ({envs:?})"
+        );
+    }
+    for dir in cgroup_dirs(key) {
+        for child in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if child.file_type().unwrap().is_dir() {
+                let name = child.file_name().to_string_lossy().into_owned();
+                assert!(
+                    envs.contains(&name),
+                    "{when}: cgroup {} of no environment",
+                    child.path().display()
+                );
+            }
+        }
+    }
+    let volumes = p.path().canonicalize().unwrap().join(".vers/store/volumes");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    for line in mounts.lines() {
+        let target = line.split_whitespace().nth(4).unwrap();
+        if let Some(rest) = target.strip_prefix(&format!("{}/", volumes.display())) {
+            let id = rest.split('/').next().unwrap();
+            assert!(
+                envs.contains(id),
+                "{when}: mount {target} of no environment"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_kill_at_any_step_of_up_checkpoint_branch_or_delete_leaves_nothing_half_done() {
+    let p = TempProject::new(CRASHY);
+    p.ok(&["up"]);
+    let key = runtime_dir_of(p.path())
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    p.ok(&["commit", "--tag", "base"]);
+    check_invariants(&p, &key, "after up");
+    // (failpoint, the command killed there, the next command)
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (
+            "env-after-volume",
+            &["branch", "--alias", "b1", "--from", "seeded"],
+            &["branch", "--alias", "b1", "--from", "seeded"],
+        ),
+        (
+            "branch-after-record",
+            &["branch", "--alias", "b2", "--from", "seeded"],
+            &["status"],
+        ),
+        (
+            "boot-after-create",
+            &["branch", "--alias", "b3", "--from", "base"],
+            &["status"],
+        ),
+        (
+            "checkpoint-before-snapshot",
+            &["commit", "--tag", "t1"],
+            &["commit", "--tag", "t1"],
+        ),
+        (
+            "checkpoint-after-snapshot",
+            &["commit", "--tag", "t2"],
+            &["commit", "--tag", "t2"],
+        ),
+        (
+            "delete-after-stop",
+            &["branch", "delete", "b1"],
+            &["branch", "delete", "b1"],
+        ),
+        (
+            "delete-after-volume",
+            &["branch", "delete", "b2"],
+            &["branch", "delete", "b2"],
+        ),
+        (
+            "delete-after-stop",
+            &["branch", "delete", "b3"],
+            &["branch", "delete", "b3"],
+        ),
+        ("up-after-boot", &["up", "--rebuild"], &["up"]),
+    ];
+    for (fp, killed, next) in cases {
+        let out = vers_killed_at(&p, fp, killed);
+        assert!(
+            !out.status.success(),
+            "{fp}: `vers {killed:?}` was not killed: {}",
+            stderr(&out)
+        );
+        p.ok(next);
+        check_invariants(&p, &key, &format!("{fp} in {killed:?}, then {next:?}"));
+    }
+    // Committed checkpoints kept their data through every crash.
+    for from in ["seeded", "base", "t1", "t2"] {
+        let name = format!("check-{from}");
+        p.ok(&["branch", "--alias", &name, "--from", from]);
+        p.ok(&["checkout", &name]);
+        let got = p.ok(&["execute", "redis-cli -h redis get seed"]);
+        assert_eq!(got.trim(), "yes", "data of {from}");
+    }
+    check_invariants(&p, &key, "after the checks");
+    // And `down --all` leaves nothing of the project on the host.
+    p.ok(&["down", "--all"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let store = p.path().canonicalize().unwrap().join(".vers/store");
+    let store_mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(&store.display().to_string())
+    };
+    while std::time::Instant::now() < deadline
+        && (runtime_dir_of(p.path()).is_some()
+            || !netns_matching(&format!("vers-{key}-")).is_empty()
+            || store_mounted())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(netns_matching(&format!("vers-{key}-")).is_empty());
+    assert!(runtime_dir_of(p.path()).is_none());
+    assert!(cgroup_dirs(&key).iter().all(|d| !d.exists()));
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let left: Vec<&str> = mounts
+        .lines()
+        .filter(|l| l.contains(&store.display().to_string()))
+        .collect();
+    assert!(left.is_empty(), "still mounted: {left:#?}");
+}
+
+const NOISY: &str = r#"i=0
+while [ $i -lt 3000 ]; do echo "filler line $i of the start"; i=$((i+1)); done
+printf 'caf\351 marker\n'
+while :; do echo "tick $i"; i=$((i+1)); sleep 0.2; done
+"#;
+
+#[test]
+fn service_logs_are_capped_read_lossily_and_filtered_by_line_time() {
+    let p = TempProject::new(
+        "name: noisy\nservices:\n  noisy:\n    build: ./noisy\n    command: sh noisy.sh\n    healthcheck:\n      command: 'true'\n",
+    );
+    p.write("noisy/noisy.sh", NOISY);
+    let out = std::process::Command::new(vers_bin())
+        .args(["up"])
+        .current_dir(p.path())
+        .env_remove("VERS_ENV")
+        .env("CI", "true")
+        .env("VERS_LOG_CAP", "16384")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = p.path().join(".vers/logs");
+    // Wait for the ticks after the burst.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let logs = loop {
+        let text = p.ok(&["logs", "noisy"]);
+        if text.contains("tick") {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "no ticks in:\n{text}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    // Capped: the start was cut behind a marker; the invalid byte shows as U+FFFD.
+    assert!(
+        logs.contains("earlier bytes of this log were cut"),
+        "{logs}"
+    );
+    assert!(!logs.contains("filler line 0 "), "the head was cut");
+    assert!(logs.contains("caf\u{fffd} marker"), "{logs}");
+    let files: Vec<_> = walk(&log)
+        .into_iter()
+        .filter(|f| f.ends_with("noisy.log") && !f.parent().unwrap().ends_with("build"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(std::fs::metadata(&files[0]).unwrap().len() <= 16384);
+    // --lines reads the tail.
+    let two = p.ok(&["logs", "noisy", "--lines", "2"]);
+    assert_eq!(two.lines().count(), 2, "{two}");
+    assert!(two.lines().all(|l| l.starts_with("tick ")), "{two}");
+    // --since keeps the lines written in the window, not the whole (recently written) file.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let recent = p.ok(&["logs", "noisy", "--since", "1s"]);
+    assert!(
+        !recent.is_empty() && recent.lines().all(|l| l.starts_with("tick ")),
+        "{recent}"
+    );
+    assert!(recent.lines().count() <= 10, "{recent}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
