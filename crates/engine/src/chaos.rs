@@ -38,8 +38,8 @@ pub struct Injected {
 }
 
 /// Default size of a volume whose service declares no `resources.storage` and whose
-/// environment has no `vm.storage_mib` (1 GiB).
-pub const DEFAULT_VOLUME_BYTES: u64 = 1024 * 1024 * 1024;
+/// environment has no `vm.storage_mib` (4 GiB: room for a 1 GB database with its WAL).
+pub const DEFAULT_VOLUME_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// Default memory a `memory-stress` intensity is a share of, for a service with no
 /// `resources.memory` in an environment with no `vm.memory_mib` (1 GiB).
@@ -202,17 +202,22 @@ pub async fn run_scenario(
     })
 }
 
-/// `pre-chaos-N`, N one more than the highest taken so far in the project.
+/// `pre-chaos-N`, N one more than the highest handed out or taken so far in the project.
+/// The number is reserved under the state lock, so concurrent injects get distinct tags.
 fn next_checkpoint_tag(stack: &Stack) -> Result<String, EngineError> {
-    let st = state::read(&stack.project.state_dir)?;
-    let n = st
+    let mut g = state::lock(&stack.project.state_dir)?;
+    let taken = g
+        .state
         .tags
         .keys()
         .filter_map(|t| t.strip_prefix("pre-chaos-"))
         .filter_map(|n| n.parse::<u64>().ok())
         .max()
         .unwrap_or(0);
-    Ok(format!("pre-chaos-{}", n + 1))
+    let n = taken.max(g.state.chaos_checkpoints) + 1;
+    g.state.chaos_checkpoints = n;
+    g.save()?;
+    Ok(format!("pre-chaos-{n}"))
 }
 
 async fn require_running(stack: &Stack, env: &EnvRecord, service: &str) -> Result<(), EngineError> {
@@ -411,6 +416,13 @@ pub fn volume_size(m: &vers_manifest::Manifest, service: &str) -> u64 {
             .and_then(|v| v.storage_mib)
             .map(|mib| mib * 1024 * 1024 / (m.services.len().max(1) as u64));
     own.or(share).unwrap_or(DEFAULT_VOLUME_BYTES)
+}
+
+/// The size of an environment's data volume: the sum of its services' [`volume_size`]s.
+/// The btrfs store enforces it with a quota on the volume (writes past it fail with
+/// `EDQUOT`); `disk-fill` lowers it for the time of the fault.
+pub fn environment_volume_bytes(m: &vers_manifest::Manifest) -> u64 {
+    m.services.keys().map(|s| volume_size(m, s)).sum()
 }
 
 /// What `recover` ended.

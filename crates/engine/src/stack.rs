@@ -139,6 +139,11 @@ impl Stack {
         }
         .map_err(|e| EngineError::Failed(format!("creating the data volume of {name}: {e}")))?;
         crate::error::failpoint("env-after-volume")?;
+        let size = crate::chaos::environment_volume_bytes(&self.manifest);
+        match self.snap.set_volume_size(&id, Some(size)) {
+            Ok(enforced) => tracing::debug!(env = %id, size, enforced, "volume size"),
+            Err(e) => tracing::warn!("sizing the data volume of {name}: {e}"),
+        }
         g.state.envs.insert(
             id.clone(),
             EnvRecord {

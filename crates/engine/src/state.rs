@@ -120,6 +120,9 @@ pub struct State {
     /// half made is found and removed ([`crate::cleanup::sweep_pending`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pending: BTreeMap<String, Pending>,
+    /// The last `pre-chaos-N` number handed out (so concurrent injects never share one).
+    #[serde(default)]
+    pub chaos_checkpoints: u64,
 }
 
 /// What is being made under an id, and by which process.

@@ -192,3 +192,58 @@ fn measure_commit_and_clone_of_100mb() {
         snap.delete_volume("w").unwrap();
     }
 }
+
+/// Appends 1 MiB blocks to `path` until a write fails or `max` MiB are written; returns the
+/// MiB written and the error that stopped it.
+fn write_until_full(path: &Path, max: usize) -> (usize, Option<std::io::Error>) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    let block = vec![7u8; 1024 * 1024];
+    for i in 0..max {
+        if let Err(e) = f.write_all(&block).and_then(|()| f.sync_data()) {
+            return (i, Some(e));
+        }
+    }
+    (max, None)
+}
+
+#[test]
+fn btrfs_volume_sizes_are_enforced_and_survive_restore() {
+    use vers_runtime::snapshot::quota;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".vers");
+    let _guard = StoreGuard(state.clone());
+    let snap = open_snapshotter(&state, Some(SnapshotterKind::Btrfs)).unwrap();
+    let v = snap.create_volume("v").unwrap();
+    assert!(snap.set_volume_size("v", Some(16 << 20)).unwrap());
+    std::fs::write(v.join("keep"), "kept").unwrap();
+    let (mib, err) = write_until_full(&v.join("big"), 64);
+    let err = err.unwrap_or_else(|| panic!("wrote {mib} MiB into a 16 MiB volume"));
+    assert_eq!(err.raw_os_error(), Some(libc::EDQUOT), "{err}");
+    assert!((12..=16).contains(&mib), "{mib} MiB fit into 16 MiB");
+    // Reads go on; deleting frees the space again.
+    assert_eq!(read(&v.join("keep")), "kept");
+    let usage = quota::usage(&v).unwrap().unwrap();
+    assert_eq!(usage.limit, Some(16 << 20));
+    assert!(usage.used >= 12 << 20, "{usage:?}");
+    std::fs::remove_file(v.join("big")).unwrap();
+    quota::sync(&v).unwrap();
+    assert_eq!(write_until_full(&v.join("again"), 8).0, 8);
+    // A restore keeps the size; lifting it lets the volume grow.
+    snap.commit("v", "c").unwrap();
+    snap.restore("c", "v").unwrap();
+    assert_eq!(quota::limit(&v).unwrap(), Some(16 << 20));
+    assert_eq!(read(&v.join("keep")), "kept");
+    assert!(snap.set_volume_size("v", None).unwrap());
+    assert_eq!(quota::limit(&v).unwrap(), None);
+    assert_eq!(write_until_full(&v.join("more"), 24).0, 24);
+    // Overlay and copy volumes say they do not enforce a size.
+    let other = tempfile::tempdir().unwrap();
+    let copy = open_snapshotter(&other.path().join(".vers"), Some(SnapshotterKind::Copy)).unwrap();
+    copy.create_volume("v").unwrap();
+    assert!(!copy.set_volume_size("v", Some(1 << 20)).unwrap());
+}

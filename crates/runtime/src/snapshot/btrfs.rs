@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::fsutil::{exchange, list_names, mkdirs, remove_all, rename_new};
-use super::{check_id, Layout, SnapshotError, Snapshotter, SnapshotterKind};
+use super::{check_id, quota, Layout, SnapshotError, Snapshotter, SnapshotterKind};
 
 /// `BTRFS_PATH_NAME_MAX + 1`.
 const VOL_NAME_LEN: usize = 4088;
@@ -214,6 +214,11 @@ impl Snapshotter for BtrfsSnapshotter {
         let tmp = self.layout.tmp_volume(volume_id);
         delete_subvolume(&tmp)?;
         snapshot(&src, &tmp, false)?;
+        if is_subvolume(&vol) {
+            if let Some(bytes) = quota::limit(&vol)? {
+                quota::set_limit(&tmp, Some(bytes))?;
+            }
+        }
         if vol.exists() {
             exchange(&tmp, &vol)?;
             delete_subvolume(&tmp)
@@ -247,5 +252,14 @@ impl Snapshotter for BtrfsSnapshotter {
             removed.push(p.display().to_string());
         }
         Ok(removed)
+    }
+
+    fn set_volume_size(&self, id: &str, bytes: Option<u64>) -> Result<bool, SnapshotError> {
+        check_id("volume", id)?;
+        let vol = self.layout.volume(id);
+        if !is_subvolume(&vol) {
+            return Err(SnapshotError::NotFound(format!("volume {id}")));
+        }
+        quota::set_limit(&vol, bytes)
     }
 }

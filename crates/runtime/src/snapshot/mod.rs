@@ -9,6 +9,7 @@ mod copy;
 mod error;
 mod fsutil;
 mod overlay;
+pub mod quota;
 mod store;
 
 use std::fmt;
@@ -87,6 +88,13 @@ pub trait Snapshotter: Send + Sync {
     fn list_checkpoints(&self) -> Vec<String>;
     /// Removes leftovers of interrupted commits, clones and restores; returns their paths.
     fn cleanup_incomplete(&self) -> Result<Vec<String>, SnapshotError>;
+    /// Limits the bytes a volume may hold (`None` lifts the limit), so writes past it fail
+    /// with `EDQUOT`; a later `restore` keeps the limit. Returns whether the backend enforces
+    /// it (btrfs with quotas on; overlay and copy volumes share the store's filesystem).
+    fn set_volume_size(&self, id: &str, bytes: Option<u64>) -> Result<bool, SnapshotError> {
+        let _ = (id, bytes);
+        Ok(false)
+    }
 }
 
 /// Prefix of entries being built; never listed as volumes or checkpoints.

@@ -34,6 +34,7 @@ fn mount_btrfs_image(state_dir: &Path) -> Result<PathBuf, SnapshotError> {
     let store = store_dir(state_dir);
     mkdirs(&store)?;
     if is_mountpoint(&store) && is_btrfs(&store) {
+        enable_quotas(&store);
         return Ok(store);
     }
     if !is_root() {
@@ -62,7 +63,17 @@ fn mount_btrfs_image(state_dir: &Path) -> Result<PathBuf, SnapshotError> {
             .arg(&store),
     )?;
     tracing::info!(image = %img.display(), store = %store.display(), "mounted the btrfs store");
+    enable_quotas(&store);
     Ok(store)
+}
+
+/// Turns quotas on in vers's own btrfs image, so volume sizes are enforced (a btrfs the
+/// project lives on is left as its owner set it up).
+fn enable_quotas(store: &Path) {
+    match super::quota::enable(store) {
+        Ok(simple) => tracing::debug!(simple, "quotas on in the btrfs store"),
+        Err(e) => tracing::warn!("volume sizes are not enforced: {e}"),
+    }
 }
 
 fn overlay_available() -> bool {
