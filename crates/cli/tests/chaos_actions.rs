@@ -350,7 +350,53 @@ fn every_action_on_one_environment() {
         "memory_bytes"
     ) < mem0 + 32 * MIB));
 
-    // disk-fill: 50 % of redis's 64 MiB volume, freed by recover.
+    // Two stress faults end each on its own duration: cpu-stress after 2 s, memory-stress
+    // after 7 s.
+    inject(
+        &p,
+        &[
+            "--service",
+            "redis",
+            "--action",
+            "cpu-stress",
+            "--duration",
+            "2s",
+        ],
+    );
+    inject(
+        &p,
+        &[
+            "--service",
+            "redis",
+            "--action",
+            "memory-stress",
+            "--intensity",
+            "50",
+            "--duration",
+            "7s",
+        ],
+    );
+    let t = Instant::now();
+    let memory_only = vec![("redis".to_string(), "memory-stress".to_string())];
+    assert!(
+        eventually(Duration::from_secs(5), || actions(&p) == memory_only),
+        "{:?} after {:?}",
+        actions(&p),
+        t.elapsed()
+    );
+    assert!(t.elapsed() < Duration::from_secs(6));
+    assert!(
+        eventually(Duration::from_secs(4), || redis_stat(&p, "memory_bytes")
+            >= mem0 + 100 * MIB),
+        "memory-stress ended with cpu-stress: {} MiB in use",
+        redis_stat(&p, "memory_bytes") / MIB
+    );
+    assert!(eventually(Duration::from_secs(8), || actions(&p).is_empty()));
+    assert!(t.elapsed() >= Duration::from_secs(7), "{:?}", t.elapsed());
+
+    // disk-fill: 90 % of redis's 64 MiB volume; the volume's quota leaves the other 10 %, so
+    // redis's AOF writes fail (MISCONF) while reads go on, until recover frees it.
+    p.ok(&["execute", "redis-cli -h redis set kept-read yes"]);
     let vol0 = redis_stat(&p, "volume_bytes");
     assert!(vol0 < 8 * MIB, "{vol0}");
     inject(
@@ -361,21 +407,43 @@ fn every_action_on_one_environment() {
             "--action",
             "disk-fill",
             "--percentage",
-            "50",
+            "90",
         ],
     );
     assert!(
-        eventually(Duration::from_secs(5), || (30 * MIB..=33 * MIB)
+        eventually(Duration::from_secs(5), || (55 * MIB..=60 * MIB)
             .contains(&redis_stat(&p, "volume_bytes"))),
-        "disk-fill 50 % of 64 MiB left {} bytes",
+        "disk-fill 90 % of 64 MiB left {} bytes",
         redis_stat(&p, "volume_bytes")
     );
     assert!(actions(&p).contains(&("redis".into(), "disk-fill".into())));
+    let writes = p.ok(&[
+        "execute",
+        "for i in $(seq 30); do head -c 1000000 /dev/zero | tr '\\0' a | redis-cli -h redis -x set big$i; sleep 0.2; done 2>&1",
+    ]);
+    assert!(
+        writes.contains("MISCONF"),
+        "30 MB written into 6 MiB left:\n{writes}"
+    );
+    assert_eq!(
+        p.ok(&["execute", "redis-cli -h redis get kept-read"])
+            .trim(),
+        "yes"
+    );
     p.ok(&["chaos", "recover"]);
     assert!(eventually(Duration::from_secs(5), || redis_stat(
         &p,
         "volume_bytes"
-    ) < 8 * MIB));
+    ) < 40 * MIB));
+    assert!(
+        eventually(Duration::from_secs(10), || stdout(
+            &p.vers(&["execute", "redis-cli -h redis set again ok"])
+        )
+        .trim()
+            == "OK"),
+        "redis still refuses writes after recover"
+    );
+    p.ok(&["execute", "redis-cli -h redis flushall"]);
 
     // An automatic checkpoint before the fault; `recover --checkpoint` brings its data back.
     p.ok(&["execute", "redis-cli -h redis set kept before"]);
@@ -391,6 +459,45 @@ fn every_action_on_one_environment() {
     );
     let out = p.vers(&["chaos", "recover", "--checkpoint", "pre-chaos-9"]);
     assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+
+    // Concurrent injects each get their own pre-chaos-N.
+    let tags: Vec<String> = std::thread::scope(|sc| {
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                sc.spawn(|| {
+                    p.ok(&[
+                        "chaos",
+                        "inject",
+                        "--service",
+                        "redis",
+                        "--action",
+                        "network-delay",
+                        "--latency",
+                        "10ms",
+                    ])
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|r| {
+                let out = r.join().unwrap();
+                let at = out.find("pre-chaos-").unwrap_or_else(|| panic!("{out}"));
+                let n: String = out[at + 10..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                format!("pre-chaos-{n}")
+            })
+            .collect()
+    });
+    assert_ne!(tags[0], tags[1], "{tags:?}");
+    for tag in &tags {
+        assert!(
+            ["pre-chaos-2", "pre-chaos-3"].contains(&tag.as_str()),
+            "{tags:?}"
+        );
+    }
+    p.ok(&["chaos", "recover"]);
 
     // `chaos run NAME`: the manifest's scenario, `after` 1 s, for 2 s.
     let t = Instant::now();

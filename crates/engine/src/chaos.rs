@@ -337,9 +337,12 @@ fn process_action(stack: &Stack, env: &EnvRecord, spec: &FaultSpec) -> ChaosActi
             let size = volume_size(&stack.manifest, &spec.service);
             let dir = stack.snap.volume_path(&env.id).join(&spec.service);
             let used = disk_usage(&dir);
+            let filled = size / 100 * u64::from(pct);
             ChaosAction::DiskFill {
                 dir,
-                bytes: (size / 100 * u64::from(pct)).saturating_sub(used),
+                bytes: filled.saturating_sub(used),
+                volume: Some(stack.snap.volume_path(&env.id)),
+                headroom: size.saturating_sub(used.max(filled)),
             }
         }
     }

@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod client;
+pub mod diskfill;
 pub mod protocol;
 pub mod server;
 pub mod start;
+pub mod stress;

@@ -246,6 +246,12 @@ pub enum ChaosAction {
         dir: PathBuf,
         /// Bytes to write (bounded by free space).
         bytes: u64,
+        /// The environment's data volume, whose quota is lowered while the fill lasts.
+        #[serde(default)]
+        volume: Option<PathBuf>,
+        /// Bytes left writable once the fill is written (the rest of the service's volume).
+        #[serde(default)]
+        headroom: u64,
     },
 }
 

@@ -40,9 +40,7 @@ struct Service {
     paused: bool,
     stopped: bool,
     faults: Vec<(u64, vers_proxy::Fault, Vec<vers_proxy::FaultId>)>,
-    stressors: Vec<i32>,
-    fill_files: Vec<std::path::PathBuf>,
-    stress: Vec<String>,
+    stresses: super::stress::Stresses,
 }
 
 /// An environment owned by the supervisor.
@@ -339,7 +337,7 @@ fn service_status(s: &Service) -> ServiceStatus {
                 fault: f.clone(),
             })
             .collect(),
-        stress: s.stress.clone(),
+        stress: s.stresses.names(),
         cpu_usec: s.cgroup.cpu_usage_usec(),
         memory_bytes: s.cgroup.memory_usage(),
     }
@@ -426,7 +424,7 @@ async fn create_env(
 }
 
 async fn teardown_service(s: &mut Service) {
-    end_stress(s);
+    s.stresses.end_all();
     for (_, _, task) in s.forwards.drain(..) {
         task.abort();
     }
@@ -692,9 +690,7 @@ async fn start_service(
         paused: false,
         stopped: false,
         faults: Vec::new(),
-        stressors: Vec::new(),
-        fill_files: Vec::new(),
-        stress: Vec::new(),
+        stresses: Default::default(),
     };
     let pods: Vec<vers_runtime::pod::PodSpec> = spec
         .pods
@@ -1113,28 +1109,16 @@ async fn http_get(
     Ok(resp.status().as_u16())
 }
 
-fn end_stress(s: &mut Service) {
-    for pid in s.stressors.drain(..) {
-        let _ = spawn::kill_group(pid, nix::sys::signal::Signal::SIGKILL);
-    }
-    for f in s.fill_files.drain(..) {
-        let _ = std::fs::remove_file(f);
-    }
-    s.stress.clear();
-}
-
 /// Ends every fault of a service and restarts it when it was killed; returns whether there
 /// was anything to end.
 async fn recover_service(d: &Daemon, env: &EnvSpec, s: &mut Service) -> Result<bool, ApiError> {
     let now = std::time::SystemTime::now();
-    let mut touched = s.faults.iter().any(|(_, f, _)| !f.is_expired(now))
-        || !s.stressors.is_empty()
-        || !s.fill_files.is_empty();
+    let mut touched = s.faults.iter().any(|(_, f, _)| !f.is_expired(now)) || !s.stresses.is_empty();
     for p in &s.proxies {
         p.clear_faults();
     }
     s.faults.clear();
-    end_stress(s);
+    s.stresses.end_all();
     if s.paused {
         s.cgroup.thaw().map_err(internal)?;
         s.paused = false;
@@ -1160,12 +1144,14 @@ async fn restart_if_dead(d: &Daemon, env: &EnvSpec, s: &mut Service) -> Result<b
     Ok(dead)
 }
 
-/// Undoes one chaos action when its `--duration` ends, leaving other faults in force.
+/// Undoes one chaos action when its `--duration` ends, leaving other faults (other stress
+/// faults included: `stress` is the id of this one) in force.
 async fn end_action(
     d: &Daemon,
     env: &EnvSpec,
     s: &mut Service,
     action: &ChaosAction,
+    stress: Option<u64>,
 ) -> Result<(), ApiError> {
     d.status.invalidate();
     match action {
@@ -1180,7 +1166,11 @@ async fn end_action(
         }
         ChaosAction::CpuStress { .. }
         | ChaosAction::MemoryStress { .. }
-        | ChaosAction::DiskFill { .. } => end_stress(s),
+        | ChaosAction::DiskFill { .. } => {
+            if let Some(id) = stress {
+                s.stresses.end(id);
+            }
+        }
     }
     Ok(())
 }
@@ -1196,6 +1186,7 @@ async fn chaos(
     if svc.stopped {
         return Err(bad(format!("service {name} is not running")));
     }
+    let mut stress = None;
     match &req.action {
         ChaosAction::Pause => {
             svc.cgroup.freeze().map_err(internal)?;
@@ -1211,13 +1202,15 @@ async fn chaos(
         }
         ChaosAction::CpuStress { workers, load } => {
             let exe = std::env::current_exe().map_err(internal)?;
+            let id = svc.stresses.start("cpu-stress");
+            stress = Some(id);
             for _ in 0..*workers {
                 let p = stress_process(
                     vec!["stress-cpu".into(), load.to_string()],
                     &exe.display().to_string(),
                 );
                 let proc_ = spawn_process(&d, &spec, &p, &svc.cgroup)?;
-                svc.stressors.push(proc_.pid);
+                svc.stresses.add_pid(id, proc_.pid);
             }
         }
         ChaosAction::MemoryStress { bytes } => {
@@ -1227,30 +1220,27 @@ async fn chaos(
                 &exe.display().to_string(),
             );
             let proc_ = spawn_process(&d, &spec, &p, &svc.cgroup)?;
-            svc.stressors.push(proc_.pid);
+            let id = svc.stresses.start("memory-stress");
+            stress = Some(id);
+            svc.stresses.add_pid(id, proc_.pid);
         }
-        ChaosAction::DiskFill { dir, bytes } => {
-            let path = dir.join(".vers-chaos-fill");
-            let free = nix::sys::statvfs::statvfs(dir)
-                .map(|s| s.blocks_available() * s.fragment_size())
-                .unwrap_or(0);
-            let size = (*bytes).min(free.saturating_sub(16 * 1024 * 1024));
-            let p2 = path.clone();
-            tokio::task::spawn_blocking(move || fill_file(&p2, size))
-                .await
-                .map_err(internal)?
-                .map_err(|e| internal(format!("disk-fill {}: {e}", path.display())))?;
-            svc.fill_files.push(path);
+        ChaosAction::DiskFill {
+            dir,
+            bytes,
+            volume,
+            headroom,
+        } => {
+            let (dir, bytes, volume, headroom) = (dir.clone(), *bytes, volume.clone(), *headroom);
+            let filled = tokio::task::spawn_blocking(move || {
+                super::diskfill::fill(&dir, bytes, volume.as_deref(), headroom)
+            })
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
+            let id = svc.stresses.start("disk-fill");
+            stress = Some(id);
+            svc.stresses.set_fill(id, filled);
         }
-    }
-    let stress = match &req.action {
-        ChaosAction::CpuStress { .. } => Some("cpu-stress"),
-        ChaosAction::MemoryStress { .. } => Some("memory-stress"),
-        ChaosAction::DiskFill { .. } => Some("disk-fill"),
-        _ => None,
-    };
-    if let Some(name) = stress {
-        svc.stress.push(name.to_string());
     }
     if let Some(ms) = req.duration_ms {
         let d2 = d.clone();
@@ -1260,7 +1250,7 @@ async fn chaos(
             let mut envs = d2.envs.lock().await;
             if let Ok((spec, svc)) = find_service(&mut envs, &id2, &name2) {
                 let spec = spec.clone();
-                let _ = end_action(&d2, &spec, svc, &req.action).await;
+                let _ = end_action(&d2, &spec, svc, &req.action, stress).await;
             }
         });
     }
@@ -1282,19 +1272,6 @@ fn stress_process(args: Vec<String>, program: &str) -> ProcessSpec {
         engine_user: true,
         log: "/dev/null".into(),
     }
-}
-
-fn fill_file(path: &std::path::Path, size: u64) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::File::create(path)?;
-    let block = vec![0u8; 1024 * 1024];
-    let mut left = size;
-    while left > 0 {
-        let n = left.min(block.len() as u64) as usize;
-        f.write_all(&block[..n])?;
-        left -= n as u64;
-    }
-    f.sync_all()
 }
 
 async fn recover(
