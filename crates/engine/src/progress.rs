@@ -84,6 +84,9 @@ pub enum BranchEvent {
         status: String,
         /// Wall time.
         duration: Duration,
+        /// The branch's log file (empty when it has none, e.g. skipped).
+        #[serde(default)]
+        log: String,
     },
 }
 

@@ -147,7 +147,9 @@ impl Progress for Live {
                 match state {
                     BranchEvent::Starting => self.start(key, format!("{suite}/{branch} forking")),
                     BranchEvent::Running => self.update(&key, format!("{suite}/{branch} running")),
-                    BranchEvent::Finished { status, duration } => self.finish(
+                    BranchEvent::Finished {
+                        status, duration, ..
+                    } => self.finish(
                         &key,
                         format!(
                             "  {:<8} {suite}/{branch} ({})",

@@ -1,10 +1,11 @@
 //! The dashboard's HTML, rendered on the server: the page, and its live part (the checkpoint
-//! tree as SVG and the selected environment's services) that the page's script re-fetches
-//! after each event of the feed.
+//! tree as SVG, the selected environment's services and actions, the test runs) that the
+//! page's script re-fetches after each event of the feed.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use super::runs::{self, Run};
 use crate::state::State;
 use crate::status::{EnvReport, ServiceReport, StatusReport};
 
@@ -13,18 +14,26 @@ const CSS: &str = include_str!("assets/dashboard.css");
 const JS: &str = include_str!("assets/dashboard.js");
 
 /// Column width and row height of the tree picture, in pixels.
-const COL: f64 = 190.0;
+const COL: f64 = 150.0;
 const ROW: f64 = 44.0;
-const NODE_W: f64 = 160.0;
+const NODE_W: f64 = 128.0;
 const NODE_H: f64 = 24.0;
 const MARGIN: f64 = 12.0;
 
-/// What the page shows: the daemon's status report and the checkpoint records.
+/// Test runs shown on the page.
+const RUNS_SHOWN: usize = 5;
+
+/// What the page shows: the daemon's status report, the checkpoint records, the manifest's
+/// suites and the test runs seen.
 pub struct Snapshot {
     /// Environments and their services.
     pub report: StatusReport,
     /// Checkpoints and tags.
     pub state: State,
+    /// The manifest's test suites.
+    pub suites: Vec<String>,
+    /// Test runs, newest first.
+    pub runs: Vec<Run>,
 }
 
 /// The environment shown: the one named `want` (id or name), else HEAD, else the first.
@@ -49,27 +58,41 @@ pub fn page(s: &Snapshot, want: Option<&str>) -> String {
          <title>vers · {p}</title><link rel=\"icon\" href=\"data:,\"><style>{CSS}</style></head>\
          <body><header><h1>vers <span class=\"project\">{p}</span></h1>\
          <span id=\"live\" class=\"live\">connecting…</span></header>\
-         <main id=\"view\">{view}</main><script>{JS}</script></body></html>\n",
+         <main class=\"nolog\"><div id=\"view\">{view}</div>\
+         <section id=\"logs\" class=\"logs\" hidden><div class=\"bar\"><h2>Log of \
+         <span id=\"logname\"></span></h2><span class=\"grow\"></span>\
+         <label><input type=\"checkbox\" id=\"logfollow\" checked> follow</label>\
+         <button type=\"button\" id=\"logclose\">Close</button></div>\
+         <pre id=\"logtext\" class=\"logtext\"></pre></section></main>\
+         <dialog id=\"dialog\"><form method=\"dialog\" id=\"dialogform\"><h2 id=\"dialogtitle\"></h2>\
+         <div id=\"dialogbody\"></div><p id=\"dialogerror\" class=\"error\"></p>\
+         <div class=\"buttons\"><button type=\"button\" id=\"dialogcancel\">Cancel</button>\
+         <button type=\"submit\" id=\"dialogok\">OK</button></div></form></dialog>\
+         <div id=\"toast\" class=\"toast\" hidden></div>\
+         <script>{JS}</script></body></html>\n",
         p = esc(project),
         view = view(s, want),
     )
 }
 
-/// The live part: the tree and the selected environment's services.
+/// The live part: the tree, the selected environment's services and actions, the test runs,
+/// and (for the script) what the action dialogs offer.
 pub fn view(s: &Snapshot, want: Option<&str>) -> String {
     let sel = selected(s, want);
     let mut out = String::new();
     let _ = write!(
         out,
-        "<section class=\"tree\"><h2>Checkpoint tree</h2><div class=\"scroll\">{}</div></section>",
+        "<section class=\"tree\"><h2>Checkpoint tree <span class=\"hint\">click a branch to \
+         show it, a checkpoint to branch from it</span></h2><div class=\"scroll\">{}</div></section>",
         tree_svg(s, sel.map(|e| e.id.as_str()))
     );
     match sel {
         Some(env) => {
             let _ = write!(
                 out,
-                "<section class=\"services\" data-selected=\"{id}\"><h2>Services of \
-                 <span class=\"envname\">{name}</span> <span class=\"pill {cls}\">{st}</span>{head}</h2>{table}</section>",
+                "<section class=\"services\" data-selected=\"{id}\"><div class=\"bar\"><h2>Services of \
+                 <span class=\"envname\">{name}</span> <span class=\"pill {cls}\">{st}</span>{head}</h2>\
+                 <span class=\"grow\"></span>{actions}</div><div class=\"tablewrap\">{table}</div></section>",
                 id = esc(&env.id),
                 name = esc(&env.name),
                 cls = state_class(&env.status),
@@ -79,6 +102,7 @@ pub fn view(s: &Snapshot, want: Option<&str>) -> String {
                 } else {
                     ""
                 },
+                actions = actions(s, env),
                 table = services_table(&env.services),
             );
         }
@@ -87,13 +111,190 @@ pub fn view(s: &Snapshot, want: Option<&str>) -> String {
              yet: <code>vers up</code> starts the root environment.</p></section>",
         ),
     }
+    out.push_str(&runs_html(&s.runs));
+    let _ = write!(
+        out,
+        "<script type=\"application/json\" id=\"meta\">{}</script>",
+        meta(s, sel)
+    );
+    out
+}
+
+/// The buttons of the actions on the selected environment (faults act on HEAD only).
+fn actions(s: &Snapshot, env: &EnvReport) -> String {
+    let mut a = String::from("<div class=\"actions\">");
+    let button = |a: &mut String, action: &str, label: &str, class: &str| {
+        let _ = write!(
+            a,
+            "<button type=\"button\" class=\"{class}\" data-action=\"{action}\">{label}</button>"
+        );
+    };
+    button(&mut a, "branch", "Branch…", "");
+    button(&mut a, "commit", "Commit…", "");
+    if !env.head {
+        button(&mut a, "checkout", "Check out", "");
+    }
+    if !s.suites.is_empty() {
+        button(&mut a, "test", "Run tests…", "");
+    }
+    if env.head && !env.services.is_empty() {
+        button(&mut a, "inject", "Inject fault…", "warn");
+        if env.services.iter().any(|x| !x.faults.is_empty()) {
+            button(&mut a, "recover", "Recover", "");
+        }
+    }
+    button(&mut a, "delete", "Delete…", "danger");
+    a.push_str("</div>");
+    a
+}
+
+/// What the action dialogs offer, as JSON for the page's script: the selected environment,
+/// the checkpoints to branch from, the suites and services.
+fn meta(s: &Snapshot, sel: Option<&EnvReport>) -> String {
+    let mut cps: Vec<_> = s.state.checkpoints.values().collect();
+    cps.sort_by_key(|c| std::cmp::Reverse((c.created, c.id.clone())));
+    let checkpoints: Vec<_> = cps
+        .iter()
+        .map(|c| serde_json::json!({"id": c.id, "name": c.name}))
+        .collect();
+    let value = serde_json::json!({
+        "env": sel.map(|e| serde_json::json!({
+            "id": e.id,
+            "name": e.name,
+            "head": e.head,
+            "parent": e.parent_checkpoint,
+            "services": e.services.iter().map(|x| &x.name).collect::<Vec<_>>(),
+        })),
+        "checkpoints": checkpoints,
+        "suites": s.suites,
+    });
+    // Inside <script>: no `<` may close it early.
+    value.to_string().replace('<', "\\u003c")
+}
+
+fn run_class(status: &str) -> &'static str {
+    match status {
+        "passed" | "finished" => "ok",
+        "failed" | "timeout" | "error" => "bad",
+        "running" | "starting" => "warn",
+        _ => "idle",
+    }
+}
+
+fn human_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    }
+}
+
+/// The test runs: per suite "x/y branches passed", per branch status, duration and log tail.
+fn runs_html(all: &[Run]) -> String {
+    let mut out = String::from("<section class=\"runs\"><h2>Test runs</h2>");
+    if all.is_empty() {
+        out.push_str(
+            "<p class=\"empty\">No test run since the dashboard started: <code>vers test</code> \
+             or <em>Run tests…</em> shows one here, branch by branch.</p>",
+        );
+    }
+    for run in all.iter().take(RUNS_SHOWN) {
+        let outcome = if run.outcome == "finished" {
+            match &run.report {
+                Some(r) if r.all_passed() => "passed",
+                Some(_) => "failed",
+                None => "finished",
+            }
+        } else {
+            run.outcome.as_str()
+        };
+        let took = run
+            .ended_ms
+            .map(|e| format!(" · {}", human_ms(e.saturating_sub(run.started_ms))))
+            .unwrap_or_default();
+        let junit = if run.report.is_some() {
+            format!(
+                " · <a class=\"junit\" data-href=\"/ui/runs/{}/junit.xml\" target=\"_blank\">JUnit</a>",
+                esc(&run.id)
+            )
+        } else {
+            String::new()
+        };
+        let _ = write!(
+            out,
+            "<div class=\"run\" data-run=\"{id}\" data-outcome=\"{outcome}\"><div class=\"runhead\">\
+             <span class=\"pill {cls}\">{outcome}</span> <b>{op}</b> <span class=\"dim\">started \
+             <time data-ms=\"{at}\"></time>{took}</span>{junit}</div>",
+            id = esc(&run.id),
+            cls = run_class(outcome),
+            op = esc(&run.op),
+            at = run.started_ms,
+        );
+        if let Some(e) = &run.error {
+            let _ = write!(out, "<p class=\"error\">{}</p>", esc(e));
+        }
+        for suite in &run.suites {
+            let (passed, total) = suite.tally();
+            let done = suite.branches.iter().all(|b| b.duration_ms.is_some());
+            let cls = if !done {
+                "warn"
+            } else if passed == total {
+                "ok"
+            } else {
+                "bad"
+            };
+            let _ = write!(
+                out,
+                "<div class=\"suite\" data-suite=\"{name}\"><div class=\"suitehead\"><b>{name}</b> \
+                 <span class=\"tally {cls}\">{passed}/{total} branches passed</span></div><table class=\"branches\"><tbody>",
+                name = esc(&suite.name),
+            );
+            for b in &suite.branches {
+                let log = match &b.log {
+                    Some(path) => {
+                        let tail = runs::tail(path);
+                        format!(
+                            "<details data-key=\"{k}\"><summary>log</summary><pre>{t}</pre></details>",
+                            k = esc(&format!("{}/{}/{}", run.id, suite.name, b.name)),
+                            t = if tail.is_empty() {
+                                "<span class=\"dim\">(empty)</span>".to_string()
+                            } else {
+                                esc(&tail)
+                            },
+                        )
+                    }
+                    None => String::new(),
+                };
+                let _ = write!(
+                    out,
+                    "<tr data-branch=\"{n}\" data-status=\"{st}\"><td class=\"st\"><span class=\"pill {cls}\">{st}</span></td>\
+                     <td class=\"name\">{n}{msg}</td><td class=\"dur\">{dur}</td><td class=\"log\">{log}</td></tr>",
+                    n = esc(&b.name),
+                    st = esc(&b.status),
+                    cls = run_class(&b.status),
+                    msg = b
+                        .message
+                        .as_deref()
+                        .filter(|_| b.status != "passed")
+                        .map(|m| format!("<div class=\"dim msg\">{}</div>", esc(m)))
+                        .unwrap_or_default(),
+                    dur = b.duration_ms.map(human_ms).unwrap_or_else(|| "…".into()),
+                );
+            }
+            out.push_str("</tbody></table></div>");
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</section>");
     out
 }
 
 fn services_table(services: &[ServiceReport]) -> String {
     let mut t = String::from(
         "<table><thead><tr><th>Service</th><th>Template</th><th>State</th><th>Health</th>\
-         <th>Address</th><th>Host endpoint</th><th>Faults</th></tr></thead><tbody>",
+         <th>Address</th><th>Host endpoint</th><th>Faults</th><th></th></tr></thead><tbody>",
     );
     for svc in services {
         let version = svc
@@ -114,7 +315,8 @@ fn services_table(services: &[ServiceReport]) -> String {
             t,
             "<tr data-service=\"{n}\"><td class=\"name\">{n}</td><td>{tpl}{version}</td>\
              <td><span class=\"pill {sc}\">{st}</span></td><td><span class=\"pill {hc}\">{h}</span></td>\
-             <td><code>{addr}:{port}</code></td><td>{host}</td><td>{faults}</td></tr>",
+             <td><code>{addr}:{port}</code></td><td>{host}</td><td>{faults}</td>\
+             <td><button type=\"button\" class=\"small\" data-action=\"logs\" data-service=\"{n}\">Log</button></td></tr>",
             n = esc(&svc.name),
             tpl = esc(&svc.template),
             sc = state_class(&svc.state),
@@ -131,7 +333,7 @@ fn services_table(services: &[ServiceReport]) -> String {
         );
     }
     if services.is_empty() {
-        t.push_str("<tr><td colspan=\"7\" class=\"empty\">no services</td></tr>");
+        t.push_str("<tr><td colspan=\"8\" class=\"empty\">no services</td></tr>");
     }
     t.push_str("</tbody></table>");
     t
@@ -172,6 +374,8 @@ enum Kind {
 
 #[derive(Debug, Clone)]
 struct Node {
+    /// Checkpoint or environment id (empty for the root).
+    id: String,
     label: String,
     title: String,
     tags: Vec<String>,
@@ -183,6 +387,7 @@ struct Node {
 /// each environment under the checkpoint it was forked from.
 fn nodes(s: &Snapshot, selected: Option<&str>) -> Vec<Node> {
     let mut nodes = vec![Node {
+        id: String::new(),
         label: "root".into(),
         title: s.report.project.clone(),
         tags: Vec::new(),
@@ -195,6 +400,7 @@ fn nodes(s: &Snapshot, selected: Option<&str>) -> Vec<Node> {
     for c in &cps {
         index.insert(c.id.as_str(), nodes.len());
         nodes.push(Node {
+            id: c.id.clone(),
             label: c.name.clone(),
             title: format!(
                 "checkpoint {} ({}){}",
@@ -240,6 +446,7 @@ fn nodes(s: &Snapshot, selected: Option<&str>) -> Vec<Node> {
             .any(|s| s.health == "unhealthy" || s.state == "failed");
         let me = nodes.len();
         nodes.push(Node {
+            id: e.id.clone(),
             label: e.name.clone(),
             title: format!(
                 "environment {} ({}), {}{}",
@@ -332,7 +539,11 @@ fn tree_svg(s: &Snapshot, selected: Option<&str>) -> String {
         let (x, y) = xy(i);
         let (class, data, head) = match &n.kind {
             Kind::Root => ("node root".to_string(), String::new(), false),
-            Kind::Checkpoint => ("node checkpoint".to_string(), String::new(), false),
+            Kind::Checkpoint => (
+                "node checkpoint".to_string(),
+                format!(" data-checkpoint=\"{}\"", esc(&n.id)),
+                false,
+            ),
             Kind::Env {
                 id,
                 status,
@@ -361,7 +572,7 @@ fn tree_svg(s: &Snapshot, selected: Option<&str>) -> String {
             name = esc(&n.label),
             title = esc(&n.title),
             r = if n.kind == Kind::Checkpoint { 4 } else { 12 },
-            label = esc(&shorten(&n.label, 20)),
+            label = esc(&shorten(&n.label, 17)),
         );
         if head {
             let _ = write!(
@@ -375,7 +586,7 @@ fn tree_svg(s: &Snapshot, selected: Option<&str>) -> String {
                 svg,
                 "<text class=\"tags\" x=\"10\" y=\"{}\">tag {}</text>",
                 NODE_H + 11.0,
-                esc(&shorten(&n.tags.join(", "), 24))
+                esc(&shorten(&n.tags.join(", "), 20))
             );
         }
         svg.push_str("</g>");
@@ -474,6 +685,8 @@ mod tests {
                 warnings: Vec::new(),
             },
             state,
+            suites: vec!["api".into()],
+            runs: Vec::new(),
         }
     }
 
@@ -526,5 +739,55 @@ mod tests {
         assert!(page.starts_with("<!doctype html>"));
         assert!(page.contains("<title>vers · shop</title>"));
         assert!(page.len() < 200_000);
+    }
+
+    #[test]
+    fn the_view_shows_runs_actions_and_dialog_data() {
+        let mut s = snapshot();
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("declined.log");
+        std::fs::write(&log, "expected 402, got 500 <b>\n").unwrap();
+        let runs = runs::Runs::default();
+        runs.apply(
+            &serde_json::json!({"type": "operation", "op": "test", "run": "r1",
+            "outcome": "started", "at_ms": 1}),
+        );
+        for (b, status) in [("create", "passed"), ("declined", "failed")] {
+            runs.apply(
+                &serde_json::json!({"type": "progress", "run": "r1", "at_ms": 2,
+                "event": {"kind": "branch", "data": {"suite": "api", "branch": b, "state": {"Finished":
+                  {"status": status, "duration": {"secs": 2, "nanos": 0},
+                   "log": log.display().to_string()}}}}}),
+            );
+        }
+        runs.apply(
+            &serde_json::json!({"type": "progress", "run": "r1", "at_ms": 3,
+            "event": {"kind": "branch", "data": {"suite": "web", "branch": "home", "state": "Running"}}}),
+        );
+        s.runs = runs.list();
+        let html = view(&s, None);
+        assert!(html.contains("1/2 branches passed"), "{html}");
+        assert!(html.contains("0/1 branches passed"), "{html}");
+        assert!(
+            html.contains("data-branch=\"declined\" data-status=\"failed\""),
+            "{html}"
+        );
+        assert!(html.contains("expected 402, got 500 &lt;b&gt;"), "{html}");
+        assert!(html.contains("2.0 s"), "{html}");
+        assert!(!html.contains("JUnit"), "no report yet: {html}");
+        // HEAD: faults offered; another environment: check out instead.
+        assert!(html.contains("data-action=\"inject\""));
+        assert!(html.contains("data-action=\"recover\""));
+        assert!(!html.contains("data-action=\"checkout\""));
+        assert!(view(&s, Some("other")).contains("data-action=\"checkout\""));
+        assert!(html.contains("data-checkpoint=\"c2\""));
+        let meta = html.split("id=\"meta\">").nth(1).unwrap();
+        let meta = meta.split("</script>").next().unwrap();
+        let meta: serde_json::Value = serde_json::from_str(meta).unwrap();
+        assert_eq!(meta["env"]["id"], "e2");
+        assert_eq!(meta["env"]["services"][0], "db<x>");
+        assert_eq!(meta["checkpoints"][0]["name"], "migrated");
+        assert_eq!(meta["suites"][0], "api");
+        assert!(!html.contains("\"db<x>\""), "no raw < inside the script");
     }
 }

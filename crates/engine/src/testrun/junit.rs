@@ -24,6 +24,15 @@ fn tail(text: &str) -> &str {
 
 /// Writes the JUnit report of `report` to `path`.
 pub fn write(report: &TestReport, project_name: &str, path: &Path) -> Result<(), EngineError> {
+    let xml = render(report, project_name)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
+    }
+    std::fs::write(path, xml).map_err(|e| EngineError::io(path, e))
+}
+
+/// The JUnit XML of `report` (the dashboard serves it for each run).
+pub fn render(report: &TestReport, project_name: &str) -> Result<String, EngineError> {
     let mut junit = Report::new(format!("vers: {project_name}"));
     for suite in &report.suites {
         let mut ts = TestSuite::new(suite.name.clone());
@@ -53,13 +62,9 @@ pub fn write(report: &TestReport, project_name: &str, path: &Path) -> Result<(),
         }
         junit.add_test_suite(ts);
     }
-    let xml = junit
+    junit
         .to_string()
-        .map_err(|e| EngineError::Failed(format!("rendering JUnit XML: {e}")))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
-    }
-    std::fs::write(path, xml).map_err(|e| EngineError::io(path, e))
+        .map_err(|e| EngineError::Failed(format!("rendering JUnit XML: {e}")))
 }
 
 #[cfg(test)]

@@ -230,6 +230,7 @@ fn skipped_suite(stack: &Stack, suite: &PlannedSuite, progress: &dyn Progress) -
                 state: BranchEvent::Finished {
                     status: "skipped".into(),
                     duration: Duration::ZERO,
+                    log: String::new(),
                 },
             });
             BranchResult {
@@ -458,6 +459,7 @@ async fn run_branch(
             state: BranchEvent::Finished {
                 status: r.status.clone(),
                 duration: began.elapsed(),
+                log: r.log.clone(),
             },
         });
         r
