@@ -257,3 +257,46 @@ fn each_version_runs_its_own_code_on_the_same_host_port() {
         "its code snapshots are left behind"
     );
 }
+
+#[test]
+fn a_deployment_comes_back_on_its_port_when_its_daemon_died() {
+    let p = TempProject::new(APP_STACK);
+    p.write("web/server.py", SERVER);
+    p.write("web/message.txt", "old\n");
+    p.ok(&["up"]);
+    let v1 = p.json(&["deploy", "demo", "--json"]);
+    let ep = web(&v1);
+    assert_eq!(get(&ep), "old");
+
+    let pid = std::fs::read_to_string(p.path().join(".vers/daemon.pid")).unwrap();
+    let pid = pid.trim().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "daemon {pid} still alive"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_ne!(get(&ep), "old", "answered with no daemon to forward");
+
+    // The next command starts a daemon, which starts the deployment again on its port.
+    p.ok(&["deployments", "--json"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while get(&ep) != "old" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not back on {ep}: {}",
+            p.ok(&["deployments", "--json"])
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let list = p.json(&["deployments", "--json"]);
+    assert_eq!(list["deployments"][0]["state"], "running", "{list}");
+    assert_eq!(web(&list["deployments"][0]), ep, "{list}");
+}

@@ -665,13 +665,61 @@ pub fn expired(project: &crate::project::Project, now: u64) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The daemon's reaper: once a second, removes the previews past their TTL (processes,
+/// Starts again, on its own data volume and its remembered host ports, the current version
+/// of every deployment whose processes are gone (the daemon that ran them died: a reboot, a
+/// kill): each one's name, or why it could not start.
+pub async fn restart_stopped(stack: &Stack) -> Vec<Result<String, EngineError>> {
+    let Ok(st) = state::read(&stack.project.state_dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for d in st.deployments.values() {
+        let Some(v) = d.version(d.current) else {
+            continue;
+        };
+        let Some(rec) = v.env.as_ref().and_then(|id| st.envs.get(id)) else {
+            continue;
+        };
+        if rec.status == EnvStatus::Stopped {
+            out.push(restart_one(stack, d, v, rec).await.map(|_| d.name.clone()));
+        }
+    }
+    out
+}
+
+async fn restart_one(
+    stack: &Stack,
+    d: &Deployment,
+    v: &DeployVersion,
+    rec: &state::EnvRecord,
+) -> Result<(), EngineError> {
+    let vstack = stack_of(stack, v);
+    let mut ctx = vstack.env_context(&rec.id, &rec.name, &rec.matrix, BTreeMap::new());
+    ctx.host_ports = free_ports(&d.ports, &crate::progress::Silent);
+    let engines = environment::preflight(&ctx, &rec.services)?;
+    vstack
+        .boot(&ctx, &rec.services, &engines, &crate::progress::Silent)
+        .await?;
+    let ports = host_ports_of(stack, &rec.id).await?;
+    let mut g = state::lock(&stack.project.state_dir)?;
+    if let Some(e) = g.state.envs.get_mut(&rec.id) {
+        e.status = EnvStatus::Running;
+    }
+    if let Some(d) = g.state.deployments.get_mut(&d.name) {
+        d.ports = ports;
+    }
+    g.save()
+}
+
+/// The daemon's reaper: first starts again the deployments a dead daemon left stopped
+/// ([`restart_stopped`]), then once a second removes the previews past their TTL (processes,
 /// namespaces, data), whether or not any command runs.
 pub async fn reap_expired(project: crate::project::Project) {
+    let mut restarted = false;
     loop {
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         let names = expired(&project, now());
-        if names.is_empty() {
+        if names.is_empty() && restarted {
             continue;
         }
         let manifest = vers_manifest::load(&project.manifest_path)
@@ -686,6 +734,15 @@ pub async fn reap_expired(project: crate::project::Project) {
         for name in names {
             if let Err(e) = remove(&stack, &name).await {
                 eprintln!("removing expired preview {name}: {e}");
+            }
+        }
+        if !restarted {
+            restarted = true;
+            for r in restart_stopped(&stack).await {
+                match r {
+                    Ok(name) => eprintln!("restarted deployment {name}"),
+                    Err(e) => eprintln!("restarting a deployment: {e}"),
+                }
             }
         }
     }
