@@ -61,6 +61,7 @@ services:
   echo:
     build: ./echo
     command: python3 echo.py
+    ports: ["7000"]
     healthcheck:
       command: python3 -c "import socket; socket.create_connection(('127.0.0.1', 7000))"
 YAML
