@@ -35,6 +35,7 @@ mod service;
 mod stats;
 mod traffic;
 mod view;
+mod zerocopy;
 
 pub use error::ProxyError;
 pub use fault::{Fault, FaultId, FaultKind};

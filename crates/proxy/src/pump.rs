@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rand::Rng;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
 use crate::fault::FaultId;
@@ -19,6 +20,7 @@ use crate::registry::FaultRegistry;
 use crate::service::Shared;
 use crate::traffic::{ConnTap, PeerTally};
 use crate::view::ConnFaults;
+use crate::zerocopy::{self, Spliced};
 
 /// Read buffer size per direction.
 const BUF_SIZE: usize = 32 * 1024;
@@ -221,14 +223,30 @@ pub(crate) async fn to_backend<R, W>(
     injected: Option<mpsc::Sender<Injected>>,
 ) -> io::Result<Flow>
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin + AsRef<TcpStream>,
+    W: AsyncWrite + Unpin + AsRef<TcpStream>,
 {
     let mut faults = FaultCache::new(&shared.registry, peer);
     let mut out = FaultyWriter::new(Direction::ToBackend, tap.tally());
     let mut framer = RequestFramer::new();
+    let mut pipe = zerocopy::Pipe::lazy();
     let mut buf = vec![0u8; BUF_SIZE];
     loop {
+        faults.refresh();
+        if faults.view.clear && !tap.reads_bytes() && (injected.is_none() || framer.at_boundary()) {
+            let src = AsRef::<TcpStream>::as_ref(&*reader);
+            let dst = AsRef::<TcpStream>::as_ref(&*writer);
+            let count = |n: usize| out.count(shared, n);
+            match zerocopy::splice_while_clear(&mut pipe, src, dst, &mut faults, &count).await? {
+                Spliced::Eof => {
+                    drop(injected);
+                    let _ = writer.shutdown().await;
+                    return Ok(Flow::Eof);
+                }
+                Spliced::Faulted { moved: true } => framer.forwarded_raw(),
+                Spliced::Faulted { moved: false } | Spliced::Unavailable => {}
+            }
+        }
         let n = reader.read(&mut buf).await?;
         if n == 0 {
             drop(injected);
@@ -296,13 +314,29 @@ pub(crate) async fn to_client<R, W>(
     mut injected: Option<mpsc::Receiver<Injected>>,
 ) -> io::Result<Flow>
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin + AsRef<TcpStream>,
+    W: AsyncWrite + Unpin + AsRef<TcpStream>,
 {
     let mut faults = FaultCache::new(&shared.registry, peer);
     let mut out = FaultyWriter::new(Direction::ToClient, tap.tally());
+    let mut pipe = zerocopy::Pipe::lazy();
     let mut buf = vec![0u8; BUF_SIZE];
     loop {
+        faults.refresh();
+        if faults.view.clear
+            && !tap.reads_bytes()
+            && injected.as_ref().is_none_or(|rx| rx.is_empty())
+        {
+            let src = AsRef::<TcpStream>::as_ref(&*reader);
+            let dst = AsRef::<TcpStream>::as_ref(&*writer);
+            let count = |n: usize| out.count(shared, n);
+            if zerocopy::splice_while_clear(&mut pipe, src, dst, &mut faults, &count).await?
+                == Spliced::Eof
+            {
+                let _ = writer.shutdown().await;
+                return Ok(Flow::Eof);
+            }
+        }
         let n = match injected.as_mut() {
             None => reader.read(&mut buf).await?,
             Some(rx) => tokio::select! {

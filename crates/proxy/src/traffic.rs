@@ -351,6 +351,12 @@ pub(crate) struct ConnTap {
 }
 
 impl ConnTap {
+    /// Whether the tap reads the bytes of the connection (HTTP requests and responses while
+    /// recording), so they must pass through user space rather than be spliced.
+    pub(crate) fn reads_bytes(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// The client's tally, which the pumps add bytes to.
     pub(crate) fn tally(&self) -> Arc<PeerTally> {
         Arc::clone(&self.tally)
