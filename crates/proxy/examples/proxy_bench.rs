@@ -201,9 +201,15 @@ async fn alternated(
     rounds: usize,
 ) -> std::io::Result<(f64, f64)> {
     let (mut xs, mut ys) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        xs.push(throughput(a, exchange).await?);
-        ys.push(throughput(b, exchange).await?);
+    for round in 0..rounds {
+        // Alternate which goes first, so neither gains from the order.
+        if round % 2 == 0 {
+            xs.push(throughput(a, exchange).await?);
+            ys.push(throughput(b, exchange).await?);
+        } else {
+            ys.push(throughput(b, exchange).await?);
+            xs.push(throughput(a, exchange).await?);
+        }
     }
     xs.sort_by(f64::total_cmp);
     ys.sort_by(f64::total_cmp);
@@ -226,7 +232,7 @@ async fn start_proxy(
 
 /// Throughput with and without traffic recording, TCP and HTTP.
 async fn recording_cost(direct: SocketAddr, exchange: &Exchange) -> std::io::Result<()> {
-    const ROUNDS: usize = 5;
+    const ROUNDS: usize = 6;
     let (_on, on) = start_proxy(direct, false, true).await?;
     let (_off, off) = start_proxy(direct, false, false).await?;
     let (rec, plain) = alternated(on, off, exchange, ROUNDS).await?;

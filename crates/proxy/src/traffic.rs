@@ -488,8 +488,28 @@ fn is_identifier(segment: &str) -> bool {
     let token = segment
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    // Prefixed ids (`cus_9f2k3...`, `ord-000123`) and other long tokens with digits.
-    token && digits >= 3 && segment.len() >= 8
+    if !token {
+        return false;
+    }
+    // Prefixed random ids (`cus_Xggsv2rWxI...`, `ch_3MmlLrLk...`): a short lowercase prefix,
+    // then one run of letters and digits with a digit or a capital in it.
+    if let Some((prefix, rest)) = segment.split_once('_') {
+        let random = rest.len() >= 8
+            && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+            && rest
+                .bytes()
+                .any(|b| b.is_ascii_digit() || b.is_ascii_uppercase());
+        if (1..=8).contains(&prefix.len())
+            && prefix.bytes().all(|b| b.is_ascii_lowercase())
+            && random
+        {
+            return true;
+        }
+    }
+    // Other long tokens with digits (`ord-000123`), or long mixed-case random ones.
+    let upper = segment.bytes().filter(u8::is_ascii_uppercase).count();
+    (digits >= 3 && segment.len() >= 8)
+        || (segment.len() >= 16 && upper > 0 && upper < segment.len())
 }
 
 #[cfg(test)]
@@ -508,6 +528,18 @@ mod tests {
             "/v1/charges/{id}"
         );
         assert_eq!(path_template("/v1/health"), "/v1/health");
+        assert_eq!(
+            path_template("/v1/customers/cus_Xggsv2rWxIXIIWaNbbcumytT"),
+            "/v1/customers/{id}"
+        );
+        assert_eq!(
+            path_template("/v1/payment_methods/pm_card_visa/attach"),
+            "/v1/payment_methods/pm_card_visa/attach"
+        );
+        assert_eq!(
+            path_template("/google/.well-known/openid-configuration"),
+            "/google/.well-known/openid-configuration"
+        );
         assert_eq!(
             path_template("/api/v2/items/deadbeef01"),
             "/api/v2/items/{id}"

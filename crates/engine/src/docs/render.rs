@@ -18,11 +18,9 @@ pub fn markdown(d: &IntegrationDocs) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Integration: {}\n", d.project);
     match &d.run {
-        Some(run) => {
-            let _ = writeln!(
-                out,
-                "Written by `vers docs` from `vers-integration.yaml` and the traffic the stack's proxies recorded during test run `{run}`. Regenerate it instead of editing it.\n"
-            );
+        Some(_) => {
+            // The run id is a time: it stays out of the body (`--json` names it).
+            out.push_str("Written by `vers docs` from `vers-integration.yaml` and the traffic the stack's proxies recorded during a test run (`vers docs --json` names it). Regenerate it instead of editing it.\n\n");
         }
         None => {
             let _ = writeln!(
@@ -186,6 +184,9 @@ fn cell(text: &str) -> String {
 }
 
 fn statuses(map: &std::collections::BTreeMap<u16, u64>) -> String {
+    if map.is_empty() {
+        return "—".into();
+    }
     map.iter()
         .map(|(s, n)| {
             let s = if *s == 0 {
