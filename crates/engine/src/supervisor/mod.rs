@@ -2,9 +2,16 @@
 //! forward of the project's environments, reachable over a unix socket with HTTP+JSON.
 
 pub mod access;
+mod chaos;
 pub mod client;
 pub mod diskfill;
+mod environments;
+mod forwards;
+mod probes;
 pub mod protocol;
 pub mod server;
+mod services;
 pub mod start;
+mod state;
 pub mod stress;
+mod traffic;

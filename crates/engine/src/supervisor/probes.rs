@@ -1,0 +1,219 @@
+//! Health probes run inside an environment's network namespace: a command, a TCP connect,
+//! a byte exchange, or an HTTP GET.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::Json;
+use tokio::net::TcpStream;
+use vers_runtime::spawn::{self, SpawnSpec};
+
+use super::protocol::*;
+use super::services::spawn_spec;
+use super::state::*;
+
+pub(super) async fn probe(
+    State(d): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    Json(req): Json<ProbeRequest>,
+) -> Result<Json<ProbeResult>, ApiError> {
+    // The environment is locked only to read what the probe needs: probes of one
+    // environment run side by side and never hold up its other requests.
+    let (spec, handle) = {
+        let env = d.env(&id).await?;
+        let rt = env
+            .rt
+            .as_ref()
+            .ok_or_else(|| internal("environment runtime is gone"))?;
+        (env.spec.clone(), rt.handle())
+    };
+    let limit = Duration::from_millis(req.timeout_ms.max(1));
+    let result = match req.probe {
+        ProbeSpec::Exec(p) => exec_probe(&d, &spec, &p, limit).await,
+        ProbeSpec::Tcp { addr, port } => {
+            let fut = handle.spawn(async move {
+                tokio::time::timeout(limit, TcpStream::connect((addr, port))).await
+            });
+            match fut.await {
+                Ok(Ok(Ok(_))) => ProbeResult {
+                    healthy: true,
+                    detail: String::new(),
+                },
+                Ok(Ok(Err(e))) => ProbeResult {
+                    healthy: false,
+                    detail: format!("connect {addr}:{port}: {e}"),
+                },
+                _ => ProbeResult {
+                    healthy: false,
+                    detail: format!("connect {addr}:{port}: timed out"),
+                },
+            }
+        }
+        ProbeSpec::Exchange {
+            addr,
+            port,
+            send,
+            expect_at,
+            expect,
+        } => {
+            let fut = handle.spawn(async move {
+                tokio::time::timeout(limit, exchange(addr, port, &send, expect_at, &expect)).await
+            });
+            match fut.await {
+                Ok(Ok(Ok(()))) => ProbeResult {
+                    healthy: true,
+                    detail: String::new(),
+                },
+                Ok(Ok(Err(e))) => ProbeResult {
+                    healthy: false,
+                    detail: e,
+                },
+                _ => ProbeResult {
+                    healthy: false,
+                    detail: format!("{addr}:{port}: no answer in time"),
+                },
+            }
+        }
+        ProbeSpec::Http {
+            addr,
+            port,
+            path,
+            headers,
+        } => {
+            let fut = handle.spawn(async move {
+                tokio::time::timeout(limit, http_get(addr, port, &path, &headers)).await
+            });
+            match fut.await {
+                Ok(Ok(Ok(code))) if (200..300).contains(&code) => ProbeResult {
+                    healthy: true,
+                    detail: format!("HTTP {code}"),
+                },
+                Ok(Ok(Ok(code))) => ProbeResult {
+                    healthy: false,
+                    detail: format!("HTTP {code}"),
+                },
+                Ok(Ok(Err(e))) => ProbeResult {
+                    healthy: false,
+                    detail: e,
+                },
+                _ => ProbeResult {
+                    healthy: false,
+                    detail: "timed out".into(),
+                },
+            }
+        }
+    };
+    Ok(Json(result))
+}
+
+async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration) -> ProbeResult {
+    let spec = spawn_spec(d, env, p, None);
+    let spec = SpawnSpec {
+        stdout: None,
+        stderr: None,
+        ..spec
+    };
+    let mut cmd = match spawn::spawn_command(&spec) {
+        Ok(c) => c,
+        Err(e) => {
+            return ProbeResult {
+                healthy: false,
+                detail: e.to_string(),
+            }
+        }
+    };
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    match tokio::time::timeout(limit, cmd.output()).await {
+        Ok(Ok(out)) => {
+            let mut detail = String::from_utf8_lossy(&out.stdout).into_owned();
+            detail.push_str(&String::from_utf8_lossy(&out.stderr));
+            ProbeResult {
+                healthy: out.status.success(),
+                detail: detail.trim().to_string(),
+            }
+        }
+        Ok(Err(e)) => ProbeResult {
+            healthy: false,
+            detail: e.to_string(),
+        },
+        Err(_) => ProbeResult {
+            healthy: false,
+            detail: format!("health command timed out after {limit:?}"),
+        },
+    }
+}
+/// Connects, writes `send`, and checks that the reply holds `expect` at `expect_at`.
+async fn exchange(
+    addr: Ipv4Addr,
+    port: u16,
+    send: &[u8],
+    expect_at: usize,
+    expect: &[u8],
+) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect((addr, port))
+        .await
+        .map_err(|e| format!("connect {addr}:{port}: {e}"))?;
+    if !send.is_empty() {
+        stream
+            .write_all(send)
+            .await
+            .map_err(|e| format!("write to {addr}:{port}: {e}"))?;
+    }
+    let want = expect_at + expect.len();
+    let mut reply = Vec::with_capacity(want);
+    while reply.len() < want {
+        let mut buf = [0u8; 512];
+        let n = stream
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("read from {addr}:{port}: {e}"))?;
+        if n == 0 {
+            return Err(format!(
+                "{addr}:{port} closed the connection after {} bytes",
+                reply.len()
+            ));
+        }
+        reply.extend_from_slice(&buf[..n]);
+    }
+    if &reply[expect_at..want] == expect {
+        Ok(())
+    } else {
+        Err(format!(
+            "{addr}:{port} answered an unexpected reply ({} bytes)",
+            reply.len()
+        ))
+    }
+}
+
+/// `GET path` over HTTP/1.1 and return the status code.
+async fn http_get(
+    addr: Ipv4Addr,
+    port: u16,
+    path: &str,
+    headers: &[(String, String)],
+) -> Result<u16, String> {
+    let stream = TcpStream::connect((addr, port))
+        .await
+        .map_err(|e| format!("connect {addr}:{port}: {e}"))?;
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut req = hyper::Request::get(path).header("host", format!("{addr}:{port}"));
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let req = req
+        .body(http_body_util::Empty::<hyper::body::Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    Ok(resp.status().as_u16())
+}
+
