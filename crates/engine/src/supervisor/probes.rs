@@ -216,4 +216,3 @@ async fn http_get(
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     Ok(resp.status().as_u16())
 }
-

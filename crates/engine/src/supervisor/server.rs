@@ -24,11 +24,11 @@ use super::environments::{
 };
 use super::probes::probe;
 use super::protocol::*;
-use super::traffic::{clear_env_traffic, env_traffic};
 use super::services::{
     pause_service, restart_service, resume_service, start_service, stop_service,
 };
 use super::state::*;
+use super::traffic::{clear_env_traffic, env_traffic};
 use crate::project::Project;
 
 /// Runs the supervisor of `project` until it is asked to shut down.
