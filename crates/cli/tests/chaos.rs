@@ -604,7 +604,7 @@ fn resilience_example_survives_every_fault() {
     assert_eq!(crash["scenario"]["inject"]["action"], "kill", "{crash:#}");
     let at = crash["scenario"]["injected_at_ms"].as_i64().unwrap();
     assert!(
-        (3000..4000).contains(&at),
-        "kill asked after 3s, applied at {at} ms"
+        (10000..11000).contains(&at),
+        "kill asked after 10s, applied at {at} ms"
     );
 }

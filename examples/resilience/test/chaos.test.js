@@ -71,7 +71,7 @@ const checks = {
   },
   // Redis thaws when the fault's `duration` ends: the cache is used again.
   async 'app.uses_cache_again'() {
-    await eventually('reads come from the cache again', 20000, async () => {
+    await eventually('reads come from the cache again', 30000, async () => {
       const r = await api('GET', '/orders/1');
       return r.json.source === 'cache';
     });
