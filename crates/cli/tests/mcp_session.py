@@ -103,7 +103,7 @@ def items_at(endpoint):
 
 
 def api_socket():
-    key = hashlib.sha256(os.path.realpath(PROJECT).encode()).hexdigest()[:6]
+    key = hashlib.sha256(os.path.realpath(PROJECT).encode()).hexdigest()[:16]
     return f"/run/vers/{key}/api/api.sock"
 
 
@@ -122,7 +122,7 @@ def api_post(path, body):
 
 def api_status_ms(n):
     """Milliseconds of GET /api/status on the daemon's socket, n times."""
-    key = hashlib.sha256(os.path.realpath(PROJECT).encode()).hexdigest()[:6]
+    key = hashlib.sha256(os.path.realpath(PROJECT).encode()).hexdigest()[:16]
     path = f"/run/vers/{key}/api/api.sock"
     times = []
     for _ in range(n):

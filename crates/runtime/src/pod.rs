@@ -75,6 +75,13 @@ pub fn make_fronts_local(env_netns: &str, front_net: &str) -> Result<(), Runtime
 /// `10.99.0.0/16`) to it. On failure nothing is left behind.
 pub fn create(env_netns: &str, front_net: &str, pod: &PodSpec) -> Result<(), RuntimeError> {
     if netns_path(&pod.netns).exists() {
+        // Deleting the pod's namespace removes its end of the veth pair at once, but the
+        // peer in the environment goes only when the kernel finishes tearing the namespace
+        // down (asynchronously): remove the peer first, so its name is free to reuse now.
+        let _ = Command::new("ip")
+            .args(["-n", env_netns, "link", "del", &pod.veth])
+            .stderr(Stdio::null())
+            .status();
         delete_netns(&pod.netns)?;
     }
     let status = Command::new("ip")
