@@ -250,7 +250,12 @@ pub async fn environments(project: &Project) -> Result<StatusReport, EngineError
             }
         })
         .collect();
-    let snapshotter = crate::storage::snapshotter(project)?.kind().to_string();
+    // The store records its kind when it is made: reading that never mounts the store, so a
+    // status rebuilt while `down --all` unmounts it cannot mount it again behind it.
+    let snapshotter = match std::fs::read_to_string(project.state_dir.join("snapshotter")) {
+        Ok(kind) if !kind.trim().is_empty() => kind.trim().to_string(),
+        _ => crate::storage::snapshotter(project)?.kind().to_string(),
+    };
     Ok(StatusReport {
         environments: envs,
         deployments,
