@@ -252,9 +252,9 @@ pub async fn environments(project: &Project) -> Result<StatusReport, EngineError
         .collect();
     // The store records its kind when it is made: reading that never mounts the store, so a
     // status rebuilt while `down --all` unmounts it cannot mount it again behind it.
-    let snapshotter = match std::fs::read_to_string(project.state_dir.join("snapshotter")) {
-        Ok(kind) if !kind.trim().is_empty() => kind.trim().to_string(),
-        _ => crate::storage::snapshotter(project)?.kind().to_string(),
+    let snapshotter = match vers_runtime::snapshot::recorded_kind(&project.state_dir) {
+        Some(kind) => kind.to_string(),
+        None => crate::storage::snapshotter(project)?.kind().to_string(),
     };
     Ok(StatusReport {
         environments: envs,

@@ -19,7 +19,7 @@ pub use btrfs::BtrfsSnapshotter;
 pub use copy::CopySnapshotter;
 pub use error::SnapshotError;
 pub use overlay::OverlaySnapshotter;
-pub use store::{open_snapshotter, unmount_store};
+pub use store::{open_snapshotter, recorded_kind, unmount_store};
 
 /// Which mechanism backs the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

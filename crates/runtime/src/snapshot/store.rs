@@ -109,6 +109,19 @@ fn detect(state_dir: &Path) -> SnapshotterKind {
     }
 }
 
+/// The file in which a store records the kind it was made with.
+fn kind_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("snapshotter")
+}
+
+/// The kind the store under `state_dir` was made with, read without opening (or mounting)
+/// it; `None` before the store exists.
+pub fn recorded_kind(state_dir: &Path) -> Option<SnapshotterKind> {
+    std::fs::read_to_string(kind_path(state_dir))
+        .ok()
+        .and_then(|k| k.trim().parse().ok())
+}
+
 /// Opens the store under `state_dir` (`<project>/.vers`): btrfs where the project is on
 /// btrfs, else a loop-mounted btrfs image, else overlayfs, else copies. `prefer` forces a
 /// kind; a store that already holds data keeps the kind it was made with.
@@ -117,10 +130,8 @@ pub fn open_snapshotter(
     prefer: Option<SnapshotterKind>,
 ) -> Result<Box<dyn Snapshotter>, SnapshotError> {
     mkdirs(state_dir)?;
-    let kind_file = state_dir.join("snapshotter");
-    let recorded: Option<SnapshotterKind> = std::fs::read_to_string(&kind_file)
-        .ok()
-        .and_then(|k| k.parse().ok());
+    let kind_file = kind_path(state_dir);
+    let recorded = recorded_kind(state_dir);
     let kind = match (prefer, recorded) {
         (Some(p), Some(r)) if p != r => {
             if store_is_empty(state_dir) {
