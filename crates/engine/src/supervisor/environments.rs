@@ -195,16 +195,12 @@ pub(super) async fn snapshot_env(
 ) -> Result<Json<Reply>, ApiError> {
     let task = tokio::spawn(async move {
         let mut env = d.env(&id).await?;
-        env.cgroup.freeze().map_err(internal)?;
-        env.frozen = true;
+        freeze_locked(&mut env, true)?;
         let snap = d.snap.clone();
         let (env_id, checkpoint) = (id.clone(), req.checkpoint.clone());
         let committed =
             tokio::task::spawn_blocking(move || snap.commit(&env_id, &checkpoint)).await;
-        let thawed = env.cgroup.thaw().map_err(internal);
-        if thawed.is_ok() {
-            env.frozen = false;
-        }
+        let thawed = freeze_locked(&mut env, false);
         match committed {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(internal(e)),
@@ -218,6 +214,12 @@ pub(super) async fn snapshot_env(
 /// Freezes or thaws every process of an environment through its cgroup.
 async fn set_frozen(d: &Shared, id: &str, frozen: bool) -> Result<Json<Reply>, ApiError> {
     let mut env = d.env(id).await?;
+    freeze_locked(&mut env, frozen)?;
+    Ok(ok())
+}
+
+/// Freezes or thaws an environment already locked by the caller, and records it.
+fn freeze_locked(env: &mut Env, frozen: bool) -> Result<(), ApiError> {
     if frozen {
         env.cgroup.freeze()
     } else {
@@ -225,5 +227,5 @@ async fn set_frozen(d: &Shared, id: &str, frozen: bool) -> Result<Json<Reply>, A
     }
     .map_err(internal)?;
     env.frozen = frozen;
-    Ok(ok())
+    Ok(())
 }
