@@ -2,7 +2,8 @@
 //! the selected environment's services, kept live from the event feed. The daemon hosts it
 //! for its whole life, behind a random token that every page and API call must carry; the
 //! engine API is served under the same token, so the page is a thin client of it: its
-//! actions are calls of the API with the token in an `Authorization` header.
+//! actions are calls of the API with the token in an `Authorization` header. Like the host
+//! forwards, it accepts TCP connections from root and the project's owner only.
 
 mod auth;
 mod logs;
@@ -61,6 +62,11 @@ impl DashboardSlot {
         let url = format!("http://{addr}/?token={token}");
         let runs = Arc::new(runs::Runs::default());
         follow_runs(&api, runs.clone());
+        let listener = crate::supervisor::access::OwnerOnlyTcp::new(
+            listener,
+            crate::supervisor::access::allowed_uids(&api.project),
+            "the dashboard".into(),
+        );
         let app = router(api, runs, token);
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {

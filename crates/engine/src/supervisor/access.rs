@@ -1,12 +1,15 @@
 //! Who may talk to the daemon: the socket lives in a root-only directory with mode 0600, and
 //! every connection's peer credentials (`SO_PEERCRED`) are checked against root and the
-//! project's owner before a byte is read.
+//! project's owner before a byte is read. Host endpoints on 127.0.0.1 (service forwards, the
+//! dashboard) apply the same rule to TCP: the uid owning the connecting socket, found with
+//! [`super::tcp_peer::peer_uid`], must be root or the owner, or the connection is closed
+//! unread and the refusal logged with the uid.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::net::{UnixListener, UnixStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 use crate::project::Project;
 
@@ -100,18 +103,25 @@ pub fn bind_private(path: &Path) -> std::io::Result<UnixListener> {
 pub struct PeerChecked {
     listener: UnixListener,
     allowed: Vec<u32>,
+    refused: u64,
 }
 
 impl PeerChecked {
     /// Wraps `listener`, admitting peers whose uid is in `allowed`.
     pub fn new(listener: UnixListener, allowed: Vec<u32>) -> PeerChecked {
-        PeerChecked { listener, allowed }
+        PeerChecked {
+            listener,
+            allowed,
+            refused: 0,
+        }
     }
 
-    fn admits(&self, stream: &UnixStream) -> bool {
+    /// `Ok` if the peer is allowed, else its uid (when known).
+    fn admits(&self, stream: &UnixStream) -> Result<(), Option<u32>> {
         match stream.peer_cred() {
-            Ok(cred) => self.allowed.contains(&cred.uid()),
-            Err(_) => false,
+            Ok(cred) if self.allowed.contains(&cred.uid()) => Ok(()),
+            Ok(cred) => Err(Some(cred.uid())),
+            Err(_) => Err(None),
         }
     }
 }
@@ -123,14 +133,96 @@ impl axum::serve::Listener for PeerChecked {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             match self.listener.accept().await {
-                Ok((stream, addr)) => {
-                    if self.admits(&stream) {
-                        return (stream, addr);
+                Ok((stream, addr)) => match self.admits(&stream) {
+                    Ok(()) => return (stream, addr),
+                    Err(uid) => {
+                        self.refused += 1;
+                        let who = uid.map_or("an unknown uid".into(), |u| format!("uid {u}"));
+                        log_refused(
+                            "the daemon socket",
+                            &format!("from {who}"),
+                            &self.allowed,
+                            self.refused,
+                        );
                     }
-                    tracing::warn!(
-                        "refused a connection from a user other than root or the project owner"
-                    );
-                }
+                },
+                // Out of descriptors and similar: wait instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.listener.local_addr()
+    }
+}
+
+/// Checks the peer of `stream`, a connection accepted on a loopback listener: `Ok(uid)` if
+/// the socket at the other end belongs to a uid in `allowed`, else why not (for the log).
+pub fn check_tcp_peer(stream: &TcpStream, allowed: &[u32]) -> Result<u32, String> {
+    let (local, peer) = match (stream.local_addr(), stream.peer_addr()) {
+        (Ok(l), Ok(p)) => (l, p),
+        (Err(e), _) | (_, Err(e)) => return Err(format!("its addresses are unknown: {e}")),
+    };
+    match super::tcp_peer::peer_uid(local, peer) {
+        Ok(Some(uid)) if allowed.contains(&uid) => Ok(uid),
+        Ok(Some(uid)) => Err(format!("from uid {uid} ({peer})")),
+        Ok(None) => Err(format!(
+            "from {peer}, which no process holds any more (closed before its owner was checked)"
+        )),
+        Err(e) => Err(format!("from {peer}: its owner cannot be found: {e}")),
+    }
+}
+
+/// Writes a refused TCP connection to `what`, the `count`th there, to the daemon's log
+/// (its stderr): the first 20 of an endpoint, then every 1000th, so a flood cannot fill it.
+pub fn log_refused(what: &str, why: &str, allowed: &[u32], count: u64) {
+    if count > 20 && count % 1000 != 0 {
+        return;
+    }
+    let owners: Vec<String> = allowed.iter().map(u32::to_string).collect();
+    eprintln!(
+        "vers daemon: refused a connection to {what} {why}: only uids {} (root and the \
+         project owner) may connect; {count} refused there so far",
+        owners.join(", ")
+    );
+}
+
+/// A loopback TCP listener that hands over only connections from root or the project's
+/// owner (see [`check_tcp_peer`]); others are closed at once, unread, and logged.
+pub struct OwnerOnlyTcp {
+    listener: TcpListener,
+    allowed: Vec<u32>,
+    what: String,
+    refused: u64,
+}
+
+impl OwnerOnlyTcp {
+    /// Wraps `listener` (serving `what`, named in the log), admitting peers in `allowed`.
+    pub fn new(listener: TcpListener, allowed: Vec<u32>, what: String) -> OwnerOnlyTcp {
+        OwnerOnlyTcp {
+            listener,
+            allowed,
+            what,
+            refused: 0,
+        }
+    }
+}
+
+impl axum::serve::Listener for OwnerOnlyTcp {
+    type Io = TcpStream;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.listener.accept().await {
+                Ok((stream, addr)) => match check_tcp_peer(&stream, &self.allowed) {
+                    Ok(_) => return (stream, addr),
+                    Err(why) => {
+                        self.refused += 1;
+                        log_refused(&self.what, &why, &self.allowed, self.refused);
+                    }
+                },
                 // Out of descriptors and similar: wait instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }

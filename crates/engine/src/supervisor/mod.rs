@@ -14,4 +14,5 @@ mod services;
 pub mod start;
 mod state;
 pub mod stress;
+pub mod tcp_peer;
 mod traffic;

@@ -275,7 +275,7 @@ pub(super) async fn start_service(
     }
     // A service that cannot finish starting leaves nothing running behind it.
     let started = match start_processes(&d, &env.spec, &mut svc).await {
-        Ok(()) => super::forwards::open(&spec, &rt).await,
+        Ok(()) => super::forwards::open(&spec, &rt, super::access::allowed_uids(&d.project)).await,
         Err(e) => Err(e),
     };
     match started {
