@@ -177,7 +177,7 @@ pub fn check_tcp_peer(stream: &TcpStream, allowed: &[u32]) -> Result<u32, String
 /// Writes a refused TCP connection to `what`, the `count`th there, to the daemon's log
 /// (its stderr): the first 20 of an endpoint, then every 1000th, so a flood cannot fill it.
 pub fn log_refused(what: &str, why: &str, allowed: &[u32], count: u64) {
-    if count > 20 && count % 1000 != 0 {
+    if count > 20 && !count.is_multiple_of(1000) {
         return;
     }
     let owners: Vec<String> = allowed.iter().map(u32::to_string).collect();
