@@ -2,8 +2,10 @@
 //! the control loop that cuts, times out or resets the connection when faults say so.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::pin;
+use std::os::fd::AsRawFd;
+use std::pin::{pin, Pin};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::fault::FaultId;
+use crate::kernel::{self, EndWatch, Handover};
 use crate::pump::{self, FaultCache, Flow};
 use crate::service::Shared;
 use crate::stats::ActiveGuard;
@@ -130,14 +133,26 @@ async fn stall_while_lost(
     }
 }
 
-/// Runs both pumps and the control loop until the connection ends, then closes it.
+/// Runs the connection on the kernel path while it can, then both pumps, with the control
+/// loop throughout, until the connection ends; then closes it.
 async fn relay(
     shared: &Shared,
     peer: IpAddr,
     tap: &ConnTap,
-    mut client: TcpStream,
-    mut backend: TcpStream,
+    client: TcpStream,
+    backend: TcpStream,
 ) {
+    let mut control = pin!(control(shared, peer));
+    let (mut client, mut backend, handover) =
+        match in_kernel(shared, peer, tap, client, backend, control.as_mut()).await {
+            InKernel::Ended => return,
+            InKernel::Left {
+                client,
+                backend,
+                handover,
+            } => (client, backend, handover),
+        };
+    let handover = handover.as_ref();
     let ending = {
         let (mut client_read, mut client_write) = client.split();
         let (mut backend_read, mut backend_write) = backend.split();
@@ -153,7 +168,8 @@ async fn relay(
             &mut client_read,
             &mut backend_write,
             tap,
-            tx
+            tx,
+            handover
         ));
         let mut down = pin!(pump::to_client(
             shared,
@@ -161,9 +177,9 @@ async fn relay(
             &mut backend_read,
             &mut client_write,
             tap,
-            rx
+            rx,
+            handover
         ));
-        let mut control = pin!(control(shared, peer));
         let (mut up_done, mut down_done) = (false, false);
         loop {
             tokio::select! {
@@ -184,6 +200,103 @@ async fn relay(
     };
     close(client, ending);
     drop(backend);
+}
+
+/// How the kernel path of a connection ended.
+enum InKernel {
+    /// The connection was closed (control loop) or could not be handed back.
+    Ended,
+    /// The pumps take over; `handover` says what they wait for if the kernel path was used.
+    Left {
+        client: TcpStream,
+        backend: TcpStream,
+        handover: Option<Handover>,
+    },
+}
+
+/// Forwards a fault-free connection in the kernel until a fault reaches it or either side
+/// ends (FIN, RST, error); then stops the redirection and returns the sockets for the pumps.
+/// Connections with a fault at the start, recorded HTTP services and processes without BPF
+/// go to the pumps at once.
+async fn in_kernel(
+    shared: &Shared,
+    peer: IpAddr,
+    tap: &ConnTap,
+    client: TcpStream,
+    backend: TcpStream,
+    mut control: Pin<&mut impl Future<Output = Ending>>,
+) -> InKernel {
+    let mut faults = FaultCache::new(&shared.registry, peer);
+    let eligible =
+        shared.kernel_forwarding.load(Ordering::Relaxed) && faults.view.clear && !tap.reads_bytes();
+    let Some(map) = eligible.then(kernel::sockmap).flatten() else {
+        return InKernel::Left {
+            client,
+            backend,
+            handover: None,
+        };
+    };
+    // Off the runtime's epoll set while in the kernel: the program's data-ready wake-ups
+    // would otherwise wake the runtime for every skb.
+    let (client, backend) = match (client.into_std(), backend.into_std()) {
+        (Ok(c), Ok(b)) => (c, b),
+        _ => return InKernel::Ended,
+    };
+    let link = match map.link(client.as_raw_fd(), backend.as_raw_fd()) {
+        Ok(link) => Some(link),
+        Err(err) => {
+            tracing::debug!(error = %err, "cannot link the connection in the kernel");
+            None
+        }
+    };
+    let (mut ending, mut live) = (None, None);
+    if let Some(link) = &link {
+        live = Some(shared.kernel.add(link.cookies(), tap.tally()));
+        match EndWatch::new([client.as_raw_fd(), backend.as_raw_fd()]) {
+            Ok(watch) if !link.diverted().unwrap_or(true) => loop {
+                tokio::select! {
+                    biased;
+                    e = control.as_mut() => {
+                        ending = Some(e);
+                        break;
+                    }
+                    () = faults.changed() => {
+                        if !faults.view.clear || shared.registry.is_stopped() {
+                            break;
+                        }
+                    }
+                    _ = watch.ended() => break,
+                }
+            },
+            Ok(_) => {}
+            Err(err) => tracing::debug!(error = %err, "cannot watch a kernel-forwarded pair"),
+        }
+    }
+    let handover = link.map(|mut link| {
+        if let Err(err) = link.stop() {
+            tracing::warn!(error = %err, "cannot stop in-kernel forwarding");
+        }
+        Handover::new(link)
+    });
+    if let Some(id) = live {
+        shared.kernel.finish(id, &shared.counters);
+    }
+    if let Some(ending) = ending {
+        if ending == Ending::Reset {
+            if let Err(err) = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO)) {
+                tracing::debug!(error = %err, "cannot set SO_LINGER 0 for a reset");
+            }
+        }
+        return InKernel::Ended;
+    }
+    match (TcpStream::from_std(client), TcpStream::from_std(backend)) {
+        (Ok(client), Ok(backend)) => InKernel::Left {
+            client,
+            backend,
+            handover,
+        },
+        _ => InKernel::Ended,
+    }
 }
 
 /// Watches the faults of a live connection: cuts it when the service goes down or the proxy

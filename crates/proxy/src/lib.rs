@@ -5,8 +5,11 @@
 //! every connection to the live backend with the fewest connections (ties rotate; a backend
 //! that refuses is skipped and tried last for a second) and applies the faults attached to it
 //! (Toxiproxy's vocabulary plus HTTP error injection) so that retries, timeouts and circuit
-//! breakers can be tested. With no fault attached, bytes are copied straight through; the only
-//! per-chunk cost is one atomic load of the fault generation.
+//! breakers can be tested. A connection that starts with no fault attached is forwarded in the
+//! kernel where BPF is available (a sockhash with an `sk_skb` verdict, see `sockmap.rs`): its
+//! bytes never reach user space. A fault reaching it hands it over to the copying pumps, in
+//! order and without loss, and it stays there (copying with `read`/`write`) when the fault ends.
+//! Elsewhere, and for recorded HTTP services, fault-free bytes are moved with `splice(2)`.
 //!
 //! Fault semantics, where Toxiproxy leaves a choice:
 //! - `Latency`, `Slicer`, `LimitData`, `SlowClose` act on data toward the client;
@@ -29,9 +32,11 @@ mod connection;
 mod error;
 mod fault;
 mod http;
+mod kernel;
 mod pump;
 mod registry;
 mod service;
+mod sockmap;
 mod stats;
 mod traffic;
 mod view;

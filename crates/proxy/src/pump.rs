@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::fault::FaultId;
 use crate::http::{error_response, Action, RequestFramer};
+use crate::kernel::{Handover, BACKEND, CLIENT};
 use crate::registry::FaultRegistry;
 use crate::service::Shared;
 use crate::traffic::{ConnTap, PeerTally};
@@ -221,6 +222,7 @@ pub(crate) async fn to_backend<R, W>(
     writer: &mut W,
     tap: &ConnTap,
     injected: Option<mpsc::Sender<Injected>>,
+    handover: Option<&Handover>,
 ) -> io::Result<Flow>
 where
     R: AsyncRead + Unpin + AsRef<TcpStream>,
@@ -231,9 +233,18 @@ where
     let mut framer = RequestFramer::new();
     let mut pipe = zerocopy::Pipe::lazy();
     let mut buf = vec![0u8; BUF_SIZE];
+    let mut read_total = 0u64;
+    if let Some(handover) = handover {
+        handover.drained(BACKEND).await;
+    }
     loop {
         faults.refresh();
-        if faults.view.clear && !tap.reads_bytes() && (injected.is_none() || framer.at_boundary()) {
+        // After the kernel path the psock owns the receive queue: read(2) only, no splice.
+        if handover.is_none()
+            && faults.view.clear
+            && !tap.reads_bytes()
+            && (injected.is_none() || framer.at_boundary())
+        {
             let src = AsRef::<TcpStream>::as_ref(&*reader);
             let dst = AsRef::<TcpStream>::as_ref(&*writer);
             let count = |n: usize| out.count(shared, n);
@@ -249,11 +260,17 @@ where
         }
         let n = reader.read(&mut buf).await?;
         if n == 0 {
+            if let Some(handover) = handover {
+                if !handover.eof_confirmed(CLIENT, read_total).await {
+                    continue;
+                }
+            }
             drop(injected);
             // The backend may already be gone; the other direction reports that.
             let _ = writer.shutdown().await;
             return Ok(Flow::Eof);
         }
+        read_total += n as u64;
         let arrived = Instant::now();
         tap.client_chunk(&buf[..n]);
         faults.refresh();
@@ -312,6 +329,7 @@ pub(crate) async fn to_client<R, W>(
     writer: &mut W,
     tap: &ConnTap,
     mut injected: Option<mpsc::Receiver<Injected>>,
+    handover: Option<&Handover>,
 ) -> io::Result<Flow>
 where
     R: AsyncRead + Unpin + AsRef<TcpStream>,
@@ -321,9 +339,14 @@ where
     let mut out = FaultyWriter::new(Direction::ToClient, tap.tally());
     let mut pipe = zerocopy::Pipe::lazy();
     let mut buf = vec![0u8; BUF_SIZE];
+    let mut read_total = 0u64;
+    if let Some(handover) = handover {
+        handover.drained(CLIENT).await;
+    }
     loop {
         faults.refresh();
-        if faults.view.clear
+        if handover.is_none()
+            && faults.view.clear
             && !tap.reads_bytes()
             && injected.as_ref().is_none_or(|rx| rx.is_empty())
         {
@@ -359,6 +382,14 @@ where
                 n = reader.read(&mut buf) => n?,
             },
         };
+        if n == 0 {
+            if let Some(handover) = handover {
+                if !handover.eof_confirmed(BACKEND, read_total).await {
+                    continue;
+                }
+            }
+        }
+        read_total += n as u64;
         if n == 0 {
             faults.refresh();
             if let Some(delay) = faults.view.slow_close {

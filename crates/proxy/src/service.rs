@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -10,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::balancer::Balancer;
 use crate::connection;
 use crate::fault::{Fault, FaultId};
+use crate::kernel::KernelLinks;
 use crate::registry::FaultRegistry;
 use crate::stats::{Counters, ProxyStats};
 use crate::traffic::{Traffic, TrafficSnapshot};
@@ -25,6 +27,10 @@ pub(crate) struct Shared {
     pub(crate) balancer: Balancer,
     pub(crate) counters: Counters,
     pub(crate) traffic: Traffic,
+    /// Byte counts of the connections forwarded in the kernel.
+    pub(crate) kernel: KernelLinks,
+    /// Whether new fault-free connections may be forwarded in the kernel.
+    pub(crate) kernel_forwarding: AtomicBool,
 }
 
 /// A fault-injecting TCP proxy and least-connections balancer in front of one service's
@@ -56,6 +62,8 @@ impl ServiceProxy {
                 registry: FaultRegistry::new(),
                 counters: Counters::default(),
                 traffic: Traffic::new(),
+                kernel: KernelLinks::default(),
+                kernel_forwarding: AtomicBool::new(true),
             }),
         }
     }
@@ -145,11 +153,13 @@ impl ServiceProxy {
 
     /// A snapshot of the traffic counters.
     pub fn stats(&self) -> ProxyStats {
+        self.shared.kernel.flush(&self.shared.counters);
         self.shared.counters.snapshot()
     }
 
     /// What was recorded of the traffic since the proxy started or [`ServiceProxy::clear_traffic`].
     pub fn traffic(&self) -> TrafficSnapshot {
+        self.shared.kernel.flush(&self.shared.counters);
         self.shared.traffic.snapshot()
     }
 
@@ -161,6 +171,13 @@ impl ServiceProxy {
     /// Turns traffic recording on (the default) or off for new connections.
     pub fn set_traffic_recording(&self, on: bool) {
         self.shared.traffic.set_enabled(on);
+    }
+
+    /// Lets new fault-free connections be forwarded in the kernel (a BPF sockhash, the
+    /// default where BPF is available) or keeps them in user space (`splice(2)`), e.g. to
+    /// compare the two. Connections already open keep their path.
+    pub fn set_kernel_forwarding(&self, on: bool) {
+        self.shared.kernel_forwarding.store(on, Ordering::Relaxed);
     }
 
     /// Stops every accept loop and closes every proxied connection; final.
