@@ -482,6 +482,10 @@ pub struct CommitArgs {
     /// Description stored with the checkpoint.
     #[arg(long, short = 'm')]
     pub message: Option<String>,
+    /// Commit even when the snapshot store was full while the environment ran (its data may
+    /// lack writes that failed with ENOSPC).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Arguments of `branch`.

@@ -39,15 +39,17 @@ pub async fn commit(
     tag: &str,
     message: Option<String>,
 ) -> Result<CheckpointRecord, EngineError> {
-    commit_env(stack, None, tag, message).await
+    commit_env(stack, None, tag, message, false).await
 }
 
-/// Checkpoints environment `env` (id or name; default HEAD) under `tag`.
+/// Checkpoints environment `env` (id or name; default HEAD) under `tag`; refused when the
+/// snapshot store was full while it ran, unless `force`.
 pub async fn commit_env(
     stack: &Stack,
     env: Option<&str>,
     tag: &str,
     message: Option<String>,
+    force: bool,
 ) -> Result<CheckpointRecord, EngineError> {
     let env = match env {
         Some(key) => state::read(&stack.project.state_dir)?
@@ -78,6 +80,7 @@ pub async fn commit_env(
             message,
             cache_key: None,
             inputs: None,
+            force,
         },
     )
     .await?;

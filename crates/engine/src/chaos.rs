@@ -130,6 +130,7 @@ async fn inject_into(
             Some(&env.id),
             &tag,
             Some(format!("before {} on {}", spec.action, spec.service)),
+            false,
         )
         .await?;
         Some(tag)

@@ -206,6 +206,8 @@ pub struct NewCheckpoint<'a> {
     pub cache_key: Option<String>,
     /// The named inputs the cache key covers (see [`ChainStep::inputs`]).
     pub inputs: Option<&'a BTreeMap<String, String>>,
+    /// Checkpoint even when the snapshot store was full while the environment ran.
+    pub force: bool,
 }
 
 /// Takes a checkpoint of a running environment: quiesce the engines, then freeze every
@@ -216,6 +218,7 @@ pub async fn take(
     engines: &BTreeMap<String, EngineBinary>,
     new: NewCheckpoint<'_>,
 ) -> Result<(CheckpointRecord, Duration), EngineError> {
+    crate::store_space::check_commit(&ctx.project, &ctx.env_id, new.force)?;
     environment::quiesce(ctx, new.services, engines).await;
     let id = {
         let mut g = state::lock(&ctx.project.state_dir)?;

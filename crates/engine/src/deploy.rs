@@ -180,6 +180,7 @@ pub async fn deploy(
                     Some(f),
                     &tag,
                     Some(format!("deploy {name} v{version}")),
+                    false,
                 )
                 .await?,
                 f.to_string(),
@@ -198,8 +199,14 @@ pub async fn deploy(
                 ));
             }
             (
-                branches::commit_env(stack, None, &tag, Some(format!("deploy {name} v{version}")))
-                    .await?,
+                branches::commit_env(
+                    stack,
+                    None,
+                    &tag,
+                    Some(format!("deploy {name} v{version}")),
+                    false,
+                )
+                .await?,
                 "HEAD".to_string(),
             )
         }

@@ -34,6 +34,7 @@ pub mod stack;
 pub mod state;
 pub mod status;
 pub mod storage;
+pub mod store_space;
 pub mod supervisor;
 pub mod testrun;
 pub mod topology;

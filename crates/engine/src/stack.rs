@@ -355,6 +355,7 @@ pub async fn build(
                     message: step.description.clone(),
                     cache_key: Some(step.key.clone()),
                     inputs: Some(&step.inputs),
+                    force: false,
                 },
             )
             .await?;

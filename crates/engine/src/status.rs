@@ -45,6 +45,9 @@ pub struct ServiceReport {
     /// Memory its processes use, in bytes (with `memory-stress`'s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
+    /// Why it failed, when it did (its processes' ends: `exit code 1: died of ENOSPC …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// Bytes its volume holds (with `disk-fill`'s file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume_bytes: Option<u64>,
@@ -138,7 +141,11 @@ pub struct StatusReport {
     /// (empty when an engine of the stack is missing).
     #[serde(default)]
     pub checkpoints: Vec<Reuse>,
-    /// Things the user should know (a broken manifest on disk...).
+    /// The loop-mounted snapshot store's size, free space and limit, and whether it is full
+    /// (None when the store is not a loop image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<crate::store_space::StoreReport>,
+    /// Things the user should know (a broken manifest on disk, a full store...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
@@ -174,6 +181,10 @@ pub async fn status(project: &Project) -> Result<StatusReport, EngineError> {
     let (checkpoints, warnings) = checkpoint_view(project, !report.environments.is_empty()).await;
     report.checkpoints = checkpoints;
     report.warnings = warnings;
+    report.store = crate::store_space::report(&project.state_dir);
+    if let Some(full) = report.store.as_ref().and_then(|s| s.full.clone()) {
+        report.warnings.push(full);
+    }
     Ok(report)
 }
 
@@ -262,6 +273,7 @@ pub async fn environments(project: &Project) -> Result<StatusReport, EngineError
         snapshotter,
         project: project.dir.display().to_string(),
         checkpoints: Vec::new(),
+        store: None,
         warnings: Vec::new(),
     })
 }
@@ -368,6 +380,9 @@ async fn service_reports(
                     .and_then(|s| s.template.as_ref())
                     .and_then(|_| engines.get(name))
                     .map(EngineReport::of),
+                reason: ls
+                    .filter(|s| s.state == "failed")
+                    .and_then(|s| s.processes.iter().find_map(|p| p.exit.clone())),
                 cpu_usec: ls.and_then(|s| s.cpu_usec),
                 memory_bytes: ls.and_then(|s| s.memory_bytes),
                 volume_bytes: ls

@@ -26,6 +26,7 @@ pub async fn commit(file: Option<&Path>, args: CommitArgs) -> Result<i32, Exit> 
         tag: args.tag.clone(),
         message: args.message.clone(),
         env: None,
+        force: args.force,
     };
     let answer = api
         .call(Method::POST, "/api/commit", Some(&req), &Silent)

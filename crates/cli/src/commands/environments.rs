@@ -86,7 +86,10 @@ fn services_table(services: &[status_mod::ServiceReport]) -> Table {
             s.name.clone(),
             s.template.clone(),
             engine_cell(s.engine.as_ref()),
-            status_word(&s.state),
+            match &s.reason {
+                Some(why) => format!("{} ({why})", status_word(&s.state)),
+                None => status_word(&s.state),
+            },
             status_word(&s.health),
             format!("{}:{}", s.name, s.port),
             s.host_endpoint.clone().unwrap_or_else(|| "-".into()),
@@ -277,6 +280,19 @@ pub async fn status(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
         }
     }
     println!("snapshotter: {}", report.snapshotter);
+    if let Some(store) = &report.store {
+        println!(
+            "store: {} MB of {} MB free, grows up to {} MB ({}){}",
+            store.free_bytes / 1_000_000,
+            store.size_bytes / 1_000_000,
+            store.limit_bytes / 1_000_000,
+            store.limit_from,
+            match &store.full {
+                Some(m) => format!("\n{}", style(m).red().bold()),
+                None => String::new(),
+            }
+        );
+    }
     if !report.checkpoints.is_empty() {
         println!("checkpoints (what `up` would do):");
         for c in &report.checkpoints {

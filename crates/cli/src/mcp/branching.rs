@@ -106,6 +106,7 @@ impl VersMcp {
             tag: a.tag,
             message: a.message,
             env: None,
+            force: false,
         };
         reply(self.call(Method::POST, "/api/commit", Some(&req)).await)
     }

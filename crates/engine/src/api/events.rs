@@ -86,6 +86,19 @@ impl EventBus {
         }));
     }
 
+    /// Publishes news of the snapshot store (`level` info or warning): it grew, it is full,
+    /// it has room again.
+    pub fn publish_store(&self, level: &str, message: &str) {
+        self.publish(json!({
+            "at_ms": now_ms(),
+            "type": "store",
+            "env": null,
+            "run": null,
+            "level": level,
+            "message": message,
+        }));
+    }
+
     /// How many listeners the feed has now.
     pub fn listeners(&self) -> usize {
         self.tx.receiver_count()

@@ -175,7 +175,8 @@ pub async fn execute(
         }
         Op::Commit(r) => {
             let stack = open(project).await?;
-            let rec = branches::commit_env(&stack, r.env.as_deref(), &r.tag, r.message).await?;
+            let rec =
+                branches::commit_env(&stack, r.env.as_deref(), &r.tag, r.message, r.force).await?;
             Ok(json!({ "commit_id": rec.id, "tag": rec.name, "checkpoint": rec }))
         }
         Op::Branch(r) => {

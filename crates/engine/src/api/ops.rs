@@ -233,6 +233,7 @@ async fn start(
     let project = state.project.clone();
     let op_name = op.name();
     bus.publish_op(op_name, run.as_deref(), "started", None);
+    let started = crate::state::now();
     tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
         let mut client_gone = false;
@@ -243,6 +244,7 @@ async fn start(
                 line = lines.next_line() => {
                     let Ok(Some(line)) = line else { break };
                     let Ok(frame) = serde_json::from_str::<Frame>(&line) else { continue };
+                    let frame = with_store_full(frame, &project, started);
                     // Whatever the operation reports may have changed environments; a status
                     // asked after this frame reaches the client must see it.
                     status.invalidate();
@@ -288,6 +290,20 @@ async fn start(
         }
     });
     Ok(rx)
+}
+
+/// An operation's error, with the full snapshot store's message appended when the store was
+/// full while it ran (so the failing command says why).
+fn with_store_full(frame: Frame, project: &Project, started: u64) -> Frame {
+    let Frame::Error(mut e) = frame else {
+        return frame;
+    };
+    if let Some(rec) = crate::store_space::read_record(&project.state_dir) {
+        if (rec.full || rec.last >= started) && !e.message.contains("snapshot store full") {
+            e.message = format!("{}\n{}", e.message, rec.message);
+        }
+    }
+    Frame::Error(e)
 }
 
 fn spawn_worker(

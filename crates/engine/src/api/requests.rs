@@ -212,6 +212,9 @@ pub struct CommitRequest {
     /// Environment to commit (default: HEAD).
     #[serde(default)]
     pub env: Option<String>,
+    /// Commit even when the snapshot store was full while the environment ran.
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// `branch`.

@@ -342,6 +342,7 @@ async fn vm_branch(
         tag: tag.clone(),
         message: Some(format!("branch point of {id}")),
         env: Some(id),
+        force: false,
     });
     let caller = HeaderMap::new();
     let answer = ops::run(&s, &caller, commit).await;
@@ -376,6 +377,7 @@ async fn vm_commit(
         tag,
         message: r.message,
         env: Some(id),
+        force: false,
     });
     ops::run(&s, &h, op).await
 }

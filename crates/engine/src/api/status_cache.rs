@@ -77,9 +77,17 @@ impl StatusCache {
         let running = report["environments"]
             .as_array()
             .is_some_and(|e| !e.is_empty());
-        let (checkpoints, warnings) = status::checkpoint_view(&self.project, running).await;
+        let (checkpoints, mut warnings) = status::checkpoint_view(&self.project, running).await;
+        let store = crate::store_space::report(&self.project.state_dir);
+        if let Some(full) = store.as_ref().and_then(|s| s.full.clone()) {
+            warnings.push(full);
+        }
         if let Some(obj) = report.as_object_mut() {
             obj.insert("checkpoints".into(), serde_json::json!(checkpoints));
+            match store {
+                Some(store) => obj.insert("store".into(), serde_json::json!(store)),
+                None => obj.remove("store"),
+            };
             if warnings.is_empty() {
                 obj.remove("warnings");
             } else {

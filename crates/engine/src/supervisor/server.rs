@@ -50,6 +50,7 @@ pub async fn run(project: Project) -> anyhow::Result<()> {
     if report.processes + report.namespaces + report.environments + report.partial_checkpoints > 0 {
         eprintln!("removed what a previous daemon left: {report:?}");
     }
+    vers_runtime::snapshot::growth::record_limit(&project.state_dir)?;
     let snap: Arc<dyn Snapshotter> = Arc::from(crate::storage::snapshotter(&project)?);
     let socket = project.socket_path();
     let listener = super::access::bind_private(&socket)?;
@@ -59,6 +60,7 @@ pub async fn run(project: Project) -> anyhow::Result<()> {
     let bus = crate::api::events::EventBus::new();
     let status = crate::api::status_cache::StatusCache::new(project.clone(), bus.clone());
     tokio::spawn(status.clone().watch());
+    let store_watch = tokio::spawn(crate::store_space::watch(project.clone(), bus.clone()));
     let daemon: Shared = Arc::new(Daemon {
         project,
         user,
@@ -134,6 +136,7 @@ pub async fn run(project: Project) -> anyhow::Result<()> {
     }
     keeper.abort();
     reaper.abort();
+    store_watch.abort();
     let cells = std::mem::take(&mut *daemon.envs.lock().await);
     for (_, cell) in cells {
         teardown_env(&mut *cell.lock().await).await;

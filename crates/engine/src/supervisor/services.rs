@@ -152,6 +152,8 @@ pub(super) fn spawn_process(
         .ok_or_else(|| internal("process exited before its pid was known"))? as i32;
     let exit = Arc::new(StdMutex::new(None));
     let exit2 = exit.clone();
+    let log = p.log.clone();
+    let state_dir = d.project.state_dir.clone();
     tokio::spawn(async move {
         let status = child.wait().await;
         let text = match status {
@@ -164,11 +166,31 @@ pub(super) fn spawn_process(
             },
             Err(e) => format!("wait failed: {e}"),
         };
+        let text = match enospc_reason(&log, &state_dir) {
+            Some(why) => format!("{text}: {why}"),
+            None => text,
+        };
         if let Ok(mut g) = exit2.lock() {
             *g = Some(text);
         }
     });
     Ok(Proc { pid, exit })
+}
+
+/// Why a process whose log ends with "No space left on device" died: the full snapshot store
+/// (with its message) when the daemon saw it full, else a full disk. A quota (`EDQUOT`,
+/// "Disk quota exceeded", as `disk-fill` causes) is not this.
+fn enospc_reason(log: &std::path::Path, state_dir: &std::path::Path) -> Option<String> {
+    let tail = crate::logfile::tail_text(log, 40);
+    if !tail.contains("No space left on device") {
+        return None;
+    }
+    Some(match crate::store_space::read_record(state_dir) {
+        Some(r) if r.full || r.last + 60 >= crate::state::now() => {
+            format!("died of ENOSPC (no space left on device): {}", r.message)
+        }
+        _ => "died of ENOSPC (no space left on device): its disk is full".to_string(),
+    })
 }
 
 /// (Re)starts every process of a service.

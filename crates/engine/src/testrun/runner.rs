@@ -400,6 +400,7 @@ async fn suite_setup(
                 message: Some(format!("setup of suite {suite}")),
                 cache_key: Some(key.clone()),
                 inputs: Some(&inputs),
+                force: false,
             },
         )
         .await?;

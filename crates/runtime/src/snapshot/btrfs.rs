@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::fsutil::{exchange, list_names, mkdirs, remove_all, rename_new};
-use super::{check_id, quota, Layout, SnapshotError, Snapshotter, SnapshotterKind};
+use super::{check_id, growth, quota, Layout, SnapshotError, Snapshotter, SnapshotterKind};
 
 /// `BTRFS_PATH_NAME_MAX + 1`.
 const VOL_NAME_LEN: usize = 4088;
@@ -40,6 +40,7 @@ struct VolArgsV2 {
 nix::ioctl_write_ptr!(ioc_subvol_create, 0x94, 14, VolArgs);
 nix::ioctl_write_ptr!(ioc_snap_destroy, 0x94, 15, VolArgs);
 nix::ioctl_write_ptr!(ioc_snap_create_v2, 0x94, 23, VolArgsV2);
+nix::ioctl_none!(ioc_sync, 0x94, 8);
 
 /// Splits `path` into its opened parent directory and its final name.
 fn parent_and_name(path: &Path) -> Result<(File, Vec<u8>), SnapshotError> {
@@ -136,6 +137,41 @@ pub struct BtrfsSnapshotter {
 }
 
 impl BtrfsSnapshotter {
+    /// Before a deletion on a loop-mounted store with almost no free space: grows the image,
+    /// past its limit by [`growth::DELETE_RESERVE`] if need be, since a btrfs without free
+    /// metadata space cannot even delete. Returns whether space was short.
+    fn make_room_to_delete(&self) -> bool {
+        let Some(state_dir) = self.layout.root().parent() else {
+            return false;
+        };
+        match growth::ensure_room(
+            state_dir,
+            Some(growth::DELETE_RESERVE / 2),
+            growth::DELETE_RESERVE,
+        ) {
+            Ok(Some(growth::Growth::Enough(_))) | Ok(None) => false,
+            Ok(Some(g)) => {
+                tracing::info!("deleting on a store short of space: {g:?}");
+                true
+            }
+            Err(e) => {
+                tracing::warn!("making room to delete in the store: {e}");
+                true
+            }
+        }
+    }
+
+    /// After deleting on a store short of space: commits and wakes the cleaner, so the space
+    /// of deleted subvolumes comes back as soon as it can.
+    fn release_space(&self) {
+        if let Ok(dir) = File::open(self.layout.root()) {
+            // SAFETY: BTRFS_IOC_SYNC takes no argument.
+            if let Err(e) = unsafe { ioc_sync(dir.as_raw_fd()) } {
+                tracing::warn!("syncing the store after a deletion: {e}");
+            }
+        }
+    }
+
     /// Uses `store` (a directory on btrfs) as the store.
     pub fn new(store: &Path) -> Result<BtrfsSnapshotter, SnapshotError> {
         let layout = Layout::new(store);
@@ -229,12 +265,22 @@ impl Snapshotter for BtrfsSnapshotter {
 
     fn delete_volume(&self, id: &str) -> Result<(), SnapshotError> {
         check_id("volume", id)?;
-        delete_subvolume(&self.layout.volume(id))
+        let short = self.make_room_to_delete();
+        delete_subvolume(&self.layout.volume(id))?;
+        if short {
+            self.release_space();
+        }
+        Ok(())
     }
 
     fn delete_checkpoint(&self, id: &str) -> Result<(), SnapshotError> {
         check_id("checkpoint", id)?;
-        delete_subvolume(&self.layout.checkpoint(id))
+        let short = self.make_room_to_delete();
+        delete_subvolume(&self.layout.checkpoint(id))?;
+        if short {
+            self.release_space();
+        }
+        Ok(())
     }
 
     fn checkpoint_exists(&self, id: &str) -> bool {

@@ -8,6 +8,7 @@ mod btrfs;
 mod copy;
 mod error;
 mod fsutil;
+pub mod growth;
 mod overlay;
 pub mod quota;
 mod store;
@@ -126,6 +127,9 @@ impl Layout {
         Layout {
             store: store.to_path_buf(),
         }
+    }
+    pub(crate) fn root(&self) -> &Path {
+        &self.store
     }
     pub(crate) fn volumes(&self) -> PathBuf {
         self.store.join("volumes")

@@ -13,16 +13,7 @@ use super::{
 };
 use crate::error::run_command;
 
-/// Apparent size of the sparse btrfs image (blocks are allocated only as data is written).
-const IMAGE_SIZE: &str = "20G";
-
-fn store_dir(state_dir: &Path) -> PathBuf {
-    state_dir.join("store")
-}
-
-fn image_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("btrfs.img")
-}
+use super::growth::{image_path, initial_size, store_path as store_dir};
 
 fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
@@ -45,9 +36,16 @@ fn mount_btrfs_image(state_dir: &Path) -> Result<PathBuf, SnapshotError> {
     let img = image_path(state_dir);
     if !img.exists() {
         let file = std::fs::File::create(&img).map_err(|e| SnapshotError::io(&img, e))?;
-        drop(file);
-        let made = run_command(Command::new("truncate").args(["-s", IMAGE_SIZE]).arg(&img))
-            .and_then(|_| run_command(Command::new("mkfs.btrfs").args(["-q", "-f"]).arg(&img)));
+        // Sparse: blocks are allocated only as data is written; the daemon grows it on
+        // demand up to its limit (see `growth`).
+        let size = initial_size(state_dir);
+        let made = file
+            .set_len(size)
+            .map_err(|e| SnapshotError::io(&img, e))
+            .and_then(|_| {
+                run_command(Command::new("mkfs.btrfs").args(["-q", "-f"]).arg(&img))
+                    .map_err(SnapshotError::from)
+            });
         if let Err(e) = made {
             let _ = std::fs::remove_file(&img);
             return Err(SnapshotError::Unavailable(format!(
@@ -55,6 +53,7 @@ fn mount_btrfs_image(state_dir: &Path) -> Result<PathBuf, SnapshotError> {
                 img.display()
             )));
         }
+        drop(file);
     }
     run_command(
         Command::new("mount")
