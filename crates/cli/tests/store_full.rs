@@ -31,12 +31,17 @@ services:
 /// `vers` with the store limit and the btrfs snapshotter (the test directory is not on btrfs,
 /// so the store is the loop image).
 fn vers(p: &TempProject, args: &[&str]) -> Output {
+    vers_with(p, LIMIT, args)
+}
+
+/// `vers` with the store limit `limit`.
+fn vers_with(p: &TempProject, limit: &str, args: &[&str]) -> Output {
     std::process::Command::new(vers_bin())
         .args(args)
         .current_dir(p.path())
         .env_remove("VERS_ENV")
         .env("CI", "true")
-        .env("VERS_STORE_LIMIT", LIMIT)
+        .env("VERS_STORE_LIMIT", limit)
         .env("VERS_SNAPSHOTTER", "btrfs")
         .output()
         .unwrap()
@@ -213,6 +218,10 @@ fn the_store_grows_then_says_it_is_full_refuses_to_commit_and_still_deletes() {
     assert!(message.contains("VERS_STORE_LIMIT=629 MB"), "{message}");
     assert!(message.contains("vers checkpoint prune"), "{message}");
     assert!(
+        message.contains("`VERS_STORE_LIMIT=2gb vers execute true`"),
+        "{message}"
+    );
+    assert!(
         st["warnings"]
             .as_array()
             .unwrap()
@@ -250,18 +259,24 @@ fn the_store_grows_then_says_it_is_full_refuses_to_commit_and_still_deletes() {
         "{} bytes",
         image_size(&p)
     );
-    std::fs::remove_file(store.join("fill-2")).unwrap();
-    std::process::Command::new("sync").status().unwrap();
+
+    // Raising the limit while it runs: the image grows to the new one and has room again.
+    let raised = vers_with(&p, "800mb", &["execute", "true"]);
+    assert!(raised.status.success(), "{}", stderr(&raised));
     assert!(
-        eventually(Duration::from_secs(10), || status(&p)["store"]
-            .get("full")
-            .is_none()),
-        "still full after freeing the fill"
+        eventually(Duration::from_secs(5), || image_size(&p) == 800 * MIB),
+        "{} bytes",
+        image_size(&p)
     );
-    ok(&p, &["commit", "--tag", "forced", "--force"]);
+    let st = status(&p);
+    assert!(st["store"].get("full").is_none(), "{st}");
+    assert_eq!(st["store"]["limit_bytes"], 800 * MIB, "{st}");
+    let forced = vers_with(&p, "800mb", &["commit", "--tag", "forced", "--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
 
     // Nothing left mounted or attached.
-    ok(&p, &["down", "--all"]);
+    let down = vers_with(&p, "800mb", &["down", "--all"]);
+    assert!(down.status.success(), "{}", stderr(&down));
     assert_eq!(mounted_under(p.path()), Vec::<String>::new());
     assert_eq!(loops_of(&img), Vec::<PathBuf>::new());
 }

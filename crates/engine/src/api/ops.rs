@@ -192,6 +192,12 @@ async fn start(
         }
         env.insert("VERS_ENV".into(), scope.clone());
     }
+    // A command run with `VERS_STORE_LIMIT` changes the limit of the running store.
+    if let Some(limit) = env.get(vers_runtime::snapshot::growth::LIMIT_VAR) {
+        if let Err(e) = vers_runtime::snapshot::growth::set_limit(&state.project.state_dir, limit) {
+            tracing::warn!("{e}");
+        }
+    }
     let run = op.cancel_on_disconnect().then(crate::testrun::new_run_id);
     if let Some(r) = &run {
         env.insert(crate::stack::RUN_ID_VAR.into(), r.clone());

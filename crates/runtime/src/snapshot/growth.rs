@@ -83,10 +83,16 @@ fn limit_file(state_dir: &Path) -> PathBuf {
 /// The limit `VERS_STORE_LIMIT` sets in this process's environment, if any (an unreadable
 /// value is ignored with a warning).
 pub fn limit_from_env() -> Option<u64> {
-    let text = std::env::var(LIMIT_VAR)
-        .ok()
-        .filter(|v| !v.trim().is_empty())?;
-    match parse_size(&text) {
+    limit_of(&std::env::var(LIMIT_VAR).ok()?)
+}
+
+/// The limit a `VERS_STORE_LIMIT` value sets (`None` for an empty or unreadable one, with a
+/// warning).
+pub fn limit_of(text: &str) -> Option<u64> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    match parse_size(text) {
         Some(n) => Some(n.max(MIN_IMAGE)),
         None => {
             tracing::warn!("{LIMIT_VAR}={text} is not a size (e.g. 600mb, 50GiB); ignored");
@@ -106,6 +112,22 @@ pub fn record_limit(state_dir: &Path) -> Result<(), SnapshotError> {
             _ => Ok(()),
         },
     }
+}
+
+/// Changes the store's limit to what the `VERS_STORE_LIMIT` value `text` of a command says
+/// (the daemon does this for every operation whose caller sets it, so the limit can be
+/// raised while environments run); an unreadable value changes nothing.
+pub fn set_limit(state_dir: &Path, text: &str) -> Result<(), SnapshotError> {
+    let Some(n) = limit_of(text) else {
+        return Ok(());
+    };
+    if configured_limit(state_dir) == Some(n) {
+        return Ok(());
+    }
+    let path = limit_file(state_dir);
+    std::fs::write(&path, n.to_string()).map_err(|e| SnapshotError::io(&path, e))?;
+    tracing::info!("snapshot store limit set to {n} bytes");
+    Ok(())
 }
 
 /// The store's configured limit: as the daemon recorded it, else this process's
@@ -163,6 +185,16 @@ fn mb(bytes: u64) -> String {
     }
 }
 
+/// A limit to suggest: twice `limit`, in whole GB (or MB below 1 GB).
+fn suggest(limit: u64) -> String {
+    let twice = limit.saturating_mul(2);
+    if twice >= 1_000_000_000 {
+        format!("{}gb", twice.div_ceil(1_000_000_000))
+    } else {
+        format!("{}mb", twice.div_ceil(1_000_000))
+    }
+}
+
 impl fmt::Display for StoreFull {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.space;
@@ -177,10 +209,11 @@ impl fmt::Display for StoreFull {
             Bound::Configured => write!(
                 f,
                 "the image reached its limit {LIMIT_VAR}={}, so writes fail with ENOSPC \
-                 (\"No space left on device\") — raise {LIMIT_VAR} (and restart the daemon \
-                 with `vers down --all`), or free space: `vers checkpoint prune`, \
-                 `vers checkpoint rm TAG`, `vers branch delete NAME`",
-                mb(s.limit)
+                 (\"No space left on device\") — raise the limit (run a vers command with \
+                 {LIMIT_VAR} set, e.g. `{LIMIT_VAR}={} vers execute true`), or free space: \
+                 `vers checkpoint prune`, `vers checkpoint rm TAG`, `vers branch delete NAME`",
+                mb(s.limit),
+                suggest(s.limit)
             ),
             Bound::HostDisk { host_free, reserve } => write!(
                 f,
