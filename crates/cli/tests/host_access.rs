@@ -1,7 +1,8 @@
 //! Host endpoints belong to the project's owner: the forwards on 127.0.0.1 of real PostgreSQL
 //! and Redis, and the dashboard, close connections from any other local user unread (and the
 //! daemon log names the uid), while root and the owner connect, and the same other user
-//! inside the environment still reaches the services by name.
+//! inside the environment still reaches the services by name. The engines' unix sockets
+//! under `/run/vers/<key>` are out of other users' reach too.
 
 mod common;
 
@@ -72,6 +73,25 @@ fn raw_ping(endpoint: &str) -> String {
     )
 }
 
+/// The directory holding postgres's unix socket: `/run/vers/<key>/<env>/postgres-0` of the
+/// key whose claim names this project.
+fn postgres_socket_dir(p: &TempProject) -> std::path::PathBuf {
+    let project = p.path().canonicalize().unwrap();
+    for key in std::fs::read_dir("/run/vers").unwrap().flatten() {
+        let claim = std::fs::read(key.path().join("project")).unwrap_or_default();
+        if std::path::Path::new(std::str::from_utf8(&claim).unwrap_or("").trim()) != project {
+            continue;
+        }
+        for env in std::fs::read_dir(key.path()).unwrap().flatten() {
+            let dir = env.path().join("postgres-0");
+            if dir.join(".s.PGSQL.5432").exists() {
+                return dir;
+            }
+        }
+    }
+    panic!("no postgres socket of {}", project.display());
+}
+
 fn daemon_log(p: &TempProject) -> String {
     std::fs::read_to_string(p.path().join(".vers/daemon.log")).unwrap_or_default()
 }
@@ -135,6 +155,25 @@ fn host_forwards_and_dashboard_refuse_other_users_but_not_the_owner() {
     assert_eq!(
         stdout(&out).split_whitespace().collect::<Vec<_>>(),
         ["42", "PONG"],
+        "{}",
+        stderr(&out)
+    );
+
+    // The engine's unix socket (postgres trusts it) is root's and the engine user's only.
+    let dir = postgres_socket_dir(&p);
+    let local = format!(
+        "psql -tA -h {} -U postgres postgres -c 'select 40+2'",
+        dir.display()
+    );
+    let out = as_root(&local);
+    assert_eq!(stdout(&out).trim(), "42", "{}", stderr(&out));
+    let out = as_user(NOBODY, &local);
+    assert!(
+        !out.status.success(),
+        "nobody used the unix socket: {out:?}"
+    );
+    assert!(
+        stderr(&out).contains("Permission denied"),
         "{}",
         stderr(&out)
     );

@@ -3,7 +3,8 @@
 //! project's owner before a byte is read. Host endpoints on 127.0.0.1 (service forwards, the
 //! dashboard) apply the same rule to TCP: the uid owning the connecting socket, found with
 //! [`super::tcp_peer::peer_uid`], must be root or the owner, or the connection is closed
-//! unread and the refusal logged with the uid.
+//! unread and the refusal logged with the uid. The engines' unix sockets, under
+//! `/run/vers/<key>`, are reachable by root and the engine user only.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -43,6 +44,23 @@ pub fn private_state_dir(dir: &Path, engine_uid: Option<u32>) -> std::io::Result
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
     }
     Ok(())
+}
+
+/// Makes the project's runtime directory (`/run/vers/<key>`: the engines' unix sockets and
+/// run files, the environments' API sockets) reachable by root and the engine user only:
+/// owned by root with the engine user's group (`engine_gid`), mode 0710 (0700 without an
+/// engine user). Other local users cannot reach an engine's unix socket, where postgres,
+/// for one, trusts every connection.
+pub fn private_runtime_dir(dir: &Path, engine_gid: Option<u32>) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mode = match engine_gid {
+        Some(gid) => {
+            std::os::unix::fs::chown(dir, None, Some(gid))?;
+            0o710
+        }
+        None => 0o700,
+    };
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
 }
 
 /// Sets the POSIX access ACL `u::rwx,u:<uid>:--x,g::---,m::--x,o::---` on `dir`, written as

@@ -37,8 +37,8 @@ use crate::project::Project;
 /// exits at once. Before it answers, it removes what a dead predecessor left behind and
 /// creates the snapshot store, so no client ever races another over either.
 pub async fn run(project: Project) -> anyhow::Result<()> {
-    let engine_uid = spawn::engine_user().ok().map(|u| u.uid);
-    super::access::private_state_dir(&project.state_dir, engine_uid)?;
+    let engine = spawn::engine_user().ok();
+    super::access::private_state_dir(&project.state_dir, engine.as_ref().map(|u| u.uid))?;
     let Some(_lock) = super::start::hold_daemon_lock(&project)? else {
         eprintln!(
             "another vers daemon already serves {}",
@@ -54,6 +54,7 @@ pub async fn run(project: Project) -> anyhow::Result<()> {
     let snap: Arc<dyn Snapshotter> = Arc::from(crate::storage::snapshotter(&project)?);
     let socket = project.socket_path();
     let listener = super::access::bind_private(&socket)?;
+    super::access::private_runtime_dir(&project.runtime_dir(), engine.as_ref().map(|u| u.gid))?;
     let listener = super::access::PeerChecked::new(listener, super::access::allowed_uids(&project));
     std::fs::write(project.daemon_pid_path(), std::process::id().to_string())?;
     let user = spawn::engine_user()?;
