@@ -251,9 +251,13 @@ async fn in_kernel(
     };
     let (mut ending, mut live) = (None, None);
     if let Some(link) = &link {
-        live = Some(shared.kernel.add(link.cookies(), tap.tally()));
+        live = Some(shared.kernel.add(link.cookies(), peer, tap.tally()));
+        // A fault added before the registration is seen here, one added after it diverts
+        // the link itself (`KernelLinks::divert`).
+        faults.refresh();
+        let clear = faults.view.clear && !shared.registry.is_stopped();
         match EndWatch::new([client.as_raw_fd(), backend.as_raw_fd()]) {
-            Ok(watch) if !link.diverted().unwrap_or(true) => loop {
+            Ok(watch) if clear && !link.diverted().unwrap_or(true) => loop {
                 tokio::select! {
                     biased;
                     e = control.as_mut() => {

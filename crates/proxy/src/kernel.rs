@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -102,6 +103,7 @@ impl EndWatch {
 /// A live linked pair whose kernel counts are credited to the proxy's counters.
 struct Live {
     cookies: [u64; 2],
+    peer: IpAddr,
     credited: [u64; 2],
     tally: Arc<PeerTally>,
 }
@@ -115,18 +117,32 @@ pub(crate) struct KernelLinks {
 }
 
 impl KernelLinks {
-    /// Starts crediting the pair with these cookies (client first) to the counters and `tally`.
-    pub(crate) fn add(&self, cookies: [u64; 2], tally: Arc<PeerTally>) -> u64 {
+    /// Starts crediting the pair with these cookies (client first), a connection from
+    /// `peer`, to the counters and `tally`.
+    pub(crate) fn add(&self, cookies: [u64; 2], peer: IpAddr, tally: Arc<PeerTally>) -> u64 {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         self.lock().insert(
             id,
             Live {
                 cookies,
+                peer,
                 credited: [0; 2],
                 tally,
             },
         );
         id
+    }
+
+    /// Stops redirecting, before returning, for every pair whose client `hit` selects: called
+    /// when a fault is added, so bytes sent after that never take the kernel path. Each
+    /// connection then notices the fault and completes its hand-over.
+    pub(crate) fn divert(&self, hit: impl Fn(IpAddr) -> bool) {
+        let Some(map) = sockmap() else { return };
+        for live in self.lock().values().filter(|l| hit(l.peer)) {
+            if let Err(err) = map.divert(live.cookies) {
+                tracing::warn!(error = %err, "cannot stop in-kernel forwarding for a fault");
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Live>> {
@@ -194,6 +210,13 @@ impl Handover {
             link,
             unconfirmed: Default::default(),
         }
+    }
+
+    /// Bytes the kernel forwarded from side `from` to the other before the hand-over.
+    pub(crate) fn forwarded(&self, from: usize) -> u64 {
+        self.link
+            .counts(from)
+            .map_or(u64::MAX, |[redirected, _]| redirected)
     }
 
     /// Waits until every byte redirected toward side `to` is in its send queue, so a pump may

@@ -235,6 +235,10 @@ where
     let mut buf = vec![0u8; BUF_SIZE];
     let mut read_total = 0u64;
     if let Some(handover) = handover {
+        if handover.forwarded(CLIENT) > 0 {
+            // The kernel forwarded requests: where the last one ends is unknown.
+            framer.forwarded_raw();
+        }
         handover.drained(BACKEND).await;
     }
     loop {

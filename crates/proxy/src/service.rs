@@ -130,7 +130,9 @@ impl ServiceProxy {
 
     /// Attaches a fault; it applies to new connections and, where meaningful, to existing ones.
     pub fn add_fault(&self, fault: Fault) -> FaultId {
+        let applies = fault.clone();
         let id = self.shared.registry.add(fault);
+        self.shared.kernel.divert(|peer| applies.applies_to(peer));
         tracing::debug!(service = %self.shared.name, %id, "fault added");
         id
     }

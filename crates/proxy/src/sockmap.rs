@@ -407,6 +407,20 @@ impl Sockmap {
         Ok([word(r), word(p)])
     }
 
+    /// Stops redirecting for the sockets with these cookies from the next skb on (the
+    /// connection's own [`Link::stop`] completes the hand-over).
+    pub(crate) fn divert(&self, cookies: [u64; 2]) -> io::Result<()> {
+        for cookie in cookies {
+            map_update(
+                &self.peers,
+                &cookie.to_ne_bytes(),
+                &0u64.to_ne_bytes(),
+                BPF_ANY,
+            )?;
+        }
+        Ok(())
+    }
+
     /// Joins two connected TCP sockets so that bytes arriving on either leave through the
     /// other. Nothing must have been read from or written to them yet. On error nothing is
     /// left in the maps and the sockets are untouched (the caller copies instead).

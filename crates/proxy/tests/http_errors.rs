@@ -156,6 +156,29 @@ async fn keep_alive_connection_switches_per_request() {
 }
 
 #[tokio::test]
+async fn keep_alive_connection_switches_per_request_when_not_recording() {
+    // Not recording: the connection starts on the in-kernel path and is handed over to the
+    // parsing pump when the fault arrives.
+    let backend = http_backend().await;
+    let (proxy, front) = start_proxy(vec![backend], true).await;
+    proxy.set_traffic_recording(false);
+    let mut conn = BufReader::new(connect_from("127.0.0.1", front).await.unwrap());
+    for _ in 0..3 {
+        let (status, _, body) = request(&mut conn, "/a", "12345").await;
+        assert_eq!((status, body.as_str()), (200, "ok:/a:5"));
+    }
+    let id = proxy.add_fault(Fault::new(FaultKind::HttpError {
+        status: 429,
+        percent: 100.0,
+    }));
+    let (status, _, body) = request(&mut conn, "/b", "dropped body").await;
+    assert_eq!(status, 429, "{body}");
+    proxy.remove_fault(id);
+    let (status, _, body) = request(&mut conn, "/c", "xy").await;
+    assert_eq!((status, body.as_str()), (200, "ok:/c:2"));
+}
+
+#[tokio::test]
 async fn partial_share_answers_some_requests_with_errors() {
     let backend = http_backend().await;
     let (proxy, front) = start_proxy(vec![backend], true).await;
