@@ -54,6 +54,7 @@ const FN_GET_SOCKET_COOKIE: i32 = 46;
 const FN_SK_REDIRECT_HASH: i32 = 72;
 
 /// `enum sk_action`.
+const SK_DROP: i32 = 0;
 const SK_PASS: i32 = 1;
 
 /// Entries per map: live proxied sockets of the whole process; a pair that does not fit
@@ -64,6 +65,8 @@ const MAX_SOCKETS: u32 = 65_536;
 const TCPI_BYTES_ACKED: usize = 120;
 const TCPI_BYTES_RECEIVED: usize = 128;
 const TCPI_LEN: usize = 136;
+/// `tcpi_state` of a closed connection.
+const TCP_CLOSE: u8 = 7;
 
 /// One BPF instruction, `struct bpf_insn`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,8 +149,9 @@ mod asm {
 /// ```c
 /// int verdict(struct __sk_buff *skb) {
 ///     __u64 len = skb->len, key;
-///     /* A bare FIN: the psock worker would take sending 0 bytes for a broken pipe. */
-///     if (!len) return SK_PASS;
+///     /* A bare FIN (the socket already knows it got one): queued in a psock, the worker
+///      * would take its 0 bytes for a broken pipe and stop the socket. */
+///     if (!len) return SK_DROP;
 ///     key = bpf_get_socket_cookie(skb);
 ///     __u64 *peer = bpf_map_lookup_elem(&peers, &key);
 ///     __u64 *count = bpf_map_lookup_elem(&counts, &key);
@@ -167,9 +171,11 @@ mod asm {
 fn program(socks: RawFd, peers: RawFd, counts: RawFd) -> Vec<Insn> {
     use asm::*;
     let mut p = vec![
-        mov(6, 1),                  // r6 = skb
-        load32(7, 6, 0),            // r7 = skb->len
-        jeq_imm(7, 0, 32),          // empty (a bare FIN): keep it, to `pass`
+        mov(6, 1),           // r6 = skb
+        load32(7, 6, 0),     // r7 = skb->len
+        jne_imm(7, 0, 2),    // data: go on
+        mov_imm(0, SK_DROP), // empty (a bare FIN): nothing to keep
+        exit(),
         call(FN_GET_SOCKET_COOKIE), // r0 = cookie (r1 is still skb)
         store64(10, -8, 0),         // key on the stack at fp-8
     ];
@@ -360,6 +366,15 @@ fn written(fd: RawFd) -> io::Result<u64> {
     Ok(acked + outq(fd)?)
 }
 
+/// Whether the TCP connection is closed (`TCP_CLOSE`, e.g. after a reset).
+fn closed(fd: RawFd) -> io::Result<bool> {
+    let mut buf = [0u8; TCPI_LEN];
+    getsockopt_bytes(fd, libc::IPPROTO_TCP, libc::TCP_INFO, &mut buf)?;
+    Ok(buf[0] == TCP_CLOSE)
+}
+
+/// Whether the socket has a pending error (reading it clears it).
+#[cfg(test)]
 fn socket_error(fd: RawFd) -> bool {
     let mut buf = [0u8; 4];
     match getsockopt_bytes(fd, libc::SOL_SOCKET, libc::SO_ERROR, &mut buf) {
@@ -548,12 +563,12 @@ impl Link<'_> {
     }
 
     /// Whether every byte redirected toward side `i` (from the other side) has been written to
-    /// its send queue, so user space may write to it; also true if the socket failed (its
-    /// bytes can no longer be delivered anyway). Call after [`Link::stop`].
+    /// its send queue, so user space may write to it; also true if the socket is closed (reset:
+    /// its bytes can no longer be delivered anyway). Call after [`Link::stop`].
     pub(crate) fn drained(&self, i: usize) -> io::Result<bool> {
         let side = &self.sides[i];
         let [toward, _] = self.counts(1 - i)?;
-        if socket_error(side.fd) {
+        if closed(side.fd)? {
             return Ok(true);
         }
         Ok(written(side.fd)?.saturating_sub(side.written0) >= toward)
@@ -631,10 +646,12 @@ mod tests {
         let target = |at: usize| (at as i64 + 1 + i64::from(p[at].off)) as usize;
         let pass = p.len() - 2;
         assert_eq!(p[pass], asm::mov_imm(0, SK_PASS));
-        assert_eq!((target(2), target(10), target(17)), (pass, pass, pass));
-        assert_eq!(p[target(20)], asm::atomic_add64(9, 8, 7));
-        assert_eq!(p[target(29)], asm::store64_imm(8, 0, 0));
-        assert_eq!(p[28], asm::call(FN_SK_REDIRECT_HASH));
+        assert_eq!(p[target(2)], asm::call(FN_GET_SOCKET_COOKIE));
+        assert_eq!((p[3], p[4]), (asm::mov_imm(0, SK_DROP), asm::exit()));
+        assert_eq!((target(12), target(19)), (pass, pass));
+        assert_eq!(p[target(22)], asm::atomic_add64(9, 8, 7));
+        assert_eq!(p[target(31)], asm::store64_imm(8, 0, 0));
+        assert_eq!(p[30], asm::call(FN_SK_REDIRECT_HASH));
     }
 
     /// client ⇄ (x | y) ⇄ server with x, y linked in the kernel.

@@ -74,6 +74,32 @@ async fn an_upload_then_half_close_reaches_the_backend_whole() {
 }
 
 #[tokio::test]
+async fn echoed_streams_ended_by_the_client_come_back_whole() {
+    // The client's FIN arrives while the echo's bytes still queue in the psock toward it.
+    let echo = echo_server().await;
+    let (proxy, front) = start_proxy(vec![echo.addr], false).await;
+    let data = pattern(8 * 1024 * 1024);
+    for round in 1..=6u64 {
+        let stream = connect_from("127.0.0.1", front).await.unwrap();
+        let (mut r, mut w) = stream.into_split();
+        let sent = data.clone();
+        let writer = tokio::spawn(async move {
+            w.write_all(&sent).await.unwrap();
+            w.shutdown().await.unwrap();
+        });
+        let mut back = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), r.read_to_end(&mut back))
+            .await
+            .unwrap()
+            .unwrap();
+        writer.await.unwrap();
+        assert_eq!(back.len(), data.len(), "round {round}");
+        assert!(back == data, "round {round}: echoed bytes differ");
+        assert_eq!(proxy.stats().bytes_to_client, round * data.len() as u64);
+    }
+}
+
+#[tokio::test]
 async fn echoed_stream_survives_faults_toggling_on_and_off() {
     let echo = echo_server().await;
     let (proxy, front) = start_proxy(vec![echo.addr], false).await;
