@@ -13,8 +13,9 @@ use crate::error::EngineError;
 use crate::project::Project;
 use crate::state;
 
-/// How often the daemon looks at the store's free space (one `statvfs`).
-pub const WATCH_EVERY: Duration = Duration::from_millis(250);
+/// How often the daemon looks at the store's free space (one `statvfs`, a few microseconds):
+/// often, since a burst of writes larger than the free space fails before the next look.
+pub const WATCH_EVERY: Duration = Duration::from_millis(100);
 
 /// What `.vers/store-full.json` keeps: whether the store is full now, when it was first and
 /// last seen full, and the message saying why and what to do.

@@ -187,7 +187,9 @@ fn enospc_reason(log: &std::path::Path, state_dir: &std::path::Path) -> Option<S
     }
     Some(match crate::store_space::read_record(state_dir) {
         Some(r) if r.full || r.last + 60 >= crate::state::now() => {
-            format!("died of ENOSPC (no space left on device): {}", r.message)
+            // The head of the message (`snapshot store full (0.6 GB)`); `status` shows it all.
+            let head = r.message.split(':').next().unwrap_or(&r.message);
+            format!("died of ENOSPC (no space left on device): {head}, see `vers status`")
         }
         _ => "died of ENOSPC (no space left on device): its disk is full".to_string(),
     })
