@@ -133,6 +133,23 @@ fn host_forwards_and_dashboard_refuse_other_users_but_not_the_owner() {
         "no byte, then the close: {out:?}"
     );
 
+    // Fire and forget: a write then a close before the daemon looks (the kernel then reports
+    // the socket as uid 0) gets nothing through either.
+    let (host, port) = redis.split_once(':').unwrap();
+    let out = as_user(
+        NOBODY,
+        &format!(
+            "trap '' PIPE; for i in $(seq 30); do exec 3<>/dev/tcp/{host}/{port} && \
+             printf '*3\\r\\n$3\\r\\nSET\\r\\n$5\\r\\npwned\\r\\n$1\\r\\n1\\r\\n' >&3; \
+             exec 3>&-; done"
+        ),
+    );
+    assert!(out.status.success(), "{out:?}");
+    // Nothing to wait for when nothing may happen: give a forwarded write time to land.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = as_root(&format!("redis-cli -h {host} -p {port} exists pwned"));
+    assert_eq!(stdout(&out).trim(), "0", "a write got through: {out:?}");
+
     // The daemon log names the refused uid and the endpoint.
     let log = daemon_log(&p);
     let port = redis.split_once(':').unwrap().1;
