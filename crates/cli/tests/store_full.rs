@@ -184,6 +184,7 @@ fn the_store_grows_then_says_it_is_full_refuses_to_commit_and_still_deletes() {
     ok(&p, &["execute", "psql -v ON_ERROR_STOP=1 postgres://postgres@postgres/app -c 'create table t(x int); insert into t values (1)'"]);
     ok(&p, &["commit", "--tag", "before"]);
     ok(&p, &["commit", "--tag", "mid"]);
+    ok(&p, &["branch", "--alias", "side", "--from", "mid"]);
 
     // Fill the rest: writes fail with ENOSPC at the limit and vers says why.
     let (w, err) = write_file(&store.join("fill-2"), 1000 * MIB);
@@ -271,6 +272,16 @@ fn the_store_grows_then_says_it_is_full_refuses_to_commit_and_still_deletes() {
     // Deleting works on the full store.
     let rm = ok(&p, &["checkpoint", "rm", "before", "--json"]);
     assert!(rm.contains("before"), "{rm}");
+    let deleted = ok(&p, &["branch", "delete", "side"]);
+    assert!(deleted.contains("side"), "{deleted}");
+    ok(&p, &["checkpoint", "prune"]);
+    let names: Vec<String> = status(&p)["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["root"]);
     assert!(
         image_size(&p) <= 600 * MIB + 64 * MIB,
         "{} bytes",
