@@ -182,6 +182,14 @@ async fn sink_backend() -> std::io::Result<SocketAddr> {
 }
 
 const BULK_BYTES: usize = 256 * 1024 * 1024;
+/// Rounds of the throughput and bulk comparisons.
+const ROUNDS: usize = 5;
+
+fn median(xs: &[f64]) -> f64 {
+    let mut v = xs.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
 
 /// Streams BULK_BYTES to `addr` and waits for the answer; returns MB/s (10^6 bytes).
 async fn bulk(addr: SocketAddr) -> std::io::Result<f64> {
@@ -350,12 +358,18 @@ async fn main() -> std::io::Result<()> {
         s50 - d50
     );
 
-    let direct_rps = throughput(direct, &exchange).await?;
-    let proxy_rps = throughput(front, &exchange).await?;
-    let splice_rps = throughput(splice_front, &exchange).await?;
-    let reference_rps = throughput(reference, &exchange).await?;
+    // Rounds rotate the order so that load changes on a shared machine hit all alike.
+    let targets = [direct, front, splice_front, reference];
+    let mut rps: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+    for round in 0..ROUNDS {
+        for k in 0..targets.len() {
+            let i = (round + k) % targets.len();
+            rps[i].push(throughput(targets[i], &exchange).await?);
+        }
+    }
+    let [direct_rps, proxy_rps, splice_rps, reference_rps] = [0, 1, 2, 3].map(|i| median(&rps[i]));
     println!(
-        "throughput, {CONNECTIONS} connections pipelining {PIPELINE} for {}s:",
+        "throughput, {CONNECTIONS} connections pipelining {PIPELINE} for {}s, median of {ROUNDS} rotated rounds:",
         THROUGHPUT_TIME.as_secs()
     );
     println!("  direct  {direct_rps:12.0} req/s");
@@ -376,11 +390,19 @@ async fn main() -> std::io::Result<()> {
     let (bulk_spliced, bulk_splice_front) = start_proxy(sink, false, true).await?;
     bulk_spliced.set_kernel_forwarding(false);
     let bulk_reference = reference_forwarder(sink).await?;
-    let direct_mbs = bulk(sink).await?;
-    let proxy_mbs = bulk(bulk_front).await?;
-    let splice_mbs = bulk(bulk_splice_front).await?;
-    let reference_mbs = bulk(bulk_reference).await?;
-    println!("bulk, {} MiB one way on one connection:", BULK_BYTES >> 20);
+    let targets = [sink, bulk_front, bulk_splice_front, bulk_reference];
+    let mut mbs: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+    for round in 0..ROUNDS {
+        for k in 0..targets.len() {
+            let i = (round + k) % targets.len();
+            mbs[i].push(bulk(targets[i]).await?);
+        }
+    }
+    let [direct_mbs, proxy_mbs, splice_mbs, reference_mbs] = [0, 1, 2, 3].map(|i| median(&mbs[i]));
+    println!(
+        "bulk, {} MiB one way on one connection, median of {ROUNDS} rotated rounds:",
+        BULK_BYTES >> 20
+    );
     println!("  direct  {direct_mbs:8.0} MB/s");
     println!(
         "  proxy   {proxy_mbs:8.0} MB/s ({:.1} %), splice {splice_mbs:8.0} MB/s ({:.1} %), bare forwarder {reference_mbs:8.0} MB/s ({:.1} %)",

@@ -61,6 +61,9 @@ const SK_PASS: i32 = 1;
 /// is spliced in user space instead.
 const MAX_SOCKETS: u32 = 65_536;
 
+/// Send buffer of linked sockets (the kernel doubles it for bookkeeping).
+const SEND_BUFFER: usize = 16 * 1024 * 1024;
+
 /// Offsets in `struct tcp_info` (linux/tcp.h, stable ABI).
 const TCPI_BYTES_ACKED: usize = 120;
 const TCPI_BYTES_RECEIVED: usize = 128;
@@ -476,6 +479,22 @@ impl Sockmap {
                 return Ok(link);
             }
             joined = true;
+        }
+        for side in &link.sides {
+            // The psock worker retries a full send queue only a jiffy later (4 ms at HZ=250),
+            // write-space wake-ups notwithstanding: a deep queue keeps it from stalling bulk
+            // transfers. Memory is taken only while bytes queue; needs CAP_NET_ADMIN.
+            let size = libc::c_int::try_from(SEND_BUFFER).unwrap_or(libc::c_int::MAX);
+            // SAFETY: passes one int.
+            unsafe {
+                libc::setsockopt(
+                    side.fd,
+                    libc::SOL_SOCKET,
+                    libc::SO_SNDBUFFORCE,
+                    (&raw const size).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
         }
         for side in &link.sides {
             // Setting SO_RCVLOWAT runs the socket's data-ready hook, which makes the verdict
