@@ -147,6 +147,9 @@ pub async fn run_in_env(
         hosts_file: Some(PathBuf::from(format!("/etc/netns/{netns}/hosts"))),
         // The environment's processes reach the API only through its own socket.
         binds: vec![(project.env_api_dir(env_id), project.api_dir())],
+        // Nothing of the other environments' volumes or run directories is visible.
+        views: project.env_views(env_id),
+        detach_foreign_stores: true,
         netns: Some(cmd.netns.clone().unwrap_or(netns)),
         user: cmd.user.clone(),
         cgroup: cgroup.as_ref().map(|c| c.0.clone()),

@@ -100,6 +100,36 @@ impl Project {
             .join(env_id)
     }
 
+    /// What the processes of environment `env_id` see of the snapshot stores and of
+    /// `/run/vers` (see `docs/isolation.md`): of the project's store only the environment's
+    /// own volume (`volumes/<env_id>`), of `/run/vers` only its own run directory and the
+    /// API directory (where its own socket is bound). Other environments' volumes,
+    /// checkpoints, sockets and configuration files, of this project or another, are not
+    /// there. The views are built on empty directories under `/run/vers/<key>/views/<env_id>`.
+    pub fn env_views(&self, env_id: &str) -> Vec<vers_runtime::spawn::View> {
+        let scratch = self.views_dir(env_id);
+        vec![
+            vers_runtime::spawn::View {
+                dir: vers_runtime::snapshot::store_path(&self.state_dir),
+                keep: vec![Path::new("volumes").join(env_id)],
+                scratch: scratch.join("store"),
+            },
+            vers_runtime::spawn::View {
+                dir: PathBuf::from("/run/vers"),
+                keep: vec![
+                    Path::new(&self.key).join(env_id),
+                    Path::new(&self.key).join("api"),
+                ],
+                scratch: scratch.join("run"),
+            },
+        ]
+    }
+
+    /// The scratch directories of [`Project::env_views`] for `env_id`.
+    pub fn views_dir(&self, env_id: &str) -> PathBuf {
+        self.runtime_dir().join("views").join(env_id)
+    }
+
     /// `/run/vers/<key>`: every runtime directory of the project (API sockets, per-environment
     /// scratch directories); removed when its daemon stops.
     pub fn runtime_dir(&self) -> PathBuf {

@@ -175,6 +175,7 @@ impl Stack {
         let stopped = self.client.delete_env(id).await;
         crate::error::failpoint("delete-after-stop")?;
         let _ = std::fs::remove_dir_all(self.project.run_dir(id));
+        let _ = std::fs::remove_dir_all(self.project.views_dir(id));
         let _ = std::fs::remove_file(self.project.code_link(id));
         let deleted = self.snap.delete_volume(id);
         crate::error::failpoint("delete-after-volume")?;

@@ -5,6 +5,7 @@
 pub mod cgroup;
 pub mod error;
 pub mod failpoint;
+pub mod mounts;
 pub mod netns;
 pub mod pod;
 pub mod snapshot;

@@ -2,6 +2,12 @@
 //! mount namespace with the environment's hosts file over `/etc/hosts`, join its cgroup, and
 //! drop to the unprivileged engine user — all in the child between fork and exec.
 //!
+//! The mount namespace is private (no mount event propagates into or out of it) and holds
+//! no snapshot store but the project's own ([`SpawnSpec::detach_foreign_stores`]), so an
+//! unmount on the host is never kept alive by a copy in an environment. [`View`]s hide the
+//! other environments' volumes and run directories: the process sees its own at the paths
+//! its configuration names, and nothing created there later.
+//!
 //! No parent-death signal is set: processes must outlive the CLI that asked for them; the
 //! supervisor owns, reaps and kills them (by process group or through their cgroup).
 
@@ -12,10 +18,10 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use nix::mount::{mount, MsFlags};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
 use nix::sys::signal::{kill, killpg, Signal};
-use nix::unistd::{setgid, setgroups, setsid, setuid, Gid, Pid, Uid};
+use nix::unistd::{chdir, setgid, setgroups, setsid, setuid, Gid, Pid, Uid};
 
 use crate::cgroup::Cgroup;
 use crate::error::RuntimeError;
@@ -61,6 +67,26 @@ pub struct SpawnSpec {
     pub stdin_null: bool,
     /// Start a new session (and process group) so the whole tree can be signalled.
     pub new_session: bool,
+    /// Directories seen only in part (applied after `binds`, in order).
+    pub views: Vec<View>,
+    /// Detach every snapshot store mount (`…/.vers/store` and below) but those a view keeps,
+    /// so the process holds no copy of another project's or environment's store.
+    pub detach_foreign_stores: bool,
+}
+
+/// A directory the process sees only part of: in its mount namespace `dir` is covered by a
+/// read-only bind of `scratch` (an empty directory vers owns), into which each kept entry of
+/// `dir` is bound back at its own relative path. Anything else under `dir`, including what is
+/// created there later, stays invisible. Kept entries that do not exist (or are not
+/// directories) are left out.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    /// The directory to cover.
+    pub dir: PathBuf,
+    /// Relative paths of the directories under `dir` that stay visible.
+    pub keep: Vec<PathBuf>,
+    /// An empty directory (created when missing) the view is built on.
+    pub scratch: PathBuf,
 }
 
 /// What the child needs, prepared in the parent (no allocation after fork).
@@ -68,9 +94,80 @@ struct Prepared {
     netns: Option<OwnedFd>,
     hosts: Option<CString>,
     binds: Vec<(CString, CString)>,
+    detach: Vec<CString>,
+    views: Vec<PreparedView>,
+    cwd: Option<CString>,
     cgroup_procs: Vec<OwnedFd>,
     user: Option<User>,
     new_session: bool,
+}
+
+/// A [`View`] as C strings: the kept directories' sources and their places in the scratch.
+struct PreparedView {
+    dir: CString,
+    scratch: CString,
+    keep: Vec<(CString, CString)>,
+}
+
+impl Prepared {
+    fn needs_mount_ns(&self) -> bool {
+        self.hosts.is_some()
+            || !self.binds.is_empty()
+            || !self.views.is_empty()
+            || !self.detach.is_empty()
+    }
+}
+
+fn c_path(p: &Path) -> Result<CString, RuntimeError> {
+    CString::new(p.as_os_str().as_encoded_bytes())
+        .map_err(|_| RuntimeError::Sys(format!("path {} contains NUL", p.display())))
+}
+
+/// Makes the scratch directory of `view` (with a mount point for each kept directory that
+/// exists) and the C strings `enter` mounts with. A view whose directory is missing is
+/// skipped: there is nothing to hide.
+fn prepare_view(view: &View) -> Result<Option<PreparedView>, RuntimeError> {
+    if !view.dir.is_dir() {
+        return Ok(None);
+    }
+    let mut keep = Vec::new();
+    for rel in &view.keep {
+        let src = view.dir.join(rel);
+        if !src.is_dir() {
+            continue;
+        }
+        let at = view.scratch.join(rel);
+        if !at.is_dir() {
+            std::fs::create_dir_all(&at).map_err(|e| RuntimeError::io(&at, e))?;
+        }
+        keep.push((c_path(&src)?, c_path(&at)?));
+    }
+    if !view.scratch.is_dir() {
+        std::fs::create_dir_all(&view.scratch).map_err(|e| RuntimeError::io(&view.scratch, e))?;
+    }
+    Ok(Some(PreparedView {
+        dir: c_path(&view.dir)?,
+        scratch: c_path(&view.scratch)?,
+        keep,
+    }))
+}
+
+/// The store mounts a process of `spec` must not hold: every one in this process's mount
+/// table (which the child's namespace copies) but the views' directories and kept entries.
+fn foreign_stores(spec: &SpawnSpec) -> Result<Vec<CString>, RuntimeError> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| RuntimeError::io(Path::new("/proc/self/mountinfo"), e))?;
+    let points = crate::mounts::mount_points(&text);
+    let keep_under: Vec<PathBuf> = spec
+        .views
+        .iter()
+        .flat_map(|v| v.keep.iter().map(|k| v.dir.join(k)))
+        .collect();
+    let own: Vec<&Path> = spec.views.iter().map(|v| v.dir.as_path()).collect();
+    crate::mounts::foreign_store_mounts(&points, &own, &keep_under)
+        .iter()
+        .map(|p| c_path(p))
+        .collect()
 }
 
 fn prepare(spec: &SpawnSpec) -> Result<Prepared, RuntimeError> {
@@ -102,20 +199,35 @@ fn prepare(spec: &SpawnSpec) -> Result<Prepared, RuntimeError> {
         Some(cg) => cg.procs_files()?,
         None => Vec::new(),
     };
-    let c_path = |p: &Path| {
-        CString::new(p.as_os_str().as_encoded_bytes())
-            .map_err(|_| RuntimeError::Sys(format!("path {} contains NUL", p.display())))
-    };
     let mut binds = Vec::new();
     for (src, dst) in &spec.binds {
         if src.exists() && dst.exists() {
             binds.push((c_path(src)?, c_path(dst)?));
         }
     }
+    let mut views = Vec::new();
+    for v in &spec.views {
+        views.extend(prepare_view(v)?);
+    }
+    let detach = if spec.detach_foreign_stores {
+        foreign_stores(spec)?
+    } else {
+        Vec::new()
+    };
+    // std changes directory before `enter` mounts: a working directory under a covered
+    // directory would otherwise still reach what the view hides.
+    let cwd = if spec.cwd.as_os_str().is_empty() || views.is_empty() {
+        None
+    } else {
+        Some(c_path(&spec.cwd)?)
+    };
     Ok(Prepared {
         netns,
         hosts,
         binds,
+        detach,
+        views,
+        cwd,
         cgroup_procs,
         user: spec.user.clone(),
         new_session: spec.new_session,
@@ -153,8 +265,8 @@ pub fn std_command(spec: &SpawnSpec) -> Result<std::process::Command, RuntimeErr
         cmd.stderr(open_log(p)?);
     }
     // SAFETY: `enter` only makes async-signal-safe system calls (setns, unshare, mount,
-    // write, setsid, setgroups, setgid, setuid) on file descriptors and C strings prepared
-    // before fork; it allocates nothing and takes no lock.
+    // umount2, chdir, write, setsid, setgroups, setgid, setuid) on file descriptors and C
+    // strings prepared before fork; it allocates nothing and takes no lock.
     unsafe {
         cmd.pre_exec(move || enter(&prepared));
     }
@@ -186,25 +298,30 @@ fn errno(e: nix::Error) -> std::io::Error {
 }
 
 /// Runs in the child between fork and exec, as root, in this order: enter the network
-/// namespace, take a private mount namespace (mounts made slave so nothing propagates back
-/// to the host) with the hosts file bound over `/etc/hosts`, join the cgroup (writing "0" to
-/// `cgroup.procs` moves the writer, on v1 and v2), start a new session, then drop to the
-/// user. std applies its own uid/gid before pre-exec closures, which is why the user switch
-/// happens here rather than through `Command::uid`.
+/// namespace, take a mount namespace of its own (every mount made private, so no mount or
+/// unmount propagates into or out of it), detach the foreign stores, bind the hosts file
+/// over `/etc/hosts` and the other binds, build the views (then change directory again), join
+/// the cgroup (writing "0" to `cgroup.procs` moves the writer, on v1 and v2), start a new
+/// session, then drop to the user. std applies its own uid/gid before pre-exec closures,
+/// which is why the user switch happens here rather than through `Command::uid`.
 fn enter(p: &Prepared) -> std::io::Result<()> {
     if let Some(ns) = &p.netns {
         setns(ns, CloneFlags::CLONE_NEWNET).map_err(errno)?;
     }
-    if p.hosts.is_some() || !p.binds.is_empty() {
+    if p.needs_mount_ns() {
         unshare(CloneFlags::CLONE_NEWNS).map_err(errno)?;
         mount(
             None::<&str>,
             c"/",
             None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_SLAVE,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
             None::<&str>,
         )
         .map_err(errno)?;
+    }
+    for m in &p.detach {
+        // Gone since the table was read (or taken with a parent): nothing to hold.
+        let _ = umount2(m.as_c_str(), MntFlags::MNT_DETACH);
     }
     if let Some(hosts) = &p.hosts {
         mount(
@@ -226,6 +343,12 @@ fn enter(p: &Prepared) -> std::io::Result<()> {
         )
         .map_err(errno)?;
     }
+    for v in &p.views {
+        enter_view(v)?;
+    }
+    if let Some(cwd) = &p.cwd {
+        chdir(cwd.as_c_str()).map_err(errno)?;
+    }
     for fd in &p.cgroup_procs {
         // SAFETY: write(2) on an open descriptor from a static buffer; async-signal-safe.
         let r = unsafe { libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1) };
@@ -242,6 +365,37 @@ fn enter(p: &Prepared) -> std::io::Result<()> {
         setuid(Uid::from_raw(u.uid)).map_err(errno)?;
     }
     Ok(())
+}
+
+/// Builds one view in the child: the kept directories bound (with what is mounted under
+/// them) into the scratch directory, the scratch bound over the directory, made read-only.
+fn enter_view(v: &PreparedView) -> std::io::Result<()> {
+    for (src, at) in &v.keep {
+        mount(
+            Some(src.as_c_str()),
+            at.as_c_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(errno)?;
+    }
+    mount(
+        Some(v.scratch.as_c_str()),
+        v.dir.as_c_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(errno)?;
+    mount(
+        None::<&str>,
+        v.dir.as_c_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .map_err(errno)
 }
 
 /// Sends `sig` to a process group.

@@ -109,6 +109,8 @@ pub(super) fn spawn_spec(
             env.netns
         ))),
         binds: vec![(d.project.env_api_dir(&env.id), d.project.api_dir())],
+        views: d.project.env_views(&env.id),
+        detach_foreign_stores: true,
         user: if p.engine_user {
             Some(d.user.clone())
         } else {

@@ -20,6 +20,7 @@ pub use btrfs::BtrfsSnapshotter;
 pub use copy::CopySnapshotter;
 pub use error::SnapshotError;
 pub use overlay::OverlaySnapshotter;
+pub use growth::store_path;
 pub use store::{open_snapshotter, recorded_kind, unmount_store};
 
 /// Which mechanism backs the store.

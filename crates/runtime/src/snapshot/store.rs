@@ -24,9 +24,17 @@ fn is_root() -> bool {
 fn mount_btrfs_image(state_dir: &Path) -> Result<PathBuf, SnapshotError> {
     let store = store_dir(state_dir);
     mkdirs(&store)?;
-    if is_mountpoint(&store) && is_btrfs(&store) {
-        enable_quotas(&store);
-        return Ok(store);
+    if is_mountpoint(&store) {
+        if is_btrfs(&store) {
+            enable_quotas(&store);
+            return Ok(store);
+        }
+        // An environment's view of the store (see `spawn::View`): the store is not this
+        // process's to mount.
+        return Err(SnapshotError::Unavailable(format!(
+            "{} is covered by an environment's view of the store",
+            store.display()
+        )));
     }
     if !is_root() {
         return Err(SnapshotError::Unavailable(
@@ -36,6 +44,7 @@ fn mount_btrfs_image(state_dir: &Path) -> Result<PathBuf, SnapshotError> {
     let img = image_path(state_dir);
     if !img.exists() {
         let file = std::fs::File::create(&img).map_err(|e| SnapshotError::io(&img, e))?;
+        restrict_image(&img)?;
         // Sparse: blocks are allocated only as data is written; the daemon grows it on
         // demand up to its limit (see `growth`).
         let size = initial_size(state_dir);
@@ -55,6 +64,8 @@ fn mount_btrfs_image(state_dir: &Path) -> Result<PathBuf, SnapshotError> {
         }
         drop(file);
     }
+    // Images made before it was restricted are fixed on their next mount.
+    restrict_image(&img)?;
     run_command(
         Command::new("mount")
             .args(["-t", "btrfs", "-o", "loop,noatime"])
@@ -64,6 +75,14 @@ fn mount_btrfs_image(state_dir: &Path) -> Result<PathBuf, SnapshotError> {
     tracing::info!(image = %img.display(), store = %store.display(), "mounted the btrfs store");
     enable_quotas(&store);
     Ok(store)
+}
+
+/// Makes the store image readable by root only: the engine user may traverse `.vers` (to
+/// reach volumes) and would otherwise read every environment's data through the raw image.
+fn restrict_image(img: &Path) -> Result<(), SnapshotError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(img, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| SnapshotError::io(img, e))
 }
 
 /// Turns quotas on in vers's own btrfs image, so volume sizes are enforced (a btrfs the
@@ -184,6 +203,12 @@ pub fn unmount_store(state_dir: &Path) -> Result<(), SnapshotError> {
             nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH)
                 .map_err(|e| SnapshotError::sys("unmount", &m, e))?;
         }
+    }
+    // Copies of the store in other mount namespaces (processes started before environment
+    // processes detached foreign stores, other tools' namespaces) would keep the loop device.
+    let copies = crate::mounts::detach_everywhere(&store);
+    if copies > 0 {
+        tracing::info!(copies, "detached the store from other mount namespaces");
     }
     if is_mountpoint(&store) {
         if let Err(e) = nix::mount::umount(&store) {
