@@ -113,6 +113,7 @@ impl Project {
                 dir: vers_runtime::snapshot::store_path(&self.state_dir),
                 keep: vec![Path::new("volumes").join(env_id)],
                 scratch: scratch.join("store"),
+                read_only: true,
             },
             vers_runtime::spawn::View {
                 dir: PathBuf::from("/run/vers"),
@@ -121,6 +122,8 @@ impl Project {
                     Path::new(&self.key).join("api"),
                 ],
                 scratch: scratch.join("run"),
+                // A nested `vers` of another project makes its runtime directory here.
+                read_only: false,
             },
         ]
     }

@@ -152,8 +152,13 @@ fn detach_in(ns: &Path, targets: &[PathBuf]) -> std::io::Result<()> {
             setns(f, CloneFlags::CLONE_NEWNS)
                 .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
             for t in &targets {
-                // Already gone (a parent's detach took it): nothing to do.
-                let _ = umount2(t.as_c_str(), MntFlags::MNT_DETACH);
+                // Every mount stacked there (an environment's view over its store copy);
+                // an error means none is left (a parent's detach took it).
+                for _ in 0..16 {
+                    if umount2(t.as_c_str(), MntFlags::MNT_DETACH).is_err() {
+                        break;
+                    }
+                }
             }
             Ok(())
         });

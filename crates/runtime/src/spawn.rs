@@ -75,7 +75,7 @@ pub struct SpawnSpec {
 }
 
 /// A directory the process sees only part of: in its mount namespace `dir` is covered by a
-/// read-only bind of `scratch` (an empty directory vers owns), into which each kept entry of
+/// bind of `scratch` (an empty directory vers owns), into which each kept entry of
 /// `dir` is bound back at its own relative path. Anything else under `dir`, including what is
 /// created there later, stays invisible. Kept entries that do not exist (or are not
 /// directories) are left out.
@@ -87,6 +87,9 @@ pub struct View {
     pub keep: Vec<PathBuf>,
     /// An empty directory (created when missing) the view is built on.
     pub scratch: PathBuf,
+    /// Make the covering bind read-only (the kept directories keep their own flags). A
+    /// writable view takes what the process creates beside the kept entries into `scratch`.
+    pub read_only: bool,
 }
 
 /// What the child needs, prepared in the parent (no allocation after fork).
@@ -107,6 +110,7 @@ struct PreparedView {
     dir: CString,
     scratch: CString,
     keep: Vec<(CString, CString)>,
+    read_only: bool,
 }
 
 impl Prepared {
@@ -149,6 +153,7 @@ fn prepare_view(view: &View) -> Result<Option<PreparedView>, RuntimeError> {
         dir: c_path(&view.dir)?,
         scratch: c_path(&view.scratch)?,
         keep,
+        read_only: view.read_only,
     }))
 }
 
@@ -320,8 +325,14 @@ fn enter(p: &Prepared) -> std::io::Result<()> {
         .map_err(errno)?;
     }
     for m in &p.detach {
-        // Gone since the table was read (or taken with a parent): nothing to hold.
-        let _ = umount2(m.as_c_str(), MntFlags::MNT_DETACH);
+        // Every mount stacked there (a copy of a store, an outer environment's view over
+        // it); an error means none is left (or it went with a parent since the table was
+        // read). Bounded, in case the path keeps resolving to a mount.
+        for _ in 0..16 {
+            if umount2(m.as_c_str(), MntFlags::MNT_DETACH).is_err() {
+                break;
+            }
+        }
     }
     if let Some(hosts) = &p.hosts {
         mount(
@@ -388,14 +399,17 @@ fn enter_view(v: &PreparedView) -> std::io::Result<()> {
         None::<&str>,
     )
     .map_err(errno)?;
-    mount(
-        None::<&str>,
-        v.dir.as_c_str(),
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-        None::<&str>,
-    )
-    .map_err(errno)
+    if v.read_only {
+        mount(
+            None::<&str>,
+            v.dir.as_c_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+        .map_err(errno)?;
+    }
+    Ok(())
 }
 
 /// Sends `sig` to a process group.

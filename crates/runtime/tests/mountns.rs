@@ -46,6 +46,7 @@ fn store_view(store: &Path, env: &str, scratch: &Path) -> View {
         dir: store.to_path_buf(),
         keep: vec![Path::new("volumes").join(env)],
         scratch: scratch.to_path_buf(),
+        read_only: true,
     }
 }
 
@@ -157,6 +158,24 @@ fn environment_processes_hold_no_other_projects_store() {
     let _guard = StoreGuard(other.clone());
     open_snapshotter(&other, Some(SnapshotterKind::Btrfs)).unwrap();
     let other_store = other.join("store");
+    // Stacked over it, as an outer environment's view is when vers runs nested: both go.
+    let cover = tmp.path().join("cover");
+    std::fs::create_dir_all(&cover).unwrap();
+    nix::mount::mount(
+        Some(&cover),
+        &other_store,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .unwrap();
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _cover = Unmount(other_store.clone());
     let ours = tmp.path().join("ours/.vers/store");
     std::fs::create_dir_all(ours.join("volumes/e1")).unwrap();
     let views = vec![store_view(&ours, "e1", &tmp.path().join("scratch"))];
@@ -266,6 +285,7 @@ fn isolation_adds_less_than_a_millisecond_per_spawn() {
                 dir: tmp.path().join("run"),
                 keep: vec![PathBuf::from("k/e1"), PathBuf::from("k/api")],
                 scratch: tmp.path().join("scratch/run"),
+                read_only: false,
             },
         ],
         detach_foreign_stores: true,
