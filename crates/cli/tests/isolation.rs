@@ -85,6 +85,11 @@ fn down_all_of_one_project_leaves_no_mount_or_loop_device_of_it_in_another() {
     }
     a.ok(&["down", "--all"]);
     assert_eq!(holders_of(&store), Vec::<(u32, String)>::new());
+    // The device goes with the last reference to the filesystem, released just after.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !loop_devices_of(&img).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert_eq!(
         loop_devices_of(&img),
         "",

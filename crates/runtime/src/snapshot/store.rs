@@ -204,18 +204,19 @@ pub fn unmount_store(state_dir: &Path) -> Result<(), SnapshotError> {
                 .map_err(|e| SnapshotError::sys("unmount", &m, e))?;
         }
     }
-    // Copies of the store in other mount namespaces (processes started before environment
-    // processes detached foreign stores, other tools' namespaces) would keep the loop device.
-    let copies = crate::mounts::detach_everywhere(&store);
-    if copies > 0 {
-        tracing::info!(copies, "detached the store from other mount namespaces");
-    }
     if is_mountpoint(&store) {
         if let Err(e) = nix::mount::umount(&store) {
             tracing::warn!("store {} busy ({e}); detaching lazily", store.display());
             nix::mount::umount2(&store, nix::mount::MntFlags::MNT_DETACH)
                 .map_err(|e| SnapshotError::sys("unmount", &store, e))?;
         }
+    }
+    // Copies of the store in other mount namespaces (processes started before environment
+    // processes detached foreign stores, other tools' namespaces) would keep the loop device.
+    // Swept after the host's unmount, so no namespace made meanwhile can copy it again.
+    let copies = crate::mounts::detach_everywhere(&store);
+    if copies > 0 {
+        tracing::info!(copies, "detached the store from other mount namespaces");
     }
     let img = image_path(state_dir);
     if img.exists() {
