@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 pub use btrfs::BtrfsSnapshotter;
 pub use copy::CopySnapshotter;
 pub use error::SnapshotError;
-pub use overlay::OverlaySnapshotter;
 pub use growth::store_path;
+pub use overlay::OverlaySnapshotter;
 pub use store::{open_snapshotter, recorded_kind, unmount_store};
 
 /// Which mechanism backs the store.
