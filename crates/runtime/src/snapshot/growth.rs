@@ -26,8 +26,9 @@ use super::SnapshotError;
 pub const LIMIT_VAR: &str = "VERS_STORE_LIMIT";
 /// The smallest image vers makes (btrfs needs room for its own metadata).
 pub const MIN_IMAGE: u64 = 256 * MIB;
-/// The largest size a new image starts at.
-pub const INITIAL_MAX: u64 = 2 * GIB;
+/// The largest size a new image starts at (sparse, so a larger start costs nothing while the
+/// host can back it, and absorbs bursts of writes faster than the watch).
+pub const INITIAL_MAX: u64 = 8 * GIB;
 /// Room made past the limit so checkpoints and branches can still be deleted on a full store
 /// (a btrfs with no free metadata space cannot even delete).
 pub const DELETE_RESERVE: u64 = 64 * MIB;
