@@ -259,6 +259,27 @@ fn the_store_grows_then_says_it_is_full_refuses_to_commit_and_still_deletes() {
         "{log}"
     );
 
+    // Any command failing meanwhile says why.
+    let chaos = vers(
+        &p,
+        &[
+            "chaos",
+            "inject",
+            "--service",
+            "postgres",
+            "--action",
+            "network-delay",
+            "--latency",
+            "100ms",
+        ],
+    );
+    assert!(!chaos.status.success(), "{}", stderr(&chaos));
+    assert!(
+        stderr(&chaos).contains("\nsnapshot store full (0.6 GB): "),
+        "{}",
+        stderr(&chaos)
+    );
+
     // Commit refuses (exit 1) and says why; --force commits anyway.
     let refused = vers(&p, &["commit", "--tag", "after"]);
     assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));

@@ -196,8 +196,9 @@ pub fn check(state_dir: &Path) -> Option<Change> {
                 ms: took.as_millis() as u64,
             })
         }
-        Growth::Enough(_) | Growth::AtLimit(_) => {
-            if was_full {
+        Growth::Enough(space) | Growth::AtLimit(space) => {
+            // Twice the full threshold before it counts as having room: no flapping.
+            if was_full && space.free >= 2 * growth::full_threshold(space.size) {
                 if let Some(r) = rec {
                     write_record(state_dir, &FullRecord { full: false, ..r });
                 }
