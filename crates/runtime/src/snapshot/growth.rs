@@ -461,6 +461,46 @@ mod tests {
     }
 
     #[test]
+    fn the_full_message_says_what_happened_and_the_fix() {
+        let space = Space {
+            size: 600 * MIB,
+            free: 3 * MIB,
+            limit: 600 * MIB,
+            bound: Bound::Configured,
+        };
+        let text = StoreFull { space }.to_string();
+        assert!(
+            text.starts_with("snapshot store full (0.6 GB): 3 MB free of 629 MB; "),
+            "{text}"
+        );
+        assert!(text.contains("limit VERS_STORE_LIMIT=629 MB"), "{text}");
+        assert!(
+            text.contains("`VERS_STORE_LIMIT=2gb vers execute true`"),
+            "{text}"
+        );
+        let host = StoreFull {
+            space: Space {
+                size: 40 * GIB,
+                bound: Bound::HostDisk {
+                    host_free: 900 * MIB,
+                    reserve: 2 * GIB,
+                },
+                ..space
+            },
+        }
+        .to_string();
+        assert!(
+            host.starts_with("snapshot store full (42.9 GB): "),
+            "{host}"
+        );
+        assert!(
+            host.contains("the host disk has 943 MB free and vers keeps 2147 MB of it in reserve"),
+            "{host}"
+        );
+        assert!(host.contains("free host disk"), "{host}");
+    }
+
+    #[test]
     fn thresholds_scale_with_the_image() {
         assert_eq!(grow_threshold(300 * MIB), 128 * MIB);
         assert_eq!(grow_threshold(20 * GIB), 2 * GIB);
