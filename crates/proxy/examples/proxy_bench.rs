@@ -336,6 +336,7 @@ async fn main() -> std::io::Result<()> {
         Backend::Echo => "built-in echo (64-byte messages)",
     };
     let (proxy, front) = start_proxy(direct, false, true).await?;
+    proxy.set_kernel_forwarding(true);
     let (spliced, splice_front) = start_proxy(direct, false, true).await?;
     spliced.set_kernel_forwarding(false);
 
@@ -386,7 +387,8 @@ async fn main() -> std::io::Result<()> {
     );
 
     let sink = sink_backend().await?;
-    let (_bulk_proxy, bulk_front) = start_proxy(sink, false, true).await?;
+    let (bulk_proxy, bulk_front) = start_proxy(sink, false, true).await?;
+    bulk_proxy.set_kernel_forwarding(true);
     let (bulk_spliced, bulk_splice_front) = start_proxy(sink, false, true).await?;
     bulk_spliced.set_kernel_forwarding(false);
     let bulk_reference = reference_forwarder(sink).await?;

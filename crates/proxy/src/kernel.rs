@@ -23,6 +23,16 @@ const HANDOVER_POLL: Duration = Duration::from_millis(1);
 /// Set (to anything) to keep every connection in user space.
 const DISABLE_ENV: &str = "VERS_PROXY_NO_SOCKMAP";
 
+/// Set to `1` to forward fault-free connections in the kernel by default.
+const ENABLE_ENV: &str = "VERS_PROXY_SOCKMAP";
+
+/// Whether new proxies forward in the kernel unless told otherwise: off unless
+/// `VERS_PROXY_SOCKMAP=1`, because a pipelined connection handed over mid-flight can stall
+/// (`pipelined_redis_commands_keep_their_order_across_faults`, issue 15).
+pub(crate) fn on_by_default() -> bool {
+    std::env::var_os(ENABLE_ENV).is_some_and(|v| v == "1")
+}
+
 /// The program and maps of this process, loaded on first use; `None` (logged once) when BPF
 /// is unavailable: not root, no `CONFIG_BPF_STREAM_PARSER`, an old kernel, a seccomp filter.
 pub(crate) fn sockmap() -> Option<&'static Sockmap> {

@@ -63,7 +63,7 @@ impl ServiceProxy {
                 counters: Counters::default(),
                 traffic: Traffic::new(),
                 kernel: KernelLinks::default(),
-                kernel_forwarding: AtomicBool::new(true),
+                kernel_forwarding: AtomicBool::new(crate::kernel::on_by_default()),
             }),
         }
     }
@@ -175,9 +175,9 @@ impl ServiceProxy {
         self.shared.traffic.set_enabled(on);
     }
 
-    /// Lets new fault-free connections be forwarded in the kernel (a BPF sockhash, the
-    /// default where BPF is available) or keeps them in user space (`splice(2)`), e.g. to
-    /// compare the two. Connections already open keep their path.
+    /// Lets new fault-free connections be forwarded in the kernel (a BPF sockhash, where BPF
+    /// is available; off by default unless `VERS_PROXY_SOCKMAP=1`) or keeps them in user
+    /// space (`splice(2)`). Connections already open keep their path.
     pub fn set_kernel_forwarding(&self, on: bool) {
         self.shared.kernel_forwarding.store(on, Ordering::Relaxed);
     }

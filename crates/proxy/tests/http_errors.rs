@@ -162,6 +162,7 @@ async fn keep_alive_connection_switches_per_request_when_not_recording() {
     let backend = http_backend().await;
     let (proxy, front) = start_proxy(vec![backend], true).await;
     proxy.set_traffic_recording(false);
+    proxy.set_kernel_forwarding(true);
     let mut conn = BufReader::new(connect_from("127.0.0.1", front).await.unwrap());
     for _ in 0..3 {
         let (status, _, body) = request(&mut conn, "/a", "12345").await;

@@ -13,6 +13,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use vers_proxy::{Fault, FaultKind};
 
+/// A proxy forwarding fault-free connections in the kernel (off by default).
+async fn start_kernel_proxy(
+    backends: Vec<SocketAddr>,
+    http: bool,
+) -> (vers_proxy::ServiceProxy, SocketAddr) {
+    let (proxy, front) = start_proxy(backends, http).await;
+    proxy.set_kernel_forwarding(true);
+    (proxy, front)
+}
+
 /// A backend that reads everything, then answers the byte count and a checksum, and closes.
 async fn counting_sink() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -49,7 +59,7 @@ fn checksum(data: &[u8]) -> u64 {
 #[tokio::test]
 async fn an_upload_then_half_close_reaches_the_backend_whole() {
     let sink = counting_sink().await;
-    let (proxy, front) = start_proxy(vec![sink], false).await;
+    let (proxy, front) = start_kernel_proxy(vec![sink], false).await;
     let data = pattern(32 * 1024 * 1024);
     let mut s = connect_from("127.0.0.1", front).await.unwrap();
     s.write_all(&data).await.unwrap();
@@ -77,7 +87,7 @@ async fn an_upload_then_half_close_reaches_the_backend_whole() {
 async fn echoed_streams_ended_by_the_client_come_back_whole() {
     // The client's FIN arrives while the echo's bytes still queue in the psock toward it.
     let echo = echo_server().await;
-    let (proxy, front) = start_proxy(vec![echo.addr], false).await;
+    let (proxy, front) = start_kernel_proxy(vec![echo.addr], false).await;
     let data = pattern(8 * 1024 * 1024);
     for round in 1..=6u64 {
         let stream = connect_from("127.0.0.1", front).await.unwrap();
@@ -102,7 +112,7 @@ async fn echoed_streams_ended_by_the_client_come_back_whole() {
 #[tokio::test]
 async fn echoed_stream_survives_faults_toggling_on_and_off() {
     let echo = echo_server().await;
-    let (proxy, front) = start_proxy(vec![echo.addr], false).await;
+    let (proxy, front) = start_kernel_proxy(vec![echo.addr], false).await;
     let data = pattern(12 * 1024 * 1024);
     let stream = connect_from("127.0.0.1", front).await.unwrap();
     let (mut r, mut w) = stream.into_split();
@@ -148,7 +158,7 @@ async fn echoed_stream_survives_faults_toggling_on_and_off() {
 #[tokio::test]
 async fn many_connections_each_get_their_own_bytes_back() {
     let echo = echo_server().await;
-    let (proxy, front) = start_proxy(vec![echo.addr], false).await;
+    let (proxy, front) = start_kernel_proxy(vec![echo.addr], false).await;
     let mut tasks = Vec::new();
     for i in 0..16usize {
         tasks.push(tokio::spawn(async move {
@@ -181,7 +191,7 @@ async fn many_connections_each_get_their_own_bytes_back() {
 async fn a_greeting_backend_that_closes_at_once_is_forwarded_whole() {
     let greeting = pattern(300_000);
     let backend = sending_server(greeting.clone()).await;
-    let (_proxy, front) = start_proxy(vec![backend], false).await;
+    let (_proxy, front) = start_kernel_proxy(vec![backend], false).await;
     for _ in 0..5 {
         let mut s = connect_from("127.0.0.1", front).await.unwrap();
         let mut got = Vec::new();
@@ -201,7 +211,7 @@ async fn a_greeting_backend_that_closes_at_once_is_forwarded_whole() {
 #[tokio::test]
 async fn a_fault_on_a_live_kernel_connection_applies_from_the_next_byte() {
     let echo = echo_server().await;
-    let (proxy, front) = start_proxy(vec![echo.addr], false).await;
+    let (proxy, front) = start_kernel_proxy(vec![echo.addr], false).await;
     let mut s = connect_from("127.0.0.1", front).await.unwrap();
     assert!(round_trip(&mut s, b"fast").await.unwrap() < Duration::from_millis(50));
     proxy.add_fault(Fault::new(FaultKind::Latency {
@@ -227,10 +237,62 @@ async fn a_fault_on_a_live_kernel_connection_applies_from_the_next_byte() {
 #[tokio::test]
 async fn a_reset_fault_cuts_a_kernel_connection() {
     let echo = echo_server().await;
-    let (proxy, front) = start_proxy(vec![echo.addr], false).await;
+    let (proxy, front) = start_kernel_proxy(vec![echo.addr], false).await;
     let mut s = connect_from("127.0.0.1", front).await.unwrap();
     round_trip(&mut s, b"hello").await.unwrap();
     proxy.add_fault(Fault::new(FaultKind::Down));
     let outcome = observe(&mut s, Duration::from_secs(2)).await;
     assert_eq!(outcome, Outcome::Reset);
+}
+
+/// A backend that reads `len` bytes, then resets the connection (SO_LINGER 0).
+async fn resetting_server(len: usize) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; len];
+                let _ = stream.read_exact(&mut buf).await;
+                let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_backend_reset_ends_the_client_connection() {
+    let backend = resetting_server(1000).await;
+    let (proxy, front) = start_kernel_proxy(vec![backend], false).await;
+    let mut s = connect_from("127.0.0.1", front).await.unwrap();
+    s.write_all(&pattern(1000)).await.unwrap();
+    let outcome = observe(&mut s, Duration::from_secs(3)).await;
+    assert!(
+        matches!(outcome, Outcome::Reset | Outcome::Eof),
+        "{outcome:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(proxy.stats().connections_active, 0);
+}
+
+#[tokio::test]
+async fn a_client_reset_releases_the_backend() {
+    let echo = echo_server().await;
+    let (proxy, front) = start_kernel_proxy(vec![echo.addr], false).await;
+    let mut s = connect_from("127.0.0.1", front).await.unwrap();
+    round_trip(&mut s, b"hello").await.unwrap();
+    socket2::SockRef::from(&s)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(s);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while proxy.stats().connections_active > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "connection never released"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(proxy.stats().bytes_to_client, 5);
 }
