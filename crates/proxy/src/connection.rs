@@ -265,7 +265,12 @@ async fn in_kernel(
                         break;
                     }
                     () = faults.changed() => {
-                        if !faults.view.clear || shared.registry.is_stopped() {
+                        // A fault may have come and gone before this task ran: it diverted
+                        // the link all the same (`add_fault`), so hand over then too.
+                        if !faults.view.clear
+                            || shared.registry.is_stopped()
+                            || link.diverted().unwrap_or(true)
+                        {
                             break;
                         }
                     }

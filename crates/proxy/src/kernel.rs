@@ -27,8 +27,8 @@ const DISABLE_ENV: &str = "VERS_PROXY_NO_SOCKMAP";
 const ENABLE_ENV: &str = "VERS_PROXY_SOCKMAP";
 
 /// Whether new proxies forward in the kernel unless told otherwise: off unless
-/// `VERS_PROXY_SOCKMAP=1`, because a pipelined connection handed over mid-flight can stall
-/// (`pipelined_redis_commands_keep_their_order_across_faults`, issue 15).
+/// `VERS_PROXY_SOCKMAP=1`, as it is no faster than splice on a small machine (issue 15,
+/// bench/README.md).
 pub(crate) fn on_by_default() -> bool {
     std::env::var_os(ENABLE_ENV).is_some_and(|v| v == "1")
 }

@@ -5,11 +5,12 @@
 //! every connection to the live backend with the fewest connections (ties rotate; a backend
 //! that refuses is skipped and tried last for a second) and applies the faults attached to it
 //! (Toxiproxy's vocabulary plus HTTP error injection) so that retries, timeouts and circuit
-//! breakers can be tested. With kernel forwarding on (`ServiceProxy::set_kernel_forwarding`,
-//! or `VERS_PROXY_SOCKMAP=1`; off by default, see issue 15), a connection that starts with no
-//! fault attached is forwarded in the kernel where BPF is available (a sockhash with an `sk_skb` verdict, see `sockmap.rs`): its
-//! bytes never reach user space. A fault reaching it hands it over to the copying pumps, in
-//! order and without loss, and it stays there (copying with `read`/`write`) when the fault ends.
+//! breakers can be tested. With kernel forwarding on (`ServiceProxy::set_kernel_forwarding`
+//! or `VERS_PROXY_SOCKMAP=1`; off by default: no faster than splice here, see issue 15), a
+//! connection that starts with no fault is forwarded in the kernel where BPF is available (a
+//! sockhash with an `sk_skb` verdict, see `sockmap.rs`): its bytes never reach user space. A
+//! fault reaching it hands it over to the copying pumps, in order and without loss, and it
+//! stays there (copying with `read`/`write`) when the fault ends.
 //! Elsewhere, and for recorded HTTP services, fault-free bytes are moved with `splice(2)`.
 //!
 //! Fault semantics, where Toxiproxy leaves a choice:

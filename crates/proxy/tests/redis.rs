@@ -121,11 +121,9 @@ async fn pipelined_redis_commands_keep_their_order_across_faults() {
     pipelined_across_faults(false).await;
 }
 
-/// Issue 15: with kernel forwarding the replies all arrive but the next command (PING) stays
-/// unread on the proxy's client socket (Recv-Q 14): kernel forwarding is off by default
-/// until this passes.
+/// The same in the kernel: a fault that comes and goes before the connection's task runs
+/// must still hand it over (it stalled once: the next command stayed unread).
 #[tokio::test]
-#[ignore = "kernel hand-over stall, issue 15"]
 async fn pipelined_redis_commands_keep_their_order_across_faults_in_the_kernel() {
     pipelined_across_faults(true).await;
 }
