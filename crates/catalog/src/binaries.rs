@@ -104,17 +104,29 @@ pub(crate) fn first_version(text: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// [`output_of`] asked once per binary (see [`crate::probe_cache`]): for probes whose answer
+/// depends only on the binary, such as `--version`.
+pub(crate) fn cached_output(program: &Path, args: &[&str]) -> Option<String> {
+    crate::probe_cache::cached(program, args, || output_of(program, args))
+}
+
 /// The version `program` reports for `args` (usually `--version`).
 pub(crate) fn version_of(program: &Path, args: &[&str]) -> Option<String> {
-    output_of(program, args).and_then(|text| first_version(&text))
+    cached_output(program, args).and_then(|text| first_version(&text))
 }
+
+/// The package database `dpkg-query` reads.
+const DPKG_STATUS: &str = "/var/lib/dpkg/status";
 
 /// The upstream version of an installed Debian package, without epoch and revision
 /// (`0.10.23` of `1:0.10.23-1+deb12u1`), read from the package database: the way to learn
 /// the version of a server whose binary has no version flag.
 pub(crate) fn debian_package_version(package: &str) -> Option<String> {
     let dpkg = find_tool(&[PathBuf::from("/usr/bin/dpkg-query")], "dpkg-query")?;
-    let full = output_of(&dpkg, &["-W", "-f=${Version}", package])?;
+    // The answer changes when the package database does: the cache key is its file.
+    let args = ["-W", "-f=${Version}", package];
+    let full =
+        crate::probe_cache::cached(Path::new(DPKG_STATUS), &args, || output_of(&dpkg, &args))?;
     let full = full.trim();
     let without_epoch = full.split_once(':').map_or(full, |(_, v)| v);
     let upstream = without_epoch.split('-').next()?.to_string();

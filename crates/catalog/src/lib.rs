@@ -14,6 +14,7 @@ mod engine_binary;
 pub mod engines;
 mod error;
 mod instance;
+mod probe_cache;
 mod template;
 mod templates;
 

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::binaries::{is_executable, on_path, output_of};
+use crate::binaries::{cached_output, is_executable, on_path};
 
 /// One crate to install and the binary it provides.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +41,7 @@ impl CrateSpec {
     /// Whether `bin` runs and reports this crate's version.
     fn works(&self, bin: &Path) -> bool {
         is_executable(bin)
-            && output_of(bin, &["--version"])
+            && cached_output(bin, &["--version"])
                 .is_some_and(|text| text.split_whitespace().any(|w| w == self.version))
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::binaries::{find_tool, major_of, output_of, version_matches};
+use crate::binaries::{cached_output, find_tool, major_of, version_matches};
 use crate::config::Config;
 use crate::{
     CatalogError, EngineBinary, EngineSource, Exec, InstanceCtx, Launch, MissingEngine, Probe,
@@ -20,7 +20,7 @@ pub(crate) struct Nats;
 
 /// The version `nats-server --version` prints (`nats-server: v2.9.10`).
 fn server_version(bin: &Path) -> Option<String> {
-    let text = output_of(bin, &["--version"])?;
+    let text = cached_output(bin, &["--version"])?;
     let rest = text
         .split(": v")
         .nth(1)

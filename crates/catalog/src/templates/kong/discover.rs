@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::binaries::{
-    debian_package_version, find_tool, is_executable, major_of, on_path, output_of, version_of,
+    cached_output, debian_package_version, find_tool, is_executable, major_of, on_path, version_of,
 };
 use crate::{EngineBinary, EngineSource, StandIn};
 
@@ -66,7 +66,7 @@ fn cjson_present() -> bool {
 
 /// nginx's version from `nginx -v` (`nginx version: nginx/1.22.1`).
 fn nginx_version(nginx: &Path) -> Option<String> {
-    let text = output_of(nginx, &["-v"])?;
+    let text = cached_output(nginx, &["-v"])?;
     let rest = text.split("nginx/").nth(1)?;
     let version: String = rest
         .chars()

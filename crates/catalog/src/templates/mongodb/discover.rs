@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::binaries::{is_executable, on_path, output_of, version_matches};
+use crate::binaries::{cached_output, is_executable, on_path, version_matches};
 use crate::engines::pypi::PypiEngine;
 use crate::{engines, EngineBinary, EngineSource, MissingEngine, StandIn};
 
@@ -55,7 +55,7 @@ pub(crate) fn real() -> Result<Option<EngineBinary>, String> {
 
 /// The `mongod` at `path`, with the version its `--version` reports.
 fn at(path: &Path) -> Option<EngineBinary> {
-    let text = output_of(path, &["--version"])?;
+    let text = cached_output(path, &["--version"])?;
     let version = db_version(&text)?;
     Some(EngineBinary {
         template: "mongodb".into(),
