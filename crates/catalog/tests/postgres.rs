@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::json;
-use support::{ctx, dirs, free_port, run, run_ok, start, wait_healthy};
+use support::{ctx, dirs, free_port, probe_once, run, run_ok, start, wait_healthy};
 use vers_catalog::{template_for, EngineSource, Exec, InstanceCtx, Probe};
 
 fn psql(c: &InstanceCtx, user: &str, password: Option<&str>, db: &str, sql: &str) -> Exec {
@@ -89,9 +89,13 @@ fn postgres_15_runs_and_is_set_up_as_the_manifest_says() {
         "{:?}",
         launch.args
     );
-    let server = start(&launch, d.root.path().join("postgres.log"));
     let probe = t.health(&c, &engine);
-    assert!(matches!(&probe, Probe::Exec(e) if e.program.ends_with("pg_isready")));
+    assert!(
+        matches!(&probe, Probe::Exchange { expect, .. } if expect == b"R"),
+        "postgres is probed on the wire, not by a process per check: {probe:?}"
+    );
+    assert!(!probe_once(&probe), "healthy before the server started");
+    let server = start(&launch, d.root.path().join("postgres.log"));
     wait_healthy(&probe, &server);
 
     for step in t.setup(&c, &engine).unwrap() {

@@ -615,6 +615,12 @@ pub async fn check_health(ctx: &EnvContext, name: &str, engine: &EngineBinary) -
     true
 }
 
+/// Pause between health checks while a service is young (see [`EAGER_PERIOD`]).
+const EAGER_PAUSE: Duration = Duration::from_millis(4);
+
+/// How long after its start a service is checked every [`EAGER_PAUSE`].
+const EAGER_PERIOD: Duration = Duration::from_secs(1);
+
 /// Waits until every replica of a service passes its probe, then runs template setup on a
 /// fresh data directory. Fails early when the service's processes have all exited.
 async fn wait_healthy(
@@ -629,12 +635,17 @@ async fn wait_healthy(
         .and_then(|h| h.interval)
         .unwrap_or(Duration::from_millis(100))
         .max(Duration::from_millis(20));
-    // Without an interval of the manifest's, the first checks come quickly (a branch's
-    // engines are often up within tens of milliseconds) and back off to `interval`.
+    // Without an interval of the manifest's, checks come every few milliseconds for the
+    // first second (a branch's engines are up within tens of milliseconds, and a check that
+    // comes late is time the caller waits for nothing), then back off to `interval`.
+    // Commands start a process per check: those back off from the first check on.
+    let probes = probes(ctx, name, &started)?;
+    let eager = hc.and_then(|h| h.interval).is_none()
+        && !probes.iter().any(|p| matches!(p, ProbeSpec::Exec(_)));
     let mut pause = if hc.and_then(|h| h.interval).is_some() {
         interval
     } else {
-        Duration::from_millis(5)
+        EAGER_PAUSE
     };
     let timeout = hc.and_then(|h| h.timeout).unwrap_or(Duration::from_secs(5));
     let start_period = hc.and_then(|h| h.start_period).unwrap_or_default();
@@ -648,7 +659,6 @@ async fn wait_healthy(
         )
         .max(start_period),
     };
-    let probes = probes(ctx, name, &started)?;
     let deadline = started.began + budget;
     let mut pending: Vec<usize> = (0..probes.len()).collect();
     let mut last_detail = String::new();
@@ -688,7 +698,9 @@ async fn wait_healthy(
             )));
         }
         tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(interval);
+        if !eager || started.began.elapsed() > EAGER_PERIOD {
+            pause = (pause * 2).min(interval);
+        }
     }
     let elapsed = started.began.elapsed();
     if started.fresh {

@@ -1,5 +1,5 @@
 //! PostgreSQL 13–17: `initdb` on first start, a server tuned for disposable test data,
-//! `pg_isready` health, and setup of databases, extensions, users and init scripts.
+//! a wire-level readiness probe, and setup of databases, extensions, users and init scripts.
 //!
 //! Durability: the server runs with `fsync=off` and `full_page_writes=off`. These only
 //! matter when the machine loses power. `synchronous_commit` stays on: with it off, a
@@ -105,6 +105,27 @@ fn users(cfg: &Config<'_>) -> Result<Vec<User>, CatalogError> {
             })
         })
         .collect()
+}
+
+/// A protocol 3.0 startup message for `user` on `database` (the first thing a client sends).
+fn startup_message(user: &str, database: &str) -> Vec<u8> {
+    let mut body = 196_608u32.to_be_bytes().to_vec(); // protocol version 3.0
+    for (key, value) in [
+        ("user", user),
+        ("database", database),
+        ("application_name", "vers-health"),
+    ] {
+        body.extend_from_slice(key.as_bytes());
+        body.push(0);
+        body.extend_from_slice(value.as_bytes());
+        body.push(0);
+    }
+    body.push(0);
+    // The length counts itself; a startup message is a few dozen bytes.
+    let len = u32::try_from(body.len() + 4).unwrap_or(u32::MAX);
+    let mut msg = len.to_be_bytes().to_vec();
+    msg.extend_from_slice(&body);
+    msg
 }
 
 /// `pg_hba.conf`: local and `postgres` connections are trusted; users with a password must give it.
@@ -221,27 +242,14 @@ impl Template for Postgres {
     }
 
     fn health(&self, ctx: &InstanceCtx, _engine: &EngineBinary) -> Probe {
-        match discover::client_tool("pg_isready") {
-            Some(tool) => Probe::Exec(
-                Exec::new(
-                    tool,
-                    [
-                        "-q".to_string(),
-                        "-h".into(),
-                        ctx.listen.to_string(),
-                        "-p".into(),
-                        ctx.port(0, PORT).to_string(),
-                        "-U".into(),
-                        "postgres".into(),
-                        "-d".into(),
-                        "postgres".into(),
-                    ],
-                )
-                .with_env(client_env()),
-            ),
-            None => Probe::Tcp {
-                port: ctx.port(0, PORT),
-            },
+        // What `pg_isready` asks, without starting a process per check: the server is ready
+        // when it answers a startup message with an authentication request ('R'); while it
+        // starts or recovers it answers an error ('E', "the database system is starting up").
+        Probe::Exchange {
+            port: ctx.port(0, PORT),
+            send: startup_message("postgres", "postgres"),
+            expect_at: 0,
+            expect: b"R".to_vec(),
         }
     }
 
