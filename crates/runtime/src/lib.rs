@@ -6,6 +6,7 @@ pub mod cgroup;
 pub mod error;
 pub mod failpoint;
 pub mod mounts;
+pub mod netlink;
 pub mod netns;
 pub mod pod;
 pub mod snapshot;

@@ -10,14 +10,12 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nix::sched::{setns, CloneFlags};
 
-use crate::error::{run_command, RuntimeError};
+use crate::error::RuntimeError;
 
-/// Where `ip netns` keeps namespace handles.
-const NETNS_DIR: &str = "/run/netns";
+use crate::netlink::NETNS_DIR;
 /// Where per-namespace `/etc` overrides live (the `ip netns exec` convention).
 const ETC_NETNS_DIR: &str = "/etc/netns";
 
@@ -32,28 +30,17 @@ pub struct NetNs {
     name: String,
 }
 
-fn ip(args: &[&str]) -> Result<(), RuntimeError> {
-    run_command(Command::new("ip").args(args))
-        .map(|_| ())
-        .map_err(|e| RuntimeError::Command(format!("{e} (is iproute2 installed?)")))
-}
-
 impl NetNs {
     /// Creates the namespace and brings its loopback up.
     pub fn create(name: &str) -> Result<NetNs, RuntimeError> {
         if Path::new(NETNS_DIR).join(name).exists() {
             return Err(RuntimeError::Exists(format!("network namespace {name}")));
         }
-        ip(&["netns", "add", name])?;
-        let ns = NetNs {
-            name: name.to_string(),
-        };
-        if let Err(e) = ip(&["-n", name, "link", "set", "lo", "up"]) {
-            let _ = delete_netns(name);
-            return Err(e);
-        }
+        crate::netlink::create_netns(name)?;
         tracing::debug!(netns = name, "created network namespace");
-        Ok(ns)
+        Ok(NetNs {
+            name: name.to_string(),
+        })
     }
 
     /// Opens an existing namespace.
@@ -135,7 +122,7 @@ pub fn delete_netns(name: &str) -> Result<(), RuntimeError> {
     if !Path::new(NETNS_DIR).join(name).exists() {
         return Ok(());
     }
-    ip(&["netns", "delete", name])?;
+    crate::netlink::delete_netns_handle(name)?;
     tracing::debug!(netns = name, "deleted network namespace");
     Ok(())
 }

@@ -12,11 +12,10 @@
 //! environment's end of the pair holds [`GATEWAY`] (the same /32 on every pair) and a host
 //! route to the instance's address. The pod routes the front network via [`GATEWAY`].
 
-use std::io::Write;
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
 
 use crate::error::RuntimeError;
+use crate::netlink::{self, Op};
 use crate::netns::{delete_netns, netns_path};
 
 /// The environment's address on every pod link, and every pod's default gateway.
@@ -34,99 +33,105 @@ pub struct PodSpec {
     pub address: Ipv4Addr,
 }
 
-/// Runs `ip [-n NETNS] -batch -` with `lines` on standard input.
-fn ip_batch(netns: &str, lines: &[String]) -> Result<(), RuntimeError> {
-    let mut child = Command::new("ip")
-        .args(["-n", netns, "-batch", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| RuntimeError::Command(format!("running ip (is iproute2 installed?): {e}")))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let text = lines.join("\n") + "\n";
-        stdin
-            .write_all(text.as_bytes())
-            .map_err(|e| RuntimeError::Command(format!("writing to ip -batch: {e}")))?;
+/// `front_net` (`10.99.0.0/16`) as an address and a prefix length.
+fn parse_net(front_net: &str) -> Result<(Ipv4Addr, u8), RuntimeError> {
+    let bad = || RuntimeError::Command(format!("{front_net} is not an IPv4 network (a.b.c.d/n)"));
+    let (addr, prefix) = front_net.split_once('/').ok_or_else(bad)?;
+    let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+    if prefix > 32 {
+        return Err(bad());
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| RuntimeError::Command(format!("waiting for ip -batch: {e}")))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(RuntimeError::Command(format!(
-            "ip -n {netns} -batch failed ({}): {} (commands: {})",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim(),
-            lines.join("; ")
-        )))
-    }
+    Ok((addr, prefix))
 }
 
 /// Makes the whole `front_net` (e.g. `10.99.0.0/16`) local in the environment's namespace
 /// `env_netns`, so proxies can listen on any front address without assigning it first and
 /// pods reach them through their gateway.
 pub fn make_fronts_local(env_netns: &str, front_net: &str) -> Result<(), RuntimeError> {
-    ip_batch(env_netns, &[format!("route add local {front_net} dev lo")])
+    let (dest, prefix) = parse_net(front_net)?;
+    netlink::apply(
+        env_netns,
+        &[Op::Route {
+            dest,
+            prefix,
+            dev: "lo".into(),
+            via: None,
+            src: None,
+            local: true,
+        }],
+    )
 }
 
 /// Creates a pod linked to the environment namespace `env_netns`, routing `front_net` (e.g.
 /// `10.99.0.0/16`) to it. On failure nothing is left behind.
 pub fn create(env_netns: &str, front_net: &str, pod: &PodSpec) -> Result<(), RuntimeError> {
+    let (front, front_prefix) = parse_net(front_net)?;
     if netns_path(&pod.netns).exists() {
         // Deleting the pod's namespace removes its end of the veth pair at once, but the
         // peer in the environment goes only when the kernel finishes tearing the namespace
         // down (asynchronously): remove the peer first, so its name is free to reuse now.
-        let _ = Command::new("ip")
-            .args(["-n", env_netns, "link", "del", &pod.veth])
-            .stderr(Stdio::null())
-            .status();
+        let _ = netlink::apply(env_netns, &[Op::DelLink(pod.veth.clone())]);
         delete_netns(&pod.netns)?;
     }
-    let status = Command::new("ip")
-        .args(["netns", "add", &pod.netns])
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| RuntimeError::Command(format!("running ip netns add: {e}")))?;
-    if !status.status.success() {
-        return Err(RuntimeError::Command(format!(
-            "ip netns add {} failed: {}",
-            pod.netns,
-            String::from_utf8_lossy(&status.stderr).trim()
-        )));
-    }
-    let wired = wire(env_netns, front_net, pod);
+    netlink::create_netns(&pod.netns)?;
+    let wired = wire(env_netns, (front, front_prefix), pod);
     if wired.is_err() {
         let _ = delete_netns(&pod.netns);
     }
     wired
 }
 
-fn wire(env_netns: &str, front_net: &str, pod: &PodSpec) -> Result<(), RuntimeError> {
-    ip_batch(
+fn wire(env_netns: &str, front: (Ipv4Addr, u8), pod: &PodSpec) -> Result<(), RuntimeError> {
+    netlink::apply(
         &pod.netns,
         &[
-            "link set lo up".into(),
-            format!(
-                "link add eth0 type veth peer name {} netns {env_netns}",
-                pod.veth
-            ),
-            format!("addr add {}/32 dev eth0", pod.address),
-            "link set eth0 up".into(),
-            format!("route add {GATEWAY} dev eth0"),
-            format!("route add {front_net} via {GATEWAY} dev eth0"),
+            Op::Veth {
+                name: "eth0".into(),
+                peer: pod.veth.clone(),
+                peer_netns: env_netns.into(),
+            },
+            Op::Addr {
+                dev: "eth0".into(),
+                addr: pod.address,
+                prefix: 32,
+            },
+            Op::Up("eth0".into()),
+            Op::Route {
+                dest: GATEWAY,
+                prefix: 32,
+                dev: "eth0".into(),
+                via: None,
+                src: None,
+                local: false,
+            },
+            Op::Route {
+                dest: front.0,
+                prefix: front.1,
+                dev: "eth0".into(),
+                via: Some(GATEWAY),
+                src: None,
+                local: false,
+            },
         ],
     )?;
-    ip_batch(
+    netlink::apply(
         env_netns,
         &[
-            format!("addr add {GATEWAY}/32 dev {}", pod.veth),
-            format!("link set {} up", pod.veth),
-            format!(
-                "route add {}/32 dev {} src {GATEWAY}",
-                pod.address, pod.veth
-            ),
+            Op::Addr {
+                dev: pod.veth.clone(),
+                addr: GATEWAY,
+                prefix: 32,
+            },
+            Op::Up(pod.veth.clone()),
+            Op::Route {
+                dest: pod.address,
+                prefix: 32,
+                dev: pod.veth.clone(),
+                via: None,
+                src: Some(GATEWAY),
+                local: false,
+            },
         ],
     )
 }

@@ -166,6 +166,10 @@ fn creating_a_pod_twice_replaces_it_and_a_bad_link_name_leaves_nothing() {
         ..p.clone()
     };
     let err = pod::create(&env_name, "10.99.0.0/16", &bad).unwrap_err();
-    assert!(err.to_string().contains("ip -n"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("`a-link-name-longer-than-fifteen` is not a device name"),
+        "{err}"
+    );
     assert!(list_netns(&p.netns).unwrap().is_empty());
 }
