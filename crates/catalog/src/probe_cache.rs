@@ -12,8 +12,12 @@ use std::sync::{Mutex, OnceLock};
 /// Name of the on-disk cache inside the engine cache directory.
 const FILE_NAME: &str = "probes.json";
 
-fn memory() -> &'static Mutex<Option<HashMap<String, Option<String>>>> {
-    static CACHE: OnceLock<Mutex<Option<HashMap<String, Option<String>>>>> = OnceLock::new();
+/// Probe answers by identity (`None`: the probe failed).
+type Answers = HashMap<String, Option<String>>;
+
+/// This process's answers, loaded from disk on first use.
+fn memory() -> &'static Mutex<Option<Answers>> {
+    static CACHE: OnceLock<Mutex<Option<Answers>>> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(None))
 }
 
@@ -32,7 +36,7 @@ fn key(program: &Path, args: &[&str]) -> Option<String> {
     ))
 }
 
-fn load(dir: &Path) -> HashMap<String, Option<String>> {
+fn load(dir: &Path) -> Answers {
     std::fs::read(dir.join(FILE_NAME))
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -41,7 +45,7 @@ fn load(dir: &Path) -> HashMap<String, Option<String>> {
 
 /// Writes the cache beside its final name and renames it, so a reader never sees half a file.
 /// Best effort: a cache that cannot be written only costs the next process a probe.
-fn store(dir: &Path, map: &HashMap<String, Option<String>>) {
+fn store(dir: &Path, map: &Answers) {
     let Ok(text) = serde_json::to_vec(map) else {
         return;
     };
