@@ -4,8 +4,11 @@
 //! project directory except `.vers/`, `.git/` and `node_modules/` (installed dependencies,
 //! which their lockfile already stands for).
 
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
 
 use globset::GlobSet;
 use sha2::{Digest, Sha256};
@@ -31,13 +34,38 @@ impl ProjectFiles {
         });
         paths.sort();
         paths.dedup();
-        let files = paths
-            .into_iter()
-            .filter_map(|rel| {
-                let bytes = std::fs::read(dir.join(&rel)).ok()?;
-                Some((rel, Sha256::digest(&bytes).into()))
-            })
-            .collect();
+        let cache_path = dir.join(HASH_CACHE);
+        let known = load_hashes(&cache_path);
+        let now = SystemTime::now();
+        let mut keep = Vec::new();
+        let mut files = Vec::new();
+        for rel in paths {
+            let Ok(meta) = std::fs::metadata(dir.join(&rel)) else {
+                continue;
+            };
+            let stamp = Stamp::of(&meta);
+            let hash = match known.get(&rel) {
+                Some((s, hash)) if *s == stamp => *hash,
+                _ => match std::fs::read(dir.join(&rel)) {
+                    Ok(bytes) => Sha256::digest(&bytes).into(),
+                    Err(_) => continue,
+                },
+            };
+            let racy = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok())
+                .is_none_or(|age| age < RACY);
+            if !racy {
+                keep.push((rel.clone(), stamp, hash));
+            }
+            files.push((rel, hash));
+        }
+        let unchanged = keep.len() == known.len()
+            && keep.iter().all(|(p, s, h)| known.get(p) == Some(&(*s, *h)));
+        if !unchanged && dir.join(".vers").is_dir() {
+            save_hashes(&cache_path, &keep);
+        }
         ProjectFiles { files }
     }
 
@@ -74,6 +102,98 @@ impl ProjectFiles {
             h.update(hash);
         }
         hex::encode(h.finalize())
+    }
+}
+
+/// Where a project remembers its files' hashes between runs (see [`Stamp`]).
+const HASH_CACHE: &str = ".vers/inputs/file-hashes";
+
+/// A file changed this recently may change again without its mtime moving (the clock's
+/// resolution; "racily clean" in git's words): its hash is not remembered.
+const RACY: Duration = Duration::from_secs(2);
+
+/// What must be unchanged for a file's remembered hash to stand for its content: size,
+/// modification and change times (nanoseconds) and inode. A tree of 10,000 files is then
+/// decided with stat(2) calls instead of reading every byte (issue 14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+    ino: u64,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+            ino: meta.ino(),
+        }
+    }
+}
+
+type Remembered = HashMap<PathBuf, (Stamp, [u8; 32])>;
+
+/// The remembered hashes: one line a file, `HASH LEN MTIME_S MTIME_NS CTIME_S CTIME_NS INO
+/// PATH` (the path last, so it may hold spaces). A line that does not parse is ignored.
+fn load_hashes(path: &Path) -> Remembered {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return HashMap::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let mut f = line.splitn(8, ' ');
+            let hash: [u8; 32] = hex::decode(f.next()?).ok()?.try_into().ok()?;
+            let mut num = || f.next()?.parse::<i64>().ok();
+            let len = u64::try_from(num()?).ok()?;
+            let mtime = (num()?, num()?);
+            let ctime = (num()?, num()?);
+            let ino = u64::try_from(num()?).ok()?;
+            let rel = PathBuf::from(f.next()?);
+            Some((
+                rel,
+                (
+                    Stamp {
+                        len,
+                        mtime,
+                        ctime,
+                        ino,
+                    },
+                    hash,
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// Writes the remembered hashes beside their final name and renames them into place. Best
+/// effort: a cache that cannot be written only costs the next run some reading.
+fn save_hashes(path: &Path, entries: &[(PathBuf, Stamp, [u8; 32])]) {
+    let mut text = String::with_capacity(entries.len() * 120);
+    for (rel, s, hash) in entries {
+        let Some(p) = rel.to_str().filter(|p| !p.contains('\n')) else {
+            continue;
+        };
+        text.push_str(&format!(
+            "{} {} {} {} {} {} {} {p}\n",
+            hex::encode(hash),
+            s.len,
+            s.mtime.0,
+            s.mtime.1,
+            s.ctime.0,
+            s.ctime.1,
+            s.ino
+        ));
+    }
+    let Some(parent) = path.parent() else { return };
+    if std::fs::create_dir_all(parent).is_err() {
+        return;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, text).is_err() || std::fs::rename(&tmp, path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
 }
 
@@ -138,6 +258,66 @@ mod tests {
             b.add(globset::Glob::new(p).unwrap());
         }
         b.build().unwrap()
+    }
+
+    /// Sets a file's mtime into the past, so its hash may be remembered (not "racy").
+    fn age(path: &Path) {
+        let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+
+    #[test]
+    fn remembered_hashes_stand_while_size_times_and_inode_do() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join(".vers")).unwrap();
+        write(d.path(), "old.txt", "old");
+        write(d.path(), "new.txt", "new");
+        age(&d.path().join("old.txt"));
+        let first = ProjectFiles::read(d.path());
+        let cache = d.path().join(HASH_CACHE);
+        let remembered = load_hashes(&cache);
+        assert!(remembered.contains_key(Path::new("old.txt")));
+        assert!(
+            !remembered.contains_key(Path::new("new.txt")),
+            "a file changed within {RACY:?} is hashed again next time"
+        );
+        // The fast path is taken: a remembered hash with a matching stamp is believed
+        // without reading the file (here a planted one).
+        let text = std::fs::read_to_string(&cache).unwrap();
+        let (hash, rest) = text.split_once(' ').unwrap();
+        let planted = format!("{} {rest}", "ab".repeat(32));
+        assert_ne!(hash, "ab".repeat(32));
+        std::fs::write(&cache, planted).unwrap();
+        let second = ProjectFiles::read(d.path());
+        assert_eq!(
+            second
+                .entries(Path::new(""), None)
+                .find(|(p, _)| *p == Path::new("old.txt"))
+                .unwrap()
+                .1,
+            &[0xab; 32]
+        );
+        // A rewrite of the same size with the old mtime restored still changes ctime.
+        write(d.path(), "old.txt", "OLD");
+        age(&d.path().join("old.txt"));
+        let third = ProjectFiles::read(d.path());
+        assert_ne!(
+            third.digest(Path::new(""), None),
+            first.digest(Path::new(""), None)
+        );
+        assert_eq!(
+            third
+                .entries(Path::new(""), None)
+                .find(|(p, _)| *p == Path::new("old.txt"))
+                .unwrap()
+                .1,
+            &<[u8; 32]>::from(Sha256::digest(b"OLD"))
+        );
     }
 
     #[test]
