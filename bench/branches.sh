@@ -2,7 +2,7 @@
 # Benchmark (issue 4), each figure against a baseline measured in the same run:
 #  P1  checkpoint -> branch healthy, postgres + redis with ~SIZE_MB of seeded data (p50 of RUNS)
 #  P2  a suite of 4 and of 8 branches whose seed takes ~10 s: branched run vs the naive way
-#      (fresh stack + re-seed + test, per branch)
+#      (fresh stack + re-seed + test, per branch), one after another and all in parallel
 #  P3  checkpoint time at 100 MB and at SIZE_MB, beside `cp -a` of the same data
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -136,6 +136,22 @@ SH
     "$VERS" down --all >/dev/null; rm -rf .vers
   done
   naive=$(ms_since "$t0")
-  echo "P2 suite of $n branches, 10 s seed: naive $naive ms; branched first run (seeds once) $branched ms, speed-up $(echo "$naive / $branched" | bc -l | cut -c1-5)x; branched with cached seed $warm ms, speed-up $(echo "$naive / $warm" | bc -l | cut -c1-5)x"
+  # The naive way in parallel: n separate copies of the project, each starting, seeding,
+  # testing and stopping its own stack at the same time (parallelism without seed reuse).
+  for i in $(seq "$n"); do
+    mkdir -p "$work/naive$n-$i"; cp -r "$d/scripts" "$work/naive$n-$i/"
+    sed "s/bench-p2-$n/bench-p2-$n-naive-$i/" "$d/vers-integration.yaml" > "$work/naive$n-$i/vers-integration.yaml"
+  done
+  t0=$(now)
+  pids=()
+  for i in $(seq "$n"); do
+    (cd "$work/naive$n-$i" && "$VERS" up >/dev/null \
+      && "$VERS" execute "psql -tA postgres://postgres@postgres/app -c 'insert into t values (0)' && redis-cli -h redis incr n" >/dev/null \
+      && "$VERS" down --all >/dev/null) &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || { echo "a naive parallel stack failed" >&2; exit 1; }; done
+  naive_par=$(ms_since "$t0")
+  echo "P2 suite of $n branches, 10 s seed: naive one after another $naive ms, naive in parallel $naive_par ms; branched first run (seeds once) $branched ms: $(ratio "$naive" "$branched")x / $(ratio "$naive_par" "$branched")x faster; branched with cached seed $warm ms: $(ratio "$naive" "$warm")x / $(ratio "$naive_par" "$warm")x faster"
   cd "$ROOT"
 done
