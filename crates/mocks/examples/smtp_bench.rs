@@ -1,5 +1,8 @@
 //! Measures mailhog's SMTP capture rate: N concurrent clients send small messages over
-//! loopback for a bounded time, each on one connection with PIPELINING.
+//! loopback for a bounded time, each on one connection with PIPELINING. The baseline, run
+//! with the same clients in the same process: a bare SMTP responder that answers every
+//! command and discards the mail, so the ratio shows what capturing (parsing, storing,
+//! indexing for the API) costs over speaking SMTP.
 //!
 //! `cargo run --release -p vers-mocks --example smtp_bench -- [clients] [seconds] [maildir|memory]`
 
@@ -85,6 +88,28 @@ async fn main() -> BenchResult<()> {
         config: serde_json::json!({ "storage": storage }),
     };
     let server = tokio::spawn(serve_on(smtp, api, opts));
+    let (total, elapsed) = load(port, clients, seconds).await?;
+    let log_bytes = std::fs::metadata(dir.path().join("messages.log")).map_or(0, |m| m.len());
+    server.abort();
+    let rate = total as f64 / elapsed;
+    println!(
+        "smtp_bench: {clients} clients, {elapsed:.1} s, storage {storage}: {total} messages, {rate:.0} messages/s ({log_bytes} bytes stored)"
+    );
+    let bare = TcpListener::bind("127.0.0.1:0").await?;
+    let bare_port = bare.local_addr()?.port();
+    let responder = tokio::spawn(bare_smtp(bare));
+    let (bare_total, bare_elapsed) = load(bare_port, clients, seconds).await?;
+    responder.abort();
+    let bare_rate = bare_total as f64 / bare_elapsed;
+    println!(
+        "baseline, a bare SMTP responder that discards the mail: {bare_rate:.0} messages/s; mailhog / bare: {:.2}",
+        rate / bare_rate
+    );
+    Ok(())
+}
+
+/// Runs `clients` senders against `port` for `seconds`; returns (messages, elapsed s).
+async fn load(port: u16, clients: usize, seconds: u64) -> BenchResult<(u64, f64)> {
     let sent = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
@@ -94,13 +119,47 @@ async fn main() -> BenchResult<()> {
     for task in tasks {
         task.await??;
     }
-    let elapsed = start.elapsed().as_secs_f64();
-    let total = sent.load(Ordering::Relaxed);
-    let log_bytes = std::fs::metadata(dir.path().join("messages.log")).map_or(0, |m| m.len());
-    server.abort();
-    println!(
-        "smtp_bench: {clients} clients, {elapsed:.1} s, storage {storage}: {total} messages, {:.0} messages/s ({log_bytes} bytes stored)",
-        total as f64 / elapsed
-    );
-    Ok(())
+    Ok((sent.load(Ordering::Relaxed), start.elapsed().as_secs_f64()))
+}
+
+/// Answers SMTP on `listener` without keeping anything: the floor of the protocol itself.
+async fn bare_smtp(listener: TcpListener) -> BenchResult<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut reader = BufReader::new(read);
+            let mut line = String::new();
+            let mut in_data = false;
+            write.write_all(b"220 bare ESMTP\r\n").await?;
+            loop {
+                line.clear();
+                if reader.read_line(&mut line).await? == 0 {
+                    return Ok::<(), std::io::Error>(());
+                }
+                let answer: &[u8] = if in_data {
+                    if line != ".\r\n" {
+                        continue;
+                    }
+                    in_data = false;
+                    b"250 queued\r\n"
+                } else {
+                    match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                        Some("EHLO") => b"250-bare\r\n250 PIPELINING\r\n",
+                        Some("DATA") => {
+                            in_data = true;
+                            b"354 go on\r\n"
+                        }
+                        Some("QUIT") => {
+                            write.write_all(b"221 bye\r\n").await?;
+                            return Ok(());
+                        }
+                        _ => b"250 ok\r\n",
+                    }
+                };
+                write.write_all(answer).await?;
+            }
+        });
+    }
 }

@@ -1,6 +1,9 @@
 //! Measures stripe-mock's request rate in-process over loopback: N concurrent keep-alive
 //! clients run `GET /v1/customers/cus_x` for half the time, then `POST /v1/customers` for
-//! the other half (each POST persists a customer and a `customer.created` event).
+//! the other half (each POST persists a customer and a `customer.created` event). The
+//! baseline, measured in the same run with the same clients: a minimal axum server in the
+//! same process answering both routes with a fixed customer (no state, no validation), so
+//! the ratio shows what the mock's own work costs over bare HTTP serving.
 //!
 //! `cargo run --release -p vers-mocks --example stripe_bench -- [clients] [seconds]`
 
@@ -58,6 +61,21 @@ async fn phase(
     (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed))
 }
 
+/// A server that answers the bench's two routes with a fixed customer: the floor of HTTP
+/// serving in this process, without any of the mock's work.
+async fn bare_server() -> BenchResult<String> {
+    use axum::routing::{get, post};
+    const CUSTOMER: &str = r#"{"id":"cus_x","object":"customer","email":"x@example.com"}"#;
+    let answer = || async { ([("content-type", "application/json")], CUSTOMER) };
+    let app = axum::Router::new()
+        .route("/v1/customers/{id}", get(answer))
+        .route("/v1/customers", post(answer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(base)
+}
+
 #[tokio::main]
 async fn main() -> BenchResult<()> {
     let mut args = std::env::args().skip(1);
@@ -90,6 +108,13 @@ async fn main() -> BenchResult<()> {
     let started = Instant::now();
     let (post_ok, post_failed) = phase(&client, &base, clients, half, true).await;
     let post_time = started.elapsed().as_secs_f64();
+    let bare = bare_server().await?;
+    let started = Instant::now();
+    let (bare_get, _) = phase(&client, &bare, clients, half, false).await;
+    let bare_get_rate = bare_get as f64 / started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let (bare_post, _) = phase(&client, &bare, clients, half, true).await;
+    let bare_post_rate = bare_post as f64 / started.elapsed().as_secs_f64();
     let journal = std::fs::metadata(dir.path().join("journal.jsonl"))
         .map(|m| m.len())
         .unwrap_or(0)
@@ -104,6 +129,11 @@ async fn main() -> BenchResult<()> {
     println!(
         "  POST /v1/customers:       {post_ok} ok, {post_failed} failed, {:.0} req/s",
         post_ok as f64 / post_time
+    );
+    println!(
+        "  baseline, a bare axum server with a fixed answer: GET {bare_get_rate:.0} req/s, POST {bare_post_rate:.0} req/s; stripe-mock / bare: GET {:.2}, POST {:.2}",
+        get_ok as f64 / get_time / bare_get_rate,
+        post_ok as f64 / post_time / bare_post_rate
     );
     println!(
         "  overall: {:.0} req/s; state on disk {} KiB",
