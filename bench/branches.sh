@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (issue 4), each figure against a baseline measured in the same run:
-#  P1  checkpoint -> branch healthy, postgres + redis with ~SIZE_MB of seeded data (p50 of RUNS)
+#  P1  checkpoint -> branch healthy, postgres + redis with ~SIZE_MB of seeded data (p50 of RUNS);
+#      VERS_SNAPSHOTTER=btrfs|overlay|copy picks the snapshotter
 #  P2  a suite of 4 and of 8 branches whose seed takes ~10 s: branched run vs the naive way
 #      (fresh stack + re-seed + test, per branch), one after another and all in parallel
 #  P3  checkpoint time at 100 MB and at SIZE_MB, beside `cp -a` of the same data
