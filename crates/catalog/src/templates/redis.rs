@@ -22,17 +22,8 @@ use crate::{
 
 /// The standard Redis port.
 const PORT: u16 = 6379;
-/// Eviction policies Redis accepts.
-const POLICIES: [&str; 8] = [
-    "noeviction",
-    "allkeys-lru",
-    "volatile-lru",
-    "allkeys-random",
-    "volatile-random",
-    "volatile-ttl",
-    "allkeys-lfu",
-    "volatile-lfu",
-];
+/// Eviction policies Redis accepts: the list the manifest validates against.
+const POLICIES: &[&str] = vers_manifest::REDIS_POLICIES;
 
 /// The `redis` template.
 pub(crate) struct Redis;
