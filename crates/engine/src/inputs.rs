@@ -168,8 +168,8 @@ fn load_hashes(path: &Path) -> Remembered {
         .collect()
 }
 
-/// Writes the remembered hashes beside their final name and renames them into place. Best
-/// effort: a cache that cannot be written only costs the next run some reading.
+/// Writes the remembered hashes atomically. Best effort: a cache that cannot be written only
+/// costs the next run some reading.
 fn save_hashes(path: &Path, entries: &[(PathBuf, Stamp, [u8; 32])]) {
     let mut text = String::with_capacity(entries.len() * 120);
     for (rel, s, hash) in entries {
@@ -187,14 +187,7 @@ fn save_hashes(path: &Path, entries: &[(PathBuf, Stamp, [u8; 32])]) {
             s.ino
         ));
     }
-    let Some(parent) = path.parent() else { return };
-    if std::fs::create_dir_all(parent).is_err() {
-        return;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    if std::fs::write(&tmp, text).is_err() || std::fs::rename(&tmp, path).is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
+    let _ = crate::atomic_file::write(path, text.as_bytes());
 }
 
 /// What `git ls-files` lists under `dir` (tracked, and untracked but not ignored), relative

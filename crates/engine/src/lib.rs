@@ -5,6 +5,7 @@
 //! API (`api`); the CLI and `vers mcp` are its clients.
 
 pub mod api;
+pub mod atomic_file;
 pub mod branches;
 pub mod build;
 pub mod chaos;

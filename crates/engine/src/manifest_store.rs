@@ -26,10 +26,7 @@ pub fn save(project: &Project) -> Result<String, EngineError> {
     let d = dir(project);
     let target = d.join(format!("{h}.yaml"));
     if !target.exists() {
-        std::fs::create_dir_all(&d).map_err(|e| EngineError::io(&d, e))?;
-        let tmp = d.join(format!(".{h}.{}.tmp", std::process::id()));
-        std::fs::write(&tmp, &text).map_err(|e| EngineError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &target).map_err(|e| EngineError::io(&target, e))?;
+        crate::atomic_file::write(&target, &text).map_err(|e| EngineError::io(&target, e))?;
     }
     Ok(h)
 }

@@ -62,11 +62,9 @@ pub fn read_record(state_dir: &Path) -> Option<FullRecord> {
 
 fn write_record(state_dir: &Path, rec: &FullRecord) {
     let path = record_path(state_dir);
-    let tmp = state_dir.join(".store-full.json.tmp");
     let written = serde_json::to_vec(rec)
         .map_err(std::io::Error::other)
-        .and_then(|b| std::fs::write(&tmp, b))
-        .and_then(|_| std::fs::rename(&tmp, &path));
+        .and_then(|b| crate::atomic_file::write(&path, &b));
     if let Err(e) = written {
         tracing::warn!("{}: {e}", path.display());
     }

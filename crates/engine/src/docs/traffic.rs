@@ -260,15 +260,9 @@ pub fn save_report(project: &Project, run: &str, report: &TestReport) -> Result<
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), EngineError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| EngineError::Failed(format!("{}: {e}", parent.display())))?;
-    }
     let bytes = serde_json::to_vec_pretty(value)
         .map_err(|e| EngineError::Failed(format!("encoding {}: {e}", path.display())))?;
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
+    crate::atomic_file::write(path, &bytes)
         .map_err(|e| EngineError::Failed(format!("{}: {e}", path.display())))
 }
 
