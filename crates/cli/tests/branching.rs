@@ -86,8 +86,7 @@ fn parallel_branches_are_isolated_and_root_is_unchanged() {
             "--json",
         ],
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     assert_eq!(out.status.code(), Some(0), "{report:#}");
     assert_eq!(report["summary"]["passed"], 4, "{report:#}");
     // The root environment never saw the branches' writes.

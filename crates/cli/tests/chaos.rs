@@ -508,8 +508,7 @@ fn before_hook_faults_apply_to_their_branch_alone() {
     let out = run(&["up"]);
     assert_eq!(code(&out), Some(0), "{}", stderr(&out));
     let out = run(&["test", "--parallel", "--json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     let logs: String = report["suites"][0]["branches"]
         .as_array()
         .unwrap()
@@ -557,8 +556,7 @@ fn resilience_example_survives_every_fault() {
     let p = TempProject::new("");
     copy_tree(&example, p.path());
     let out = p.vers(&["integration", "test", "--parallel", "--json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     let mut logs = String::new();
     let mut names = Vec::new();
     for suite in report["suites"].as_array().unwrap() {

@@ -571,8 +571,7 @@ fn scenario_suite_runs_each_scenario_on_its_own_branch() {
         "--junit",
         junit.to_str().unwrap(),
     ]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     let branches = report["suites"][0]["branches"].as_array().unwrap().clone();
     let logs: String = branches
         .iter()

@@ -106,6 +106,13 @@ pub fn vers_in(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The JSON a `vers … --json` run printed (whether or not it succeeded: a failing test run
+/// still reports), failing the test with its output when it printed none.
+pub fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}{}", stdout(out), stderr(out)))
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

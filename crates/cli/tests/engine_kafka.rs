@@ -96,8 +96,7 @@ fn kafka_topics_checkpoint_and_isolated_branches() {
     // Two branches of the checkpoint, in parallel: each sees ten messages and g1 at four,
     // writes its own, and sees none of the other's.
     let out = p.vers(&["test", "--suite", "isolation", "--parallel", "--json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     assert_eq!(out.status.code(), Some(0), "{report:#}");
     assert_eq!(report["summary"]["passed"], 2, "{report:#}");
 

@@ -131,8 +131,7 @@ fn mongodb_branches_of_a_checkpoint_see_the_seed_and_only_their_own_writes() {
         .env_remove("VERS_ENV")
         .output()
         .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     assert_eq!(out.status.code(), Some(0), "{report:#}");
     assert_eq!(report["summary"]["passed"], 2, "{report:#}");
 

@@ -18,8 +18,7 @@ fn data_pipeline_example_passes_every_branch() {
     let out = p.vers(&["integration", "up"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let out = p.vers(&["integration", "test", "--parallel", "--json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     assert_all_passed(
         &report,
         &[
@@ -65,8 +64,7 @@ fn data_pipeline_matrix_cell_postgres_14_elasticsearch_7_passes() {
         "postgres=14,elasticsearch=7",
         "--json",
     ]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     let results = report["results"].as_array().expect("results");
     assert_eq!(results.len(), 1, "{report:#}");
     let cell = &results[0];

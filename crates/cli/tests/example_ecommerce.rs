@@ -117,8 +117,7 @@ fn ecommerce_example_runs_every_branch_of_pattern_four() {
     );
 
     let out = p.vers(&["integration", "test", "--parallel", "--json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     let mut failures = String::new();
     for suite in report["suites"].as_array().unwrap() {
         for b in suite["branches"].as_array().unwrap() {

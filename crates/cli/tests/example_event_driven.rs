@@ -79,8 +79,7 @@ fn event_driven_example_passes_every_branch() {
     let began = Instant::now();
     let out = p.vers(&["integration", "test", "--parallel", "--json"]);
     let tests = began.elapsed();
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     let (results, logs) = branches(&report);
     assert_eq!(out.status.code(), Some(0), "{report:#}\n{logs}");
     let expected = [

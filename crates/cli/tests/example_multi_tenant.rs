@@ -17,8 +17,7 @@ fn multi_tenant_example_passes_every_branch() {
     let out = p.vers(&["integration", "up"]);
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let out = p.vers(&["integration", "test", "--parallel", "--json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     assert_all_passed(
         &report,
         &[

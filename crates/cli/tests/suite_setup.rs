@@ -27,8 +27,7 @@ fn suite_setup_runs_once_and_every_branch_starts_from_its_result() {
     let p = TempProject::new(MANIFEST);
     p.ok(&["up"]);
     let out = p.vers(&["test", "--parallel", "--json"]);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{}{}", stdout(&out), stderr(&out)));
+    let report = json_of(&out);
     // Each branch sees 41 + 1 from the setup and adds its own 1: 43 in every one of them
     // only if the branches are isolated from each other.
     assert_eq!(report["suites"][0]["passed"], 3, "{report}");

@@ -29,9 +29,7 @@ fn report(p: &TempProject, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["test"];
     all.extend_from_slice(args);
     all.push("--json");
-    let out = p.vers(&all);
-    serde_json::from_str(&stdout(&out))
-        .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", stdout(&out), stderr(&out)))
+    json_of(&p.vers(&all))
 }
 
 fn branch_names(report: &serde_json::Value) -> BTreeSet<String> {
