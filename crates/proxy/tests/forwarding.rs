@@ -5,26 +5,14 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 #[tokio::test]
 async fn large_transfer_is_byte_exact() {
     let echo = echo_server().await;
     let (proxy, front) = start_proxy(vec![echo.addr], false).await;
     let data = pattern(8 * 1024 * 1024);
-    let stream = connect_from("127.0.0.1", front).await.unwrap();
-    let (mut r, mut w) = stream.into_split();
-    let sent = data.clone();
-    let writer = tokio::spawn(async move {
-        w.write_all(&sent).await.unwrap();
-        w.shutdown().await.unwrap();
-    });
-    let mut back = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), r.read_to_end(&mut back))
-        .await
-        .unwrap()
-        .unwrap();
-    writer.await.unwrap();
+    let back = echo_through(front, data.clone(), false, Duration::from_secs(20)).await;
     assert_eq!(back.len(), data.len());
     assert!(back == data, "echoed bytes differ");
     let stats = proxy.stats();

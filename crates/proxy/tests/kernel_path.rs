@@ -90,19 +90,7 @@ async fn echoed_streams_ended_by_the_client_come_back_whole() {
     let (proxy, front) = start_kernel_proxy(vec![echo.addr], false).await;
     let data = pattern(8 * 1024 * 1024);
     for round in 1..=6u64 {
-        let stream = connect_from("127.0.0.1", front).await.unwrap();
-        let (mut r, mut w) = stream.into_split();
-        let sent = data.clone();
-        let writer = tokio::spawn(async move {
-            w.write_all(&sent).await.unwrap();
-            w.shutdown().await.unwrap();
-        });
-        let mut back = Vec::new();
-        tokio::time::timeout(Duration::from_secs(30), r.read_to_end(&mut back))
-            .await
-            .unwrap()
-            .unwrap();
-        writer.await.unwrap();
+        let back = echo_through(front, data.clone(), false, Duration::from_secs(30)).await;
         assert_eq!(back.len(), data.len(), "round {round}");
         assert!(back == data, "round {round}: echoed bytes differ");
         assert_eq!(proxy.stats().bytes_to_client, round * data.len() as u64);
@@ -114,16 +102,12 @@ async fn echoed_stream_survives_faults_toggling_on_and_off() {
     let echo = echo_server().await;
     let (proxy, front) = start_kernel_proxy(vec![echo.addr], false).await;
     let data = pattern(12 * 1024 * 1024);
-    let stream = connect_from("127.0.0.1", front).await.unwrap();
-    let (mut r, mut w) = stream.into_split();
-    let sent = data.clone();
-    let writer = tokio::spawn(async move {
-        for chunk in sent.chunks(61 * 1024) {
-            w.write_all(chunk).await.unwrap();
-            tokio::time::sleep(Duration::from_micros(300)).await;
-        }
-        w.shutdown().await.unwrap();
-    });
+    let echoed = tokio::spawn(echo_through(
+        front,
+        data.clone(),
+        true,
+        Duration::from_secs(60),
+    ));
     let toggler = {
         let proxy = proxy.clone();
         tokio::spawn(async move {
@@ -138,12 +122,7 @@ async fn echoed_stream_survives_faults_toggling_on_and_off() {
             }
         })
     };
-    let mut back = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), r.read_to_end(&mut back))
-        .await
-        .unwrap()
-        .unwrap();
-    writer.await.unwrap();
+    let back = echoed.await.unwrap();
     toggler.await.unwrap();
     assert_eq!(back.len(), data.len());
     assert!(

@@ -118,6 +118,37 @@ pub async fn observe(stream: &mut TcpStream, wait: Duration) -> Outcome {
     }
 }
 
+/// Sends `data` through the proxy at `front` and half-closes, reading what comes back until
+/// the other side ends (within `limit`). `paced` writes 61 KiB chunks 300 µs apart, so
+/// faults added meanwhile land in the middle of the stream.
+pub async fn echo_through(
+    front: SocketAddr,
+    data: Vec<u8>,
+    paced: bool,
+    limit: Duration,
+) -> Vec<u8> {
+    let stream = connect_from("127.0.0.1", front).await.unwrap();
+    let (mut r, mut w) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        if paced {
+            for chunk in data.chunks(61 * 1024) {
+                w.write_all(chunk).await.unwrap();
+                tokio::time::sleep(Duration::from_micros(300)).await;
+            }
+        } else {
+            w.write_all(&data).await.unwrap();
+        }
+        w.shutdown().await.unwrap();
+    });
+    let mut back = Vec::new();
+    tokio::time::timeout(limit, r.read_to_end(&mut back))
+        .await
+        .unwrap()
+        .unwrap();
+    writer.await.unwrap();
+    back
+}
+
 /// Deterministic pseudo-random bytes.
 pub fn pattern(len: usize) -> Vec<u8> {
     let mut x: u32 = 0x1234_5678;
