@@ -264,6 +264,15 @@ mod tests {
             .unwrap();
     }
 
+    /// The hash `files` holds for the relative path `rel`.
+    fn hash_of(files: &ProjectFiles, rel: &str) -> [u8; 32] {
+        *files
+            .entries(Path::new(""), None)
+            .find(|(p, _)| *p == Path::new(rel))
+            .unwrap()
+            .1
+    }
+
     #[test]
     fn remembered_hashes_stand_while_size_times_and_inode_do() {
         let d = tempfile::tempdir().unwrap();
@@ -287,14 +296,7 @@ mod tests {
         assert_ne!(hash, "ab".repeat(32));
         std::fs::write(&cache, planted).unwrap();
         let second = ProjectFiles::read(d.path());
-        assert_eq!(
-            second
-                .entries(Path::new(""), None)
-                .find(|(p, _)| *p == Path::new("old.txt"))
-                .unwrap()
-                .1,
-            &[0xab; 32]
-        );
+        assert_eq!(hash_of(&second, "old.txt"), [0xab; 32]);
         // A rewrite of the same size with the old mtime restored still changes ctime.
         write(d.path(), "old.txt", "OLD");
         age(&d.path().join("old.txt"));
@@ -304,12 +306,8 @@ mod tests {
             first.digest(Path::new(""), None)
         );
         assert_eq!(
-            third
-                .entries(Path::new(""), None)
-                .find(|(p, _)| *p == Path::new("old.txt"))
-                .unwrap()
-                .1,
-            &<[u8; 32]>::from(Sha256::digest(b"OLD"))
+            hash_of(&third, "old.txt"),
+            <[u8; 32]>::from(Sha256::digest(b"OLD"))
         );
     }
 
