@@ -21,7 +21,7 @@ use crate::registry::FaultRegistry;
 use crate::service::Shared;
 use crate::traffic::{ConnTap, PeerTally};
 use crate::view::ConnFaults;
-use crate::zerocopy::{self, Spliced};
+use crate::zerocopy::{self, Forwarded};
 
 /// Read buffer size per direction.
 const BUF_SIZE: usize = 32 * 1024;
@@ -252,14 +252,16 @@ where
             let src = AsRef::<TcpStream>::as_ref(&*reader);
             let dst = AsRef::<TcpStream>::as_ref(&*writer);
             let count = |n: usize| out.count(shared, n);
-            match zerocopy::splice_while_clear(&mut pipe, src, dst, &mut faults, &count).await? {
-                Spliced::Eof => {
+            let forwarded =
+                zerocopy::forward_while_clear(&mut pipe, &mut buf, src, dst, &mut faults, &count);
+            match forwarded.await? {
+                Forwarded::Eof => {
                     drop(injected);
                     let _ = writer.shutdown().await;
                     return Ok(Flow::Eof);
                 }
-                Spliced::Faulted { moved: true } => framer.forwarded_raw(),
-                Spliced::Faulted { moved: false } | Spliced::Unavailable => {}
+                Forwarded::Faulted { moved: true } => framer.forwarded_raw(),
+                Forwarded::Faulted { moved: false } => {}
             }
         }
         let n = reader.read(&mut buf).await?;
@@ -357,9 +359,9 @@ where
             let src = AsRef::<TcpStream>::as_ref(&*reader);
             let dst = AsRef::<TcpStream>::as_ref(&*writer);
             let count = |n: usize| out.count(shared, n);
-            if zerocopy::splice_while_clear(&mut pipe, src, dst, &mut faults, &count).await?
-                == Spliced::Eof
-            {
+            let forwarded =
+                zerocopy::forward_while_clear(&mut pipe, &mut buf, src, dst, &mut faults, &count);
+            if forwarded.await? == Forwarded::Eof {
                 let _ = writer.shutdown().await;
                 return Ok(Flow::Eof);
             }
