@@ -9,6 +9,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 RUNS="${RUNS:-5}"
 SIZE_MB="${SIZE_MB:-1024}"   # SKIP_P2=1 runs P1 and P3 only
+KEYS="${KEYS:-100000}"       # redis keys of ~100 bytes; SIZE_MB=0 KEYS=0 is the empty stack
 work="$(mktemp -d /tmp/vers-bench-br.XXXXXX)"
 chmod 755 "$work"
 cleanup() { for d in "$work"/*/; do (cd "$d" && "$VERS" down --all >/dev/null 2>&1) || true; done; rm -rf "$work"; }
@@ -21,7 +22,7 @@ cat > "$work/big/scripts/fill.sh" <<SH
 #!/bin/bash
 set -e
 psql -q -v ON_ERROR_STOP=1 postgres://postgres@postgres/app -c "create table big as select g as id, repeat(md5(g::text), 30) as pad from generate_series(1, \$ROWS) g"
-redis-cli -h redis eval "for i=1,100000 do redis.call('set','key:'..i,string.rep('v',100)) end return 1" 0 >/dev/null
+redis-cli -h redis eval "for i=1,${KEYS} do redis.call('set','key:'..i,string.rep('v',100)) end return 1" 0 >/dev/null
 SH
 cat > "$work/big/vers-integration.yaml" <<'YAML'
 name: bench-big
@@ -82,7 +83,7 @@ for i in $(seq "$RUNS"); do
   kill "$pg" "$rs" 2>/dev/null || true; wait "$pg" "$rs" 2>/dev/null || true
   btrfs subvolume delete "$d" >/dev/null 2>&1 || rm -rf "$d"
 done
-echo "P1 branch from a ${size_mb} MB checkpoint to healthy (postgres + redis): p50 $(printf '%s\n' "${p1[@]}" | median) ms (runs: ${p1[*]})"
+echo "P1 branch from a ${size_mb} MB checkpoint (${KEYS} redis keys) to healthy (postgres + redis): p50 $(printf '%s\n' "${p1[@]}" | median) ms (runs: ${p1[*]})"
 echo "P1 floor: bare start of the same engines on the same data: p50 $(p50 "${bare[@]}") ms (runs: ${bare[*]}); vers / bare: $(ratio "$(p50 "${p1[@]}")" "$(p50 "${bare[@]}")")"
 echo "P3 checkpoint of ${size_mb} MB: p50 $(printf '%s\n' "${c_big[@]}" | median) ms; cp -a of the same data: ${cp_big} ms; ratio cp/checkpoint $(echo "$cp_big / $(printf '%s\n' "${c_big[@]}" | median)" | bc -l | cut -c1-6)"
 "$VERS" down --all >/dev/null
