@@ -96,6 +96,7 @@ pub(super) async fn create_env(
         rt: Some(rt),
         cgroup,
         services: Vec::new(),
+        starting: Default::default(),
         frozen: false,
         api,
         gone: false,

@@ -213,16 +213,61 @@ pub(super) async fn start_processes(
     Ok(())
 }
 
+/// Starts a service. The environment is locked only to take the service's name and, at the
+/// end, to add it: the services of one wave make their pods, proxies and processes at the
+/// same time. It runs in its own task so that a client going away cannot leave it half made.
 pub(super) async fn start_service(
     State(d): State<Shared>,
     UrlPath(id): UrlPath<String>,
     Json(spec): Json<ServiceSpec>,
 ) -> Result<Json<ServiceStatus>, ApiError> {
-    let mut env = d.env(&id).await?;
-    if env.services.iter().any(|s| s.spec.name == spec.name) {
-        return Err(bad(format!("service {} already started", spec.name)));
-    }
-    let cg_path = format!("{}/{}", env.spec.cgroup, spec.name);
+    tokio::spawn(async move {
+        let (env_spec, rt) = {
+            let mut env = d.env(&id).await?;
+            if env.starting.contains(&spec.name)
+                || env.services.iter().any(|s| s.spec.name == spec.name)
+            {
+                return Err(bad(format!("service {} already started", spec.name)));
+            }
+            let rt = env
+                .rt
+                .as_ref()
+                .ok_or_else(|| internal("environment runtime is gone"))?
+                .handle();
+            env.starting.insert(spec.name.clone());
+            (env.spec.clone(), rt)
+        };
+        let made = make_service(&d, &env_spec, &rt, &spec).await;
+        let mut env = match d.env(&id).await {
+            Ok(env) => env,
+            Err(gone) => {
+                // The environment was torn down meanwhile: nothing of the service may stay.
+                if let Ok(mut svc) = made {
+                    teardown_service(&mut svc).await;
+                    let _ = svc.cgroup.remove();
+                }
+                return Err(gone);
+            }
+        };
+        env.starting.remove(&spec.name);
+        let svc = made?;
+        let status = service_status(&svc);
+        env.services.push(svc);
+        Ok(Json(status))
+    })
+    .await
+    .map_err(internal)?
+}
+
+/// Makes a service's cgroup, pods, proxies, processes and host forwards; on error nothing of
+/// it is left running.
+async fn make_service(
+    d: &Daemon,
+    env: &EnvSpec,
+    rt: &tokio::runtime::Handle,
+    spec: &ServiceSpec,
+) -> Result<Service, ApiError> {
+    let cg_path = format!("{}/{}", env.cgroup, spec.name);
     let cgroup = Cgroup::create(&cg_path).map_err(internal)?;
     if let Some(m) = spec.memory_limit {
         let _ = cgroup.set_memory_limit(m);
@@ -230,11 +275,6 @@ pub(super) async fn start_service(
     if let Some(c) = spec.cpu_limit {
         let _ = cgroup.set_cpu_limit(c);
     }
-    let rt = env
-        .rt
-        .as_ref()
-        .ok_or_else(|| internal("environment runtime is gone"))?
-        .handle();
     let mut svc = Service {
         spec: spec.clone(),
         cgroup,
@@ -256,8 +296,8 @@ pub(super) async fn start_service(
             address: p.address,
         })
         .collect();
-    let env_netns = env.spec.netns.clone();
-    let front_net = env.spec.front_net.clone();
+    let env_netns = env.netns.clone();
+    let front_net = env.front_net.clone();
     let made = tokio::task::spawn_blocking(move || {
         let mut made = Vec::new();
         for pod in &pods {
@@ -275,6 +315,34 @@ pub(super) async fn start_service(
         let _ = svc.cgroup.remove();
         return Err(internal(format!("network of {}: {e}", spec.name)));
     }
+    // A service that cannot finish starting leaves nothing running behind it.
+    let started = match open_proxies(rt, spec, &mut svc).await {
+        Ok(()) => start_processes(d, env, &mut svc).await,
+        Err(e) => Err(e),
+    };
+    let started = match started {
+        Ok(()) => super::forwards::open(spec, rt, super::access::allowed_uids(&d.project)).await,
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok(forwards) => {
+            svc.forwards = forwards;
+            Ok(svc)
+        }
+        Err(e) => {
+            teardown_service(&mut svc).await;
+            let _ = svc.cgroup.remove();
+            Err(e)
+        }
+    }
+}
+
+/// Binds a fault proxy on the service's front address for each of its ports.
+async fn open_proxies(
+    rt: &tokio::runtime::Handle,
+    spec: &ServiceSpec,
+    svc: &mut Service,
+) -> Result<(), ApiError> {
     for &port in &spec.ports {
         let backends: Vec<SocketAddr> = spec
             .pods
@@ -299,22 +367,7 @@ pub(super) async fn start_service(
         svc.proxies.push(proxy);
         svc.proxy_tasks.push(task);
     }
-    // A service that cannot finish starting leaves nothing running behind it.
-    let started = match start_processes(&d, &env.spec, &mut svc).await {
-        Ok(()) => super::forwards::open(&spec, &rt, super::access::allowed_uids(&d.project)).await,
-        Err(e) => Err(e),
-    };
-    match started {
-        Ok(forwards) => svc.forwards = forwards,
-        Err(e) => {
-            teardown_service(&mut svc).await;
-            let _ = svc.cgroup.remove();
-            return Err(e);
-        }
-    }
-    let status = service_status(&svc);
-    env.services.push(svc);
-    Ok(Json(status))
+    Ok(())
 }
 
 pub(super) async fn stop_service(

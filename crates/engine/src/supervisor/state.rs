@@ -52,6 +52,9 @@ pub(super) struct Env {
     pub rt: Option<NsRuntime>,
     pub cgroup: Cgroup,
     pub services: Vec<Service>,
+    /// Services being started: their names are taken while the environment is unlocked to
+    /// make their pods and processes (see `services::start_service`).
+    pub starting: std::collections::BTreeSet<String>,
     pub frozen: bool,
     /// The API socket this environment's own processes see (acting on it only): its server
     /// task and directory.
