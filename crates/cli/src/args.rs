@@ -151,6 +151,9 @@ pub enum PreviewCommand {
     Rm {
         /// Preview name.
         name: String,
+        /// Print one JSON document on stdout (what `rm` prints anyway).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -188,6 +191,9 @@ pub enum DeployAction {
     Rm {
         /// Deployment name.
         name: String,
+        /// Print one JSON document on stdout (what `rm` prints anyway).
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -233,6 +239,9 @@ pub struct DashboardArgs {
     /// Only print the URL; do not try to open a browser.
     #[arg(long)]
     pub no_open: bool,
+    /// Print one JSON document on stdout, `{"url"}`, and open no browser.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Just the `--json` switch.
@@ -254,6 +263,9 @@ pub struct InitArgs {
     /// Directory to write into (default: the current directory).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `add`.
@@ -267,6 +279,9 @@ pub struct AddArgs {
     /// Template options as key=value (lists as a,b); repeatable.
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `up`.
@@ -382,6 +397,10 @@ pub struct DbSchemaArgs {
     /// Write the SQL to this file instead of stdout.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Print one JSON document on stdout: `{"service","database","sql"}` (or, with
+    /// `--output`, `{"service","database","bytes","path"}`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `logs`.
@@ -486,6 +505,9 @@ pub struct CommitArgs {
     /// lack writes that failed with ENOSPC).
     #[arg(long)]
     pub force: bool,
+    /// Print one JSON document on stdout (what `commit` prints anyway: `{"commit_id","tag"}`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `branch`.
@@ -499,6 +521,9 @@ pub struct BranchArgs {
     /// Checkpoint or tag to fork from (default: HEAD's latest checkpoint).
     #[arg(long)]
     pub from: Option<String>,
+    /// Print one JSON document on stdout (what a new branch prints anyway: `{"id","name","from"}`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Sub-actions of `branch`.
@@ -520,6 +545,9 @@ pub enum BranchAction {
         /// Also delete HEAD or the root environment.
         #[arg(long)]
         force: bool,
+        /// Print one JSON document on stdout: `{"deleted":[names]}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -528,6 +556,9 @@ pub enum BranchAction {
 pub struct CheckoutArgs {
     /// Branch or tag.
     pub name: String,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `rollback`.
@@ -535,6 +566,9 @@ pub struct CheckoutArgs {
 pub struct RollbackArgs {
     /// Checkpoint tag, or HEAD for HEAD's own parent checkpoint.
     pub target: String,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `log`.
@@ -577,6 +611,9 @@ pub enum ChaosCommand {
         /// Restore HEAD's data to this checkpoint or tag (e.g. pre-chaos-1), ending every fault.
         #[arg(long)]
         checkpoint: Option<String>,
+        /// Print one JSON document on stdout.
+        #[arg(long)]
+        json: bool,
     },
     /// Show active faults.
     List(JsonArg),
@@ -638,6 +675,9 @@ pub struct ChaosInjectArgs {
     /// Take no `pre-chaos-N` checkpoint before injecting.
     #[arg(long)]
     pub no_checkpoint: bool,
+    /// Print one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `vers engines` actions.

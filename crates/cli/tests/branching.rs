@@ -171,14 +171,20 @@ fn commit_branch_checkout_rollback_and_log() {
     assert_eq!(c["tag"], "one");
     assert!(c["commit_id"].as_str().unwrap().starts_with('c'));
     p.ok(&["execute", "redis-cli -h redis set v 2"]);
-    p.ok(&["branch", "--alias", "exp", "--from", "one"]);
-    p.ok(&["checkout", "exp"]);
+    let b = p.json(&["branch", "--alias", "exp", "--from", "one", "--json"]);
+    assert_eq!(b["name"], "exp");
+    let head = p.json(&["checkout", "exp", "--json"]);
+    assert_eq!(
+        (head["name"].as_str(), head["id"].clone()),
+        (Some("exp"), b["id"].clone())
+    );
     assert_eq!(
         stdout(&p.vers(&["execute", "redis-cli -h redis get v"])).trim(),
         "1"
     );
     p.ok(&["execute", "redis-cli -h redis set v 3"]);
-    p.ok(&["rollback", "one"]);
+    let back = p.json(&["rollback", "one", "--json"]);
+    assert_eq!(back["checkpoint"], "one", "{back}");
     assert_eq!(
         stdout(&p.vers(&["execute", "redis-cli -h redis get v"])).trim(),
         "1"
@@ -199,7 +205,8 @@ fn commit_branch_checkout_rollback_and_log() {
         "2"
     );
     assert_eq!(p.vers(&["branch", "delete", "root"]).status.code(), Some(1));
-    p.ok(&["branch", "delete", "ex*"]);
+    let gone = p.json(&["branch", "delete", "ex*", "--json"]);
+    assert_eq!(gone["deleted"], serde_json::json!(["exp"]));
     let names = p.ok(&["branch", "list", "--format", "names"]);
     assert!(!names.contains("exp"), "{names}");
 }

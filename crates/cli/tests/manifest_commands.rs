@@ -137,3 +137,86 @@ fn add_keeps_comments_and_validates() {
     let dup = p.vers(&["add", "redis@7"]);
     assert_eq!(dup.status.code(), Some(2));
 }
+
+/// SPEC §4: every command that reports takes `--json`.
+#[test]
+fn every_reporting_command_takes_json() {
+    let p = TempProject::new("name: t\nservices: {}\n");
+    let reporting: &[&[&str]] = &[
+        &["validate"],
+        &["plan"],
+        &["init", "x"],
+        &["add", "redis@7"],
+        &["remove", "x"],
+        &["up"],
+        &["down"],
+        &["status"],
+        &["test"],
+        &["matrix"],
+        &["commit", "--tag", "t"],
+        &["branch"],
+        &["branch", "list"],
+        &["branch", "delete", "x"],
+        &["checkout", "x"],
+        &["rollback", "x"],
+        &["log"],
+        &["checkpoint", "rm", "x"],
+        &["checkpoint", "prune"],
+        &["chaos", "inject", "--service", "s", "--action", "kill"],
+        &["chaos", "recover"],
+        &["chaos", "list"],
+        &["chaos", "run", "x"],
+        &["diff", "x"],
+        &["db", "query", "select 1"],
+        &["db", "counts"],
+        &["db", "schema"],
+        &["export", "compose"],
+        &["docs"],
+        &["deploy", "x"],
+        &["deploy", "rm", "x"],
+        &["deployments"],
+        &["preview", "create", "x"],
+        &["preview", "list"],
+        &["preview", "rm", "x"],
+        &["dashboard"],
+        &["engines", "list"],
+    ];
+    for cmd in reporting {
+        let mut args: Vec<&str> = cmd.to_vec();
+        args.push("--help");
+        let help = p.ok(&args);
+        assert!(
+            help.contains("--json"),
+            "`vers {}` lacks --json",
+            cmd.join(" ")
+        );
+    }
+}
+
+#[test]
+fn init_and_add_report_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = TempProject::new("name: t\nservices: {}\n");
+    let target = dir.path().display().to_string();
+    let made = p.json(&["init", "shop", "--dir", &target, "--json"]);
+    assert_eq!(made["name"], "shop");
+    assert!(
+        made["manifest"]
+            .as_str()
+            .unwrap()
+            .ends_with("vers-integration.yaml"),
+        "{made}"
+    );
+    let manifest = format!("{target}/vers-integration.yaml");
+    let added = p.json(&[
+        "add", "redis@7", "--alias", "cache", "-f", &manifest, "--json",
+    ]);
+    assert_eq!(
+        (added["service"].as_str(), added["template"].as_str()),
+        (Some("cache"), Some("redis@7")),
+        "{added}"
+    );
+    assert!(std::fs::read_to_string(&manifest)
+        .unwrap()
+        .contains("cache:"));
+}

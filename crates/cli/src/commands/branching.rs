@@ -111,13 +111,17 @@ pub async fn branch(file: Option<&Path>, args: BranchArgs) -> Result<i32, Exit> 
             }
             Ok(0)
         }
-        Some(BranchAction::Delete { name, force }) => {
+        Some(BranchAction::Delete { name, force, json }) => {
             let api = context::api(file).await?;
             let path = format!("/api/branches/{}?force={force}", utf8_percent(&name));
             let answer = api.call::<()>(Method::DELETE, &path, None, &Silent).await?;
             let removed: Vec<String> = serde_json::from_value(answer["deleted"].clone())
                 .map_err(|e| Exit::failure(e.to_string()))?;
-            println!("deleted {}", removed.join(", "));
+            if json {
+                println!("{}", serde_json::json!({ "deleted": removed }));
+            } else {
+                println!("deleted {}", removed.join(", "));
+            }
             Ok(0)
         }
     }
@@ -135,7 +139,14 @@ pub async fn checkout(file: Option<&Path>, args: CheckoutArgs) -> Result<i32, Ex
         .await;
     live.clear();
     let env = env?;
-    println!("HEAD is now {} ({})", env.name, env.id);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"id": env.id, "name": env.name, "from": env.parent_checkpoint, "head": true})
+        );
+    } else {
+        println!("HEAD is now {} ({})", env.name, env.id);
+    }
     Ok(0)
 }
 
@@ -151,7 +162,14 @@ pub async fn rollback(file: Option<&Path>, args: RollbackArgs) -> Result<i32, Ex
         .await;
     live.clear();
     let rec = rec?;
-    println!("HEAD rolled back to {} ({})", rec.name, rec.id);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"checkpoint_id": rec.id, "checkpoint": rec.name})
+        );
+    } else {
+        println!("HEAD rolled back to {} ({})", rec.name, rec.id);
+    }
     Ok(0)
 }
 

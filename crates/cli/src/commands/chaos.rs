@@ -20,6 +20,11 @@ fn check_duration(flag: &str, v: &Option<String>) -> Result<(), Exit> {
     }
 }
 
+/// One JSON document of a result.
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Exit> {
+    serde_json::to_string(value).map_err(|e| Exit::failure(format!("rendering JSON: {e}")))
+}
+
 /// Runs a chaos command on HEAD (`VERS_ENV` inside a branch).
 pub async fn run(file: Option<&Path>, cmd: ChaosCommand) -> Result<i32, Exit> {
     match cmd {
@@ -46,12 +51,17 @@ pub async fn run(file: Option<&Path>, cmd: ChaosCommand) -> Result<i32, Exit> {
             let done: Injected = api
                 .call_as(Method::POST, "/api/chaos/inject", Some(&req), &Silent)
                 .await?;
-            println!("{}", describe_injected(&done));
+            if a.json {
+                println!("{}", to_json(&done)?);
+            } else {
+                println!("{}", describe_injected(&done));
+            }
             Ok(0)
         }
         ChaosCommand::Recover {
             service,
             checkpoint,
+            json,
         } => {
             let api = context::validated_api(file).await?;
             let req = ChaosRecoverRequest {
@@ -61,6 +71,10 @@ pub async fn run(file: Option<&Path>, cmd: ChaosCommand) -> Result<i32, Exit> {
             let done: Recovered = api
                 .call_as(Method::POST, "/api/chaos/recover", Some(&req), &Silent)
                 .await?;
+            if json {
+                println!("{}", to_json(&done)?);
+                return Ok(0);
+            }
             let what = if done.recovered.is_empty() {
                 "nothing".into()
             } else {

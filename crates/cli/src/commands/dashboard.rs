@@ -21,6 +21,10 @@ pub async fn dashboard(file: Option<&Path>, args: DashboardArgs) -> Result<i32, 
     let url = answer["url"]
         .as_str()
         .ok_or_else(|| Exit::failure("the daemon answered no dashboard URL"))?;
+    if args.json {
+        println!("{}", serde_json::json!({ "url": url }));
+        return Ok(0);
+    }
     println!("{url}");
     if !args.no_open {
         let opened = Command::new("xdg-open")

@@ -18,7 +18,7 @@ use crate::output::Live;
 /// `vers deploy ...`.
 pub async fn deploy(file: Option<&Path>, args: DeployArgs) -> Result<i32, Exit> {
     match args.action {
-        Some(DeployAction::Rm { name }) => {
+        Some(DeployAction::Rm { name, json: _ }) => {
             let api = context::api(file).await?;
             let path = format!("/api/deployments/{name}");
             let answer = api.call::<()>(Method::DELETE, &path, None, &Silent).await?;
@@ -133,7 +133,7 @@ pub async fn preview(file: Option<&Path>, cmd: PreviewCommand) -> Result<i32, Ex
             show(&api, view?, json).await
         }
         PreviewCommand::List(a) => list(file, a.json, true).await,
-        PreviewCommand::Rm { name } => {
+        PreviewCommand::Rm { name, json: _ } => {
             let api = context::api(file).await?;
             let path = format!("/api/previews/{name}");
             let answer = api.call::<()>(Method::DELETE, &path, None, &Silent).await?;

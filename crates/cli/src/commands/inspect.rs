@@ -102,6 +102,18 @@ pub async fn db(file: Option<&Path>, cmd: DbCommand) -> Result<i32, Exit> {
                 Some(path) => {
                     std::fs::write(&path, &result.sql)
                         .map_err(|e| Exit::failure(format!("{}: {e}", path.display())))?;
+                    if a.json {
+                        println!(
+                            "{}",
+                            serde_json::json!({
+                                "service": result.location.service,
+                                "database": result.location.database,
+                                "bytes": result.sql.len(),
+                                "path": path.display().to_string(),
+                            })
+                        );
+                        return Ok(0);
+                    }
                     println!(
                         "wrote the schema of {}/{} ({} bytes) to {}",
                         result.location.service,
@@ -110,6 +122,14 @@ pub async fn db(file: Option<&Path>, cmd: DbCommand) -> Result<i32, Exit> {
                         path.display()
                     );
                 }
+                None if a.json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "service": result.location.service,
+                        "database": result.location.database,
+                        "sql": result.sql,
+                    })
+                ),
                 None => print!("{}", result.sql),
             }
             Ok(0)

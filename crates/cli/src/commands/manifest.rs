@@ -149,6 +149,13 @@ pub fn init(args: InitArgs) -> Result<i32, Exit> {
         None => std::env::current_dir().map_err(|e| Exit::failure(e.to_string()))?,
     };
     let done = manifest_edit::init(&dir, &args.name, &args.template)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"manifest": done.manifest.display().to_string(), "template": done.template, "name": args.name})
+        );
+        return Ok(0);
+    }
     println!(
         "wrote {} from the {} template; next: vers integration validate && vers integration up",
         done.manifest.display(),
@@ -166,6 +173,13 @@ pub fn add(file: Option<&Path>, args: AddArgs) -> Result<i32, Exit> {
         args.alias.as_deref(),
         &args.config,
     )?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"service": done.service, "template": done.template, "manifest": done.manifest.display().to_string()})
+        );
+        return Ok(0);
+    }
     println!(
         "added service {} ({}) to {}",
         done.service,
