@@ -212,6 +212,28 @@ fn commit_branch_checkout_rollback_and_log() {
 }
 
 #[test]
+fn a_wrong_checkpoint_name_or_tag_costs_nothing() {
+    let p = TempProject::new("name: w\nservices:\n  redis:\n    template: redis@7\n");
+    p.ok(&["up"]);
+    p.ok(&["execute", "redis-cli -h redis set v kept"]);
+    let out = p.vers(&["up", "--checkpoint", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("services-ready"), "{}", stderr(&out));
+    // The running root is untouched: same environment, same data.
+    assert_eq!(
+        stdout(&p.vers(&["execute", "redis-cli -h redis get v"])).trim(),
+        "kept"
+    );
+    for bad in ["", "a b/..", ".hidden"] {
+        let out = p.vers(&["commit", "--tag", bad]);
+        assert_eq!(out.status.code(), Some(2), "tag {bad:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("letters, digits"), "{}", stderr(&out));
+    }
+    let log = p.json(&["log", "--json"]);
+    assert!(!log.to_string().contains("a b/.."), "{log}");
+}
+
+#[test]
 fn killed_during_checkpoint_leaves_no_half_checkpoint() {
     let p = TempProject::new("name: k\nservices:\n  redis:\n    template: redis@7\ncheckpoints:\n  - name: slow\n    after: sleep 30\n");
     let mut child = std::process::Command::new(vers_bin())

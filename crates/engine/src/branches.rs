@@ -51,6 +51,15 @@ pub async fn commit_env(
     message: Option<String>,
     force: bool,
 ) -> Result<CheckpointRecord, EngineError> {
+    // A tag names a checkpoint (a snapshot directory) and the branches `checkout` forks from
+    // it: the manifest's rule for names.
+    vers_manifest::check_name(tag).map_err(|e| {
+        EngineError::Manifest(format!(
+            "tag {} is refused: {e} ({})",
+            vers_manifest::quote(tag),
+            vers_manifest::NAME_RULE
+        ))
+    })?;
     let env = match env {
         Some(key) => state::read(&stack.project.state_dir)?
             .find_env(key)

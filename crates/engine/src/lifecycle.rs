@@ -42,6 +42,16 @@ pub async fn up(
     progress: &dyn Progress,
 ) -> Result<UpOutcome, EngineError> {
     let services = stack.closure(&opts.services)?;
+    // A wrong name must not cost the running root environment: check it before anything.
+    if let Some(t) = &opts.checkpoint {
+        let names = crate::checkpoint::names(&stack.manifest);
+        if !names.contains(t) {
+            return Err(EngineError::Manifest(format!(
+                "no checkpoint named `{t}`; the manifest's checkpoints are: {}",
+                names.join(", ")
+            )));
+        }
+    }
     crate::build::build_apps(stack, &services, opts.rebuild, progress).await?;
     // Replace earlier root environments of this project.
     let old: Vec<String> = state::read(&stack.project.state_dir)?

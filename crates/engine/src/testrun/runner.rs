@@ -150,8 +150,9 @@ pub async fn run(
     }
     let jobs = opts.jobs.unwrap_or_else(|| default_jobs(stack)).max(1);
     let sem = Arc::new(Semaphore::new(jobs));
-    // Matrix cells run at the same time: each combination gets its own log directory.
-    let mut run_id = format!("{}", state::now());
+    // Every run gets its own log directory, also two started in the same second; matrix
+    // cells run at the same time and say their combination.
+    let mut run_id = super::new_run_id();
     for (k, v) in &opts.versions {
         run_id.push_str(&format!("-{k}-{v}"));
     }
