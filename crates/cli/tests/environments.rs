@@ -374,3 +374,51 @@ fn vm_and_service_memory_limits_are_enforced_by_cgroups() {
         "yes"
     );
 }
+
+/// A fixed host port (`ports: ["H:C"]`) belongs to the root environment: test branches and
+/// `vers branch` forks get a free port instead, so they start while the root holds it.
+#[test]
+fn a_fixed_host_port_stays_with_the_root_and_branches_still_start() {
+    let host_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = TempProject::new(&format!(
+        r#"
+name: fixedports
+services:
+  redis:
+    template: redis@7
+    ports: ["{host_port}:6379"]
+tests:
+  hit:
+    command: redis-cli -h redis ping | grep -q PONG
+    parallel: true
+    branches: [{{name: a}}, {{name: b}}]
+"#
+    ));
+    p.ok(&["up"]);
+    let st = p.json(&["status", "--json"]);
+    assert_eq!(
+        svc(&st, "redis")["host_endpoint"],
+        format!("127.0.0.1:{host_port}"),
+        "{st}"
+    );
+    let report = p.json(&["test", "--json"]);
+    assert_eq!(report["summary"]["passed"], 2, "{report}");
+    let fork = p.vers(&["branch", "--alias", "side"]);
+    assert_eq!(fork.status.code(), Some(0), "{}", stderr(&fork));
+    let st = p.json(&["status", "--json"]);
+    let side = st["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "side")
+        .unwrap_or_else(|| panic!("no branch side in {st}"));
+    let endpoint = side["services"][0]["host_endpoint"].as_str().unwrap_or("");
+    assert!(
+        endpoint.starts_with("127.0.0.1:") && !endpoint.ends_with(&format!(":{host_port}")),
+        "{side}"
+    );
+}

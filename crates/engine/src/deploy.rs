@@ -420,6 +420,7 @@ async fn start_version(
         }
         let mut ctx = stack.env_context(&id, env_name, &ckpt.matrix, BTreeMap::new());
         ctx.host_ports = free_ports(ports, progress);
+        ctx.fixed_host_ports = true;
         let engines = environment::preflight(&ctx, &services)?;
         stack.boot(&ctx, &services, &engines, progress).await?;
         host_ports_of(stack, &id).await
@@ -703,6 +704,7 @@ async fn restart_one(
     let vstack = stack_of(stack, v);
     let mut ctx = vstack.env_context(&rec.id, &rec.name, &rec.matrix, BTreeMap::new());
     ctx.host_ports = free_ports(&d.ports, &crate::progress::Silent);
+    ctx.fixed_host_ports = true;
     let engines = environment::preflight(&ctx, &rec.services)?;
     vstack
         .boot(&ctx, &rec.services, &engines, &crate::progress::Silent)

@@ -50,6 +50,10 @@ pub struct EnvContext {
     /// Host ports to forward to, by service and container port, where the manifest fixes
     /// none (a deployment's remembered ports); others get any free port.
     pub host_ports: BTreeMap<String, BTreeMap<u16, u16>>,
+    /// Whether the manifest's fixed host ports (`ports: ["3001:3000"]`) are bound here: in
+    /// the root environment and deployments only. Branches (tests, `vers branch`, warm
+    /// pools) get a free port instead, so they never fight the root for it.
+    pub fixed_host_ports: bool,
 }
 
 impl EnvContext {
@@ -379,7 +383,7 @@ async fn start_one(
         }
         instances.push(ictx);
     }
-    let host_ports = host_ports(svc, &p, ctx.host_ports.get(name));
+    let host_ports = host_ports(svc, &p, ctx.host_ports.get(name), ctx.fixed_host_ports);
     let http_ports = match instances.first() {
         Some(_) if svc.healthcheck.as_ref().is_some_and(|h| h.path.is_some()) => p.ports.clone(),
         Some(first) => tmpl.http_ports(first),
@@ -429,20 +433,26 @@ fn host_ports(
     svc: &Service,
     p: &Placement,
     remembered: Option<&BTreeMap<u16, u16>>,
+    fixed: bool,
 ) -> Vec<HostPort> {
+    let remembered_for = |port: u16| remembered.and_then(|r| r.get(&port)).copied();
     let mut out: Vec<HostPort> = svc
         .ports
         .iter()
         .map(|m| HostPort {
             container: m.container,
-            host: Some(m.host),
+            host: if fixed {
+                Some(m.host)
+            } else {
+                remembered_for(m.container)
+            },
         })
         .collect();
     for port in &p.ports {
         if !out.iter().any(|h| h.container == *port) {
             out.push(HostPort {
                 container: *port,
-                host: remembered.and_then(|r| r.get(port)).copied(),
+                host: remembered_for(*port),
             });
         }
     }

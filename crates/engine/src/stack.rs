@@ -83,6 +83,7 @@ impl Stack {
             versions: versions.clone(),
             code: std::fs::read_link(self.project.code_link(env_id)).ok(),
             host_ports: BTreeMap::new(),
+            fixed_host_ports: name == "root" && versions.is_empty(),
         }
     }
 
