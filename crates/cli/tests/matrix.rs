@@ -461,3 +461,28 @@ fn seed_pattern_3_names_only_the_postgres_majors_this_machine_lacks() {
     assert!(!text.contains("postgres@15"), "{text}");
     assert!(!text.contains("elasticsearch@"), "{text}");
 }
+
+/// A matrix run takes the manifest's checkpoints again for other engine versions; their
+/// names must keep meaning the manifest's own versions for `branch --from`.
+#[test]
+fn a_matrix_run_leaves_the_manifest_checkpoint_names_on_the_manifest_versions() {
+    let (p, counter) = project(CHECK);
+    let out = p.vers_counting_seeds(&counter, &["up"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = p.vers_counting_seeds(&counter, &["matrix", "--filter", "postgres=16"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(seeds(&counter).contains(&"seeded 16".to_string()));
+    p.ok(&["branch", "--alias", "after", "--from", "seeded"]);
+    p.ok(&["checkout", "after"]);
+    let out = p.vers(&[
+        "execute",
+        "psql -tA postgres://postgres@postgres/app -c 'show server_version'",
+    ]);
+    let version = stdout(&out);
+    assert!(
+        version.trim().starts_with("15."),
+        "{version} {}",
+        stderr(&out)
+    );
+    p.ok(&["down", "--all"]);
+}

@@ -277,7 +277,12 @@ pub async fn take(
     };
     let mut g = state::lock(&ctx.project.state_dir)?;
     g.state.checkpoints.insert(id.clone(), record.clone());
-    g.state.tags.insert(new.name.to_string(), id.clone());
+    // A manifest checkpoint taken for a matrix combination (other engine versions) is found
+    // through the cache, never by its name: the name keeps meaning the manifest's versions.
+    let matrix_cell = !ctx.versions.is_empty() && new.cache_key.is_some();
+    if !matrix_cell {
+        g.state.tags.insert(new.name.to_string(), id.clone());
+    }
     if let Some(key) = new.cache_key {
         g.state.cache.insert(key, id.clone());
     }
