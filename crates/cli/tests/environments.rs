@@ -422,3 +422,32 @@ tests:
         "{side}"
     );
 }
+
+/// Two `up` at the same time leave one root environment, as two in a row do.
+#[test]
+fn two_ups_at_once_leave_one_root() {
+    let p = TempProject::new("name: twoups\nservices:\n  redis:\n    template: redis@7\n");
+    p.ok(&["up"]);
+    let spawn = || {
+        std::process::Command::new(vers_bin())
+            .arg("up")
+            .current_dir(p.path())
+            .env("CI", "true")
+            .env_remove("VERS_ENV")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    let list = p.json(&["branch", "list", "--json"]);
+    let roots: Vec<&serde_json::Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["root"] == true)
+        .collect();
+    assert_eq!(roots.len(), 1, "{list}");
+    assert_eq!(roots[0]["head"], true, "{list}");
+}

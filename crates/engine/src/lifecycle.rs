@@ -1,5 +1,6 @@
 //! `up` and `down`: the root environment's lifecycle.
 
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -34,6 +35,25 @@ pub struct UpOutcome {
     pub checkpoints: Vec<(String, String, bool)>,
 }
 
+/// Waits for and takes the project's `up` lock (`.vers/up.lock`), held while an `up`
+/// replaces the root environment: operations run in worker processes, so two `up` at once
+/// would each replace the roots they saw and leave two. A dead holder's lock goes with it.
+async fn one_up(state_dir: &std::path::Path) -> Result<Flock<std::fs::File>, EngineError> {
+    let path = state_dir.join("up.lock");
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| EngineError::io(&path, e))?;
+        Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, e)| EngineError::io(&path, e.into()))
+    })
+    .await
+    .map_err(|e| EngineError::Failed(format!("waiting for another `up`: {e}")))?
+}
+
 /// Starts the root environment and makes it HEAD. A previous root environment of the project
 /// is replaced only once the manifest has been validated (the caller validated it).
 pub async fn up(
@@ -53,6 +73,8 @@ pub async fn up(
         }
     }
     crate::build::build_apps(stack, &services, opts.rebuild, progress).await?;
+    // Two `up` at once would each replace the roots they see and leave two: one at a time.
+    let _one_up = one_up(&stack.project.state_dir).await?;
     // Replace earlier root environments of this project.
     let old: Vec<String> = state::read(&stack.project.state_dir)?
         .envs
