@@ -67,6 +67,24 @@ fn active_faults(p: &TempProject) -> Vec<serde_json::Value> {
         .clone()
 }
 
+/// The `faults` of a service of HEAD as `status --json` lists them.
+fn status_faults(p: &TempProject, name: &str) -> serde_json::Value {
+    let st = p.json(&["status", "--json"]);
+    let env = st["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["head"] == true)
+        .unwrap_or_else(|| panic!("no HEAD in {st}"));
+    env["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .map(|s| s["faults"].clone())
+        .unwrap_or_else(|| panic!("no service {name} in {env}"))
+}
+
 fn code(o: &Output) -> Option<i32> {
     o.status.code()
 }
@@ -115,6 +133,11 @@ fn network_delay_adds_latency_until_recover() {
         text.contains("redis") && text.contains("network-delay"),
         "{text}"
     );
+    // `status` names the same fault the same way.
+    assert_eq!(
+        status_faults(&p, "redis"),
+        serde_json::json!(["network-delay latency=1000ms"])
+    );
 
     let out = p.ok(&["chaos", "recover"]);
     assert!(out.contains("redis"), "{out}");
@@ -151,6 +174,7 @@ fn pause_stalls_requests_until_recover() {
     let faults = active_faults(&p);
     assert_eq!(faults.len(), 1, "{faults:?}");
     assert_eq!(faults[0]["action"], "pause");
+    assert_eq!(status_faults(&p, "redis"), serde_json::json!(["pause"]));
 
     // A frozen server accepts nothing and answers nothing: the client times out.
     let t = Instant::now();

@@ -613,14 +613,22 @@ pub async fn list(stack: &Stack) -> Result<(String, Vec<ActiveFault>), EngineErr
     let mut out = Vec::new();
     if let Some(e) = live.iter().find(|e| e.id == env.id) {
         for s in &e.services {
-            match s.state.as_str() {
-                "paused" => out.push(ActiveFault::new(&s.name, "pause")),
-                "stopped" => out.push(ActiveFault::new(&s.name, "kill")),
-                _ => {}
-            }
-            out.extend(s.faults.iter().map(|f| proxy_fault(&s.name, &f.fault)));
-            out.extend(s.stress.iter().map(|a| ActiveFault::new(&s.name, a)));
+            out.extend(faults_of(s));
         }
     }
     Ok((env.id, out))
+}
+
+/// The faults acting on one running service, as `chaos list` shows them: a paused or killed
+/// service, its proxy faults and its stresses.
+pub fn faults_of(s: &crate::supervisor::protocol::ServiceStatus) -> Vec<ActiveFault> {
+    let mut out = Vec::new();
+    match s.state.as_str() {
+        "paused" => out.push(ActiveFault::new(&s.name, "pause")),
+        "stopped" => out.push(ActiveFault::new(&s.name, "kill")),
+        _ => {}
+    }
+    out.extend(s.faults.iter().map(|f| proxy_fault(&s.name, &f.fault)));
+    out.extend(s.stress.iter().map(|a| ActiveFault::new(&s.name, a)));
+    out
 }

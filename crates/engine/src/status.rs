@@ -369,10 +369,13 @@ async fn service_reports(
                 host_endpoints,
                 faults: ls
                     .map(|s| {
-                        s.faults
+                        crate::chaos::faults_of(s)
                             .iter()
-                            .map(|f| format!("{:?}", f.fault.kind))
-                            .chain(s.stress.iter().cloned())
+                            .map(|f| {
+                                let text = f.describe();
+                                let own = format!("{}: ", f.service);
+                                text.strip_prefix(&own).map(str::to_string).unwrap_or(text)
+                            })
                             .collect()
                     })
                     .unwrap_or_default(),
