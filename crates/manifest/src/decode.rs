@@ -619,12 +619,21 @@ fn decode_tests(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {
     for (name, key, value) in f.iter() {
         check_name_at(cx, key.pos, "suite", name);
         ix.suite_pos.insert(name.to_string(), key.pos);
-        let suite = decode_suite(cx, name, value, ix);
+        let suite = decode_suite(cx, name, value, ix, &m.services);
         m.tests.insert(name.to_string(), suite);
     }
 }
 
-fn decode_suite(cx: &mut Ctx, name: &str, node: &Node, ix: &mut Index) -> Suite {
+/// Decodes one suite. `services` are the manifest's services (decoded before the suites):
+/// a `depends_on` entry naming a service means the service, even when a suite has the same
+/// name, so a suite may depend on the service it is named after.
+fn decode_suite(
+    cx: &mut Ctx,
+    name: &str,
+    node: &Node,
+    ix: &mut Index,
+    services: &IndexMap<String, Service>,
+) -> Suite {
     let what = format!("suite {}", quote(name));
     let mut suite = Suite::default();
     let Some(f) = read::fields(cx, node, Some(SUITE_KEYS), &what) else {
@@ -635,7 +644,7 @@ fn decode_suite(cx: &mut Ctx, name: &str, node: &Node, ix: &mut Index) -> Suite 
         .and_then(|n| read::template_string(cx, n, &format!("`command` of {what}")));
     if let Some(n) = f.get("depends_on") {
         for (dep, dn) in read::string_list(cx, n, &format!("`depends_on` of {what}")) {
-            if dep == name {
+            if dep == name && !services.contains_key(&dep) {
                 cx.err(dn.pos, format!("{what} depends on itself"));
                 continue;
             }

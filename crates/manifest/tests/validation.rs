@@ -142,6 +142,19 @@ fn suite_references() {
         &format!("{BASE}tests:\n  a:\n    command: a\n    depends_on: [b]\n  b:\n    command: b\n    depends_on: [a]\n"),
         "cycle: a -> b -> a",
     );
+    // A suite named like a service may depend on that service: the name means the service.
+    let m = ok(&format!(
+        "{BASE}tests:\n  db:\n    command: a\n    depends_on: [db]\n  later:\n    command: b\n    depends_on: [db, first]\n  first:\n    command: c\n"
+    ));
+    assert_eq!(m.tests["db"].depends_on, ["db"]);
+    assert_eq!(vers_manifest::suite_services(&m, "db"), ["db"]);
+    assert!(vers_manifest::suite_prerequisites(&m, "db").is_empty());
+    assert_eq!(vers_manifest::suite_prerequisites(&m, "later"), ["first"]);
+    // A suite naming itself when no service has that name still depends on itself.
+    one(
+        &format!("{BASE}tests:\n  s:\n    command: a\n    depends_on: [s]\n"),
+        "suite `s` depends on itself",
+    );
     let d = one(
         &format!(
             "{BASE}tests:\n  s:\n    command: a\n    branches:\n      - name: x\n      - name: x\n"
