@@ -91,6 +91,40 @@ fn redis_without_persistence_and_with_a_wrong_major() {
         "{conf}"
     );
 
+    // `persistence`: a bool or rdb | aof | none, as docs/manifest.md says.
+    for (value, appendonly, saves) in [
+        (json!(true), "yes", true),
+        (json!("aof"), "yes", true),
+        (json!("rdb"), "no", true),
+        (json!("none"), "no", false),
+        (json!(false), "no", false),
+        (json!("false"), "no", false),
+    ] {
+        let c = ctx(
+            "cache",
+            "redis",
+            &d,
+            vec![6379],
+            json!({ "persistence": value }),
+        );
+        t.launch(&c, &engine).unwrap();
+        let conf = std::fs::read_to_string(d.run.join("redis.conf")).unwrap();
+        assert!(
+            conf.contains(&format!("appendonly {appendonly}")),
+            "{value}: {conf}"
+        );
+        assert_eq!(conf.contains("save \"\""), !saves, "{value}: {conf}");
+    }
+    let c = ctx(
+        "cache",
+        "redis",
+        &d,
+        vec![6379],
+        json!({"persistence": "disk"}),
+    );
+    let err = t.launch(&c, &engine).unwrap_err().to_string();
+    assert!(err.contains("persistence") && err.contains("rdb"), "{err}");
+
     let bad = ctx(
         "cache",
         "redis",

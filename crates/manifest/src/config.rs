@@ -623,17 +623,31 @@ pub fn check(cx: &mut Ctx, node: &Node, shape: &Shape, what: &str) {
                 check(cx, v, value, &format!("{what}.{}", cut(k)));
             }
         }
-        Shape::Either(alts) => match alts.iter().find(|a| form_matches(a, node)) {
-            Some(a) => check(cx, node, a, what),
-            None => cx.err(
+        Shape::Either(alts) => {
+            let fits: Vec<&Shape> = alts.iter().filter(|a| form_matches(a, node)).collect();
+            if let [one] = fits.as_slice() {
+                check(cx, node, one, what);
+                return;
+            }
+            // Several alternatives of the same form (e.g. `true` or `rdb`, both scalars): the
+            // value is valid when one of them accepts it.
+            let mark = cx.mark();
+            for a in fits {
+                check(cx, node, a, what);
+                if cx.mark() == mark {
+                    return;
+                }
+                cx.rollback(mark);
+            }
+            cx.err(
                 node.pos,
                 format!(
                     "{what} must be {}, found {}",
                     expected(shape),
                     describe(node)
                 ),
-            ),
-        },
+            );
+        }
     }
 }
 

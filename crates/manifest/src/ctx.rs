@@ -53,6 +53,17 @@ impl<'s> Ctx<'s> {
         });
     }
 
+    /// How many errors are recorded so far: a mark to [`Ctx::rollback`] to.
+    pub fn mark(&self) -> usize {
+        self.diags.len()
+    }
+
+    /// Forgets the errors recorded since `mark` (when trying one reading of a value of
+    /// several).
+    pub fn rollback(&mut self, mark: usize) {
+        self.diags.truncate(mark);
+    }
+
     /// Whether any error was recorded.
     pub fn has_errors(&self) -> bool {
         !self.diags.is_empty()

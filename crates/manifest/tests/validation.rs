@@ -247,6 +247,17 @@ fn template_config_is_checked() {
         "name: t\nservices:\n  r:\n    template: redis@7\n    config:\n      maxmemory: lots\n",
         "invalid size",
     );
+    // `persistence` is a bool or one of rdb, aof, none (two scalar readings).
+    for v in ["true", "false", "rdb", "aof", "none"] {
+        ok(&format!(
+            "name: t\nservices:\n  r:\n    template: redis@7\n    config:\n      persistence: {v}\n"
+        ));
+    }
+    one(
+        "name: t\nservices:\n  r:\n    template: redis@7\n    config:\n      persistence: disk\n",
+        "must be true or false or one of rdb, aof, none, found `disk`",
+    );
+    ok("name: t\nservices:\n  m:\n    template: mongodb@7\n    config:\n      replica_set: rs0\n");
     one(
         "name: t\nservices:\n  s:\n    template: stripe-mock\n    config:\n      webhook_endpoint: app:3000/hook\n",
         "must be an http(s) URL",

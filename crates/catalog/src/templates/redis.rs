@@ -1,11 +1,13 @@
 //! Redis 6 and 7 from the distro's `redis-server`: a generated `redis.conf`, `PING` health.
 //!
-//! Persistence is on unless `persistence: false`: checkpoints capture the data directory,
-//! so a Redis without an append-only file would lose its keys in every branch. With the
-//! AOF written on every command (fsynced once a second) a frozen Redis has everything it
-//! acknowledged in the page cache that the snapshot captures. `quiesce` rewrites the AOF
-//! first, so a checkpoint holds one RDB-format base (the AOF's RDB preamble) and branches load
-//! it instead of replaying every command ever written.
+//! `persistence` is `aof` (the default, also `true`), `rdb` or `none` (also `false`).
+//! Checkpoints capture the data directory, so a Redis without an append-only file would lose
+//! its keys in every branch. With the AOF written on every command (fsynced once a second) a
+//! frozen Redis has everything it acknowledged in the page cache that the snapshot captures.
+//! `quiesce` rewrites the AOF first, so a checkpoint holds one RDB-format base (the AOF's RDB
+//! preamble) and branches load it instead of replaying every command ever written. With `rdb`
+//! (periodic snapshots, no AOF) or `none` (no saving at all) `quiesce` runs `SAVE`, so the
+//! checkpoint still holds a `dump.rdb` of every key, which Redis loads when a branch starts.
 //!
 //! Health is `PING` answered `+PONG` over the wire (a Redis still loading answers `-LOADING`),
 //! without starting a client process per probe.
@@ -54,6 +56,35 @@ pub(crate) fn installed() -> Option<EngineBinary> {
 fn cli(engine: &EngineBinary) -> PathBuf {
     find_tool(&[engine.bin_dir.join("redis-cli")], "redis-cli")
         .unwrap_or_else(|| PathBuf::from("redis-cli"))
+}
+
+/// How an instance persists its keys (`persistence`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Persistence {
+    /// Append-only file plus periodic RDB snapshots (`aof`, `true`, or absent).
+    Aof,
+    /// Periodic RDB snapshots only (`rdb`).
+    Rdb,
+    /// No saving while running (`none`, `false`); checkpoints still `SAVE` once.
+    None,
+}
+
+/// The `persistence` of an instance: a bool or `rdb` | `aof` | `none`; absent means `aof`.
+pub(crate) fn persistence(cfg: &Config<'_>) -> Result<Persistence, CatalogError> {
+    let word = match cfg.get("persistence") {
+        None | Some(serde_json::Value::Null) => return Ok(Persistence::Aof),
+        Some(serde_json::Value::Bool(b)) => (if *b { "true" } else { "false" }).to_string(),
+        Some(_) => cfg.scalar("persistence")?.unwrap_or_default(),
+    };
+    match word.to_ascii_lowercase().as_str() {
+        "aof" | "true" | "yes" | "on" => Ok(Persistence::Aof),
+        "rdb" => Ok(Persistence::Rdb),
+        "none" | "false" | "no" | "off" => Ok(Persistence::None),
+        _ => Err(cfg.error(
+            "persistence",
+            format!("expected true, false, rdb, aof or none, found `{word}`"),
+        )),
+    }
 }
 
 /// The password from `password` (or its alias `requirepass`).
@@ -120,14 +151,19 @@ pub(crate) fn conf(ctx: &InstanceCtx) -> Result<String, CatalogError> {
             "Redis Cluster needs several nodes and slot assignment; vers runs one Redis per service, so remove `cluster: true` (use `replicas` for an app, or several redis services)",
         ));
     }
-    if cfg.boolean("persistence")?.unwrap_or(true) {
-        lines.extend([
+    match persistence(&cfg)? {
+        Persistence::Aof => lines.extend([
             "appendonly yes".to_string(),
             "appendfsync everysec".to_string(),
             "save 3600 1 300 100 60 10000".to_string(),
-        ]);
-    } else {
-        lines.extend(["save \"\"".to_string(), "appendonly no".to_string()]);
+        ]),
+        Persistence::Rdb => lines.extend([
+            "appendonly no".to_string(),
+            "save 3600 1 300 100 60 10000".to_string(),
+        ]),
+        Persistence::None => {
+            lines.extend(["save \"\"".to_string(), "appendonly no".to_string()]);
+        }
     }
     Ok(lines.join("\n") + "\n")
 }
@@ -208,18 +244,30 @@ impl Template for Redis {
 
     fn quiesce(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Vec<Exec> {
         let cfg = Config::new(&ctx.service, &ctx.config);
-        if cfg.boolean("persistence").ok().flatten() == Some(false) {
-            return Vec::new();
-        }
+        let mode = match persistence(&cfg) {
+            Ok(Persistence::None) | Err(_) => return Vec::new(),
+            Ok(mode) => mode,
+        };
         let cli = format!(
             "{} -h {} -p {}",
             cli(engine).display(),
             ctx.listen,
             ctx.port(0, PORT)
         );
-        // Rewrite the AOF (into an RDB preamble) and wait until the rewrite is done.
-        let script = format!(
-            "{cli} bgrewriteaof >/dev/null || exit 1\n\
+        // Without an AOF: write `dump.rdb` now (SAVE returns once it is on disk).
+        // With one: rewrite the AOF (into an RDB preamble) and wait until the rewrite is done.
+        let script = if mode == Persistence::Rdb {
+            // A periodic BGSAVE in progress makes SAVE fail: retry until it is done.
+            format!(
+                "for _ in $(seq 600); do\n\
+                   case \"$({cli} save)\" in OK) exit 0 ;; esac\n\
+                   sleep 0.05\n\
+                 done\n\
+                 exit 1\n"
+            )
+        } else {
+            format!(
+                "{cli} bgrewriteaof >/dev/null || exit 1\n\
              for _ in $(seq 600); do\n\
                case \"$({cli} info persistence)\" in\n\
                  *aof_rewrite_in_progress:0*aof_rewrite_scheduled:0*) exit 0 ;;\n\
@@ -227,7 +275,8 @@ impl Template for Redis {
                sleep 0.05\n\
              done\n\
              exit 1\n"
-        );
+            )
+        };
         let mut env = BTreeMap::new();
         if let Ok(Some(pass)) = password(&cfg) {
             env.insert("REDISCLI_AUTH".to_string(), pass);
