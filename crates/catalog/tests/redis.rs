@@ -146,3 +146,46 @@ fn redis_without_persistence_and_with_a_wrong_major() {
         missing.hint
     );
 }
+
+/// With `persistence: none` (or `false`, or `rdb`) Redis writes no AOF, so the checkpoint's
+/// copy of the data directory holds the keys only because `quiesce` runs `SAVE`: a branch
+/// started on that copy loads `dump.rdb` and sees them.
+#[test]
+fn redis_without_an_aof_keeps_its_keys_in_a_checkpoint() {
+    let t = template_for("redis").unwrap();
+    let engine = t.engine(None).unwrap();
+    for persistence in [json!("none"), json!(false), json!("rdb")] {
+        let config = json!({ "persistence": persistence });
+        let d = dirs();
+        let c = ctx("cache", "redis", &d, vec![free_port()], config.clone());
+        let server = start(
+            &t.launch(&c, &engine).unwrap(),
+            d.root.path().join("redis.log"),
+        );
+        wait_healthy(&t.health(&c, &engine), &server);
+        assert_eq!(
+            run_ok(&cli(&c, None, &["SET", "seeded", "yes"])).trim(),
+            "OK"
+        );
+        let quiesce = t.quiesce(&c, &engine);
+        assert!(!quiesce.is_empty(), "{persistence}: no quiesce step");
+        for step in quiesce {
+            run_ok(&step);
+        }
+
+        let copy = dirs();
+        std::fs::remove_dir(&copy.data).unwrap();
+        server.copy_while_frozen(&d.data, &copy.data);
+        let b = ctx("cache", "redis", &copy, vec![free_port()], config);
+        let branch = start(
+            &t.launch(&b, &engine).unwrap(),
+            copy.root.path().join("redis.log"),
+        );
+        wait_healthy(&t.health(&b, &engine), &branch);
+        assert_eq!(
+            run_ok(&cli(&b, None, &["GET", "seeded"])).trim(),
+            "yes",
+            "{persistence}: the branch lost the key"
+        );
+    }
+}

@@ -244,9 +244,9 @@ impl Template for Redis {
 
     fn quiesce(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Vec<Exec> {
         let cfg = Config::new(&ctx.service, &ctx.config);
-        let mode = match persistence(&cfg) {
-            Ok(Persistence::None) | Err(_) => return Vec::new(),
-            Ok(mode) => mode,
+        // A config `launch` refused never gets here.
+        let Ok(mode) = persistence(&cfg) else {
+            return Vec::new();
         };
         let cli = format!(
             "{} -h {} -p {}",
@@ -254,9 +254,10 @@ impl Template for Redis {
             ctx.listen,
             ctx.port(0, PORT)
         );
-        // Without an AOF: write `dump.rdb` now (SAVE returns once it is on disk).
+        // Without an AOF (`rdb`, and `none`, whose Redis never saves by itself): write
+        // `dump.rdb` now (SAVE returns once it is on disk), so the checkpoint holds every key.
         // With one: rewrite the AOF (into an RDB preamble) and wait until the rewrite is done.
-        let script = if mode == Persistence::Rdb {
+        let script = if mode != Persistence::Aof {
             // A periodic BGSAVE in progress makes SAVE fail: retry until it is done.
             format!(
                 "for _ in $(seq 600); do\n\
