@@ -276,7 +276,8 @@ pub struct AddArgs {
     /// Service name (default: the template name).
     #[arg(long)]
     pub alias: Option<String>,
-    /// Template options as key=value (lists as a,b); repeatable.
+    /// Template options as key=value (lists as a,b or [a,b]; a list key takes one item too);
+    /// repeatable.
     #[arg(long = "config", value_name = "KEY=VALUE")]
     pub config: Vec<String>,
     /// Print one JSON document on stdout.

@@ -136,6 +136,28 @@ fn add_keeps_comments_and_validates() {
         .contains(&serde_json::json!("db")));
     let dup = p.vers(&["add", "redis@7"]);
     assert_eq!(dup.status.code(), Some(2));
+    // A list-valued key takes one item, and `[a,b]` syntax.
+    p.ok(&[
+        "add",
+        "postgres@16",
+        "--alias",
+        "pg2",
+        "--config",
+        "databases=one",
+    ]);
+    p.ok(&[
+        "add",
+        "postgres@16",
+        "--alias",
+        "pg3",
+        "--config",
+        "databases=[x,y]",
+    ]);
+    let text = std::fs::read_to_string(p.path().join("vers-integration.yaml")).unwrap();
+    assert!(
+        text.contains("databases: [one]") && text.contains("databases: [x, y]"),
+        "{text}"
+    );
 }
 
 /// SPEC §4: every command that reports takes `--json`.

@@ -34,7 +34,8 @@ pub enum Shape {
     Obj(&'static [(&'static str, Shape)]),
     /// A mapping with any keys, values of this shape.
     Dict(&'static Shape),
-    /// The first alternative whose outer form (scalar, list, mapping) matches.
+    /// The first alternative whose outer form (scalar, list, mapping) matches; among several
+    /// of that form, the first that accepts the value.
     Either(&'static [Shape]),
     /// A check of its own.
     Custom(fn(&mut Ctx, &Node, &str)),

@@ -2,6 +2,7 @@
 //! `vers integration add`, which inserts a service while keeping every other byte, and
 //! `vers remove`, which takes one out the same way.
 
+use crate::config::Shape;
 use crate::diagnostic::quote;
 use crate::model::TemplateRef;
 use crate::templates;
@@ -124,19 +125,46 @@ pub fn render_stack(template: &str, project_name: &str) -> Result<String, EditEr
     Ok(out)
 }
 
-/// Formats one `--config` value as YAML: `a,b` becomes `[a, b]`; numbers and booleans stay
-/// plain; text that YAML would misread is double-quoted.
+/// Formats one `--config` value as YAML: `a,b` and `[a,b]` become `[a, b]`; numbers and
+/// booleans stay plain; text that YAML would misread is double-quoted.
 pub fn config_value(value: &str) -> String {
-    if value.contains(',') {
-        let items: Vec<String> = value
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(scalar)
-            .collect();
-        return format!("[{}]", items.join(", "));
+    let v = value.trim();
+    if let Some(inner) = v.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        return list_value(inner);
     }
-    scalar(value.trim())
+    if v.contains(',') {
+        return list_value(v);
+    }
+    scalar(v)
+}
+
+/// Formats the `--config` value of `key` for `template` as YAML, like [`config_value`], but
+/// a key whose value is a list (`databases` of postgres) takes one item too: `one` becomes
+/// `[one]`.
+pub fn config_value_for(template: &str, key: &str, value: &str) -> String {
+    let out = config_value(value);
+    let is_list = templates::template(template).is_some_and(|t| match t.config {
+        Shape::Obj(fields) => fields
+            .iter()
+            .any(|(k, shape)| *k == key && matches!(shape, Shape::List(_))),
+        _ => false,
+    });
+    if is_list && !out.starts_with('[') {
+        format!("[{out}]")
+    } else {
+        out
+    }
+}
+
+/// `a, b` as a YAML flow list, empty items dropped.
+fn list_value(items: &str) -> String {
+    let items: Vec<String> = items
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(scalar)
+        .collect();
+    format!("[{}]", items.join(", "))
 }
 
 fn scalar(v: &str) -> String {
@@ -321,7 +349,8 @@ fn service_block(
     if !config.is_empty() {
         s.push_str(&format!("{pad2}config:{newline}"));
         for (k, v) in config {
-            s.push_str(&format!("{pad3}{k}: {}{newline}", config_value(v)));
+            let value = config_value_for(&template.name, k, v);
+            s.push_str(&format!("{pad3}{k}: {value}{newline}"));
         }
     }
     s

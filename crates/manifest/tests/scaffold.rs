@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use vers_manifest::scaffold::{
-    add_service, config_value, render_stack, stack_names, stack_template, EditError,
+    add_service, config_value, config_value_for, render_stack, stack_names, stack_template,
+    EditError,
 };
 use vers_manifest::{parse_str, TemplateRef};
 
@@ -121,6 +122,16 @@ fn config_values_are_yaml() {
     assert_eq!(config_value("a: b"), "\"a: b\"");
     assert_eq!(config_value("#x"), "\"#x\"");
     assert_eq!(config_value(""), "\"\"");
+    assert_eq!(config_value("[a, b]"), "[a, b]");
+    assert_eq!(config_value("[x]"), "[x]");
+    assert_eq!(config_value("[]"), "[]");
+    assert_eq!(config_value("x,"), "[x]");
+    // A key whose value is a list takes one item as a one-item list.
+    assert_eq!(config_value_for("postgres", "databases", "one"), "[one]");
+    assert_eq!(config_value_for("postgres", "databases", "[x]"), "[x]");
+    assert_eq!(config_value_for("postgres", "databases", "a,b"), "[a, b]");
+    assert_eq!(config_value_for("redis", "databases", "4"), "4");
+    assert_eq!(config_value_for("nosuch", "databases", "one"), "one");
 }
 
 /// Regression (found by the fuzzer): a tab in the indentation of `services` used to give a
