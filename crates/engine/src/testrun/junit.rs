@@ -22,6 +22,23 @@ fn tail(text: &str) -> &str {
     &text[start..]
 }
 
+/// The output in `log` as text for XML: invalid UTF-8 bytes and control characters XML 1.0
+/// cannot carry (all below U+0020 but tab, newline and carriage return) become U+FFFD, so
+/// one stray byte does not lose the rest. A missing log is empty.
+fn log_text(log: &Path) -> String {
+    let bytes = std::fs::read(log).unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .chars()
+        .map(|c| {
+            if c < ' ' && !matches!(c, '\t' | '\n' | '\r') {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// Writes the JUnit report of `report` to `path`.
 pub fn write(report: &TestReport, project_name: &str, path: &Path) -> Result<(), EngineError> {
     let xml = render(report, project_name)?;
@@ -56,8 +73,7 @@ pub fn render(report: &TestReport, project_name: &str) -> Result<String, EngineE
             let mut tc = TestCase::new(b.name.clone(), status);
             tc.set_classname(format!("{project_name}.{}", suite.name));
             tc.set_time(Duration::from_millis(b.duration_ms));
-            let output = std::fs::read_to_string(&b.log).unwrap_or_default();
-            tc.set_system_out(tail(&output).to_string());
+            tc.set_system_out(tail(&log_text(Path::new(&b.log))).to_string());
             ts.add_test_case(tc);
         }
         junit.add_test_suite(ts);
@@ -107,5 +123,37 @@ mod tests {
         assert!(xml.contains("<failure"), "{xml}");
         assert!(xml.contains("<error"), "{xml}");
         assert!(xml.contains("assertion failed"), "{xml}");
+    }
+
+    /// One byte that is not UTF-8 (or a control character) used to drop the whole output.
+    #[test]
+    fn output_with_invalid_utf8_is_kept_lossily() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = tmp.path().join("b.log");
+        std::fs::write(
+            &log,
+            b"line one fine\nlatin1 caf\xe9\nctl:\x01\x02 after\nline three\n",
+        )
+        .unwrap();
+        let report = TestReport::new(vec![SuiteResult {
+            name: "badutf".into(),
+            passed: 0,
+            total: 1,
+            branches: vec![BranchResult {
+                name: "badutf".into(),
+                status: "failed".into(),
+                duration_ms: 10,
+                env: Default::default(),
+                log: log.display().to_string(),
+                message: Some("exit code 1".into()),
+                kept_env: None,
+                scenario: None,
+            }],
+        }]);
+        let xml = render(&report, "demo").unwrap();
+        assert!(xml.contains("line one fine"), "{xml}");
+        assert!(xml.contains("latin1 caf\u{FFFD}"), "{xml}");
+        assert!(xml.contains("ctl:\u{FFFD}\u{FFFD} after"), "{xml}");
+        assert!(xml.contains("line three"), "{xml}");
     }
 }
