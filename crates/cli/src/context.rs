@@ -21,6 +21,34 @@ pub fn manifest(project: &Project) -> Result<Manifest, Exit> {
     vers_manifest::load(&project.manifest_path).map_err(|d| Exit::usage(d.to_string()))
 }
 
+/// Checks the names suites fork from (a suite's `checkpoint`, a branch's `from`) against the
+/// manifest's checkpoints and the project's tags, printing diagnostics (file:line:col) on
+/// failure. The state is read only when the project has one (nothing is created).
+pub fn fork_points(project: &Project, m: &Manifest) -> Result<(), Exit> {
+    fork_point_errors(project, m).map_err(|d| Exit::usage(d.to_string()))
+}
+
+/// [`fork_points`] as diagnostics (for `validate --json`).
+pub fn fork_point_errors(
+    project: &Project,
+    m: &Manifest,
+) -> Result<(), vers_manifest::Diagnostics> {
+    let path = &project.manifest_path;
+    let Ok(src) = std::fs::read_to_string(path) else {
+        // `m` was just read from there; `load` reports an unreadable manifest itself.
+        return Ok(());
+    };
+    let state = if project.state_dir.join("state.json").is_file() {
+        vers_engine::state::read(&project.state_dir).unwrap_or_default()
+    } else {
+        vers_engine::state::State::default()
+    };
+    let tags: Vec<String> = state.tags.keys().cloned().collect();
+    vers_manifest::check_fork_points(&src, path, m, &tags, &|name| {
+        state.find_checkpoint(name).is_some()
+    })
+}
+
 /// A client of the project's daemon (started when needed), without reading the manifest
 /// (`down`, `branch delete` and `log` work with a broken one).
 pub async fn api(file: Option<&Path>) -> Result<ApiClient, Exit> {

@@ -28,6 +28,35 @@ fn a_typo_names_file_line_column_and_the_fix() {
     assert!(err.contains("depends_on"), "{err}");
 }
 
+/// A branch forking from a checkpoint the manifest does not declare (and no tag) is refused
+/// by `validate` and `test` at its position, listing the checkpoints, before anything runs.
+#[test]
+fn an_unknown_fork_point_is_refused_with_its_position() {
+    let p = TempProject::new(
+        "name: t\nservices:\n  kv:\n    template: redis@7\ncheckpoints:\n  - name: seeded\n    after: healthcheck\ntests:\n  s:\n    command: \"true\"\n    branches:\n      - name: b\n        from: nosuchckpt\n",
+    );
+    let out = p.vers(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("vers-integration.yaml:13:15"), "{err}");
+    assert!(
+        err.contains("nosuchckpt") && err.contains("checkpoints: services-ready, seeded"),
+        "{err}"
+    );
+    let out = p.vers(&["validate", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false, "{v}");
+    assert_eq!(v["errors"][0]["line"], 13, "{v}");
+    let out = p.vers(&["test", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("vers-integration.yaml:13:15"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn unknown_version_and_cycle_are_errors() {
     let p = TempProject::new(

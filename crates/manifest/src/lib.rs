@@ -18,6 +18,7 @@ mod ctx;
 mod decode;
 mod diagnostic;
 mod fault;
+mod fork;
 mod interpolate;
 mod model;
 mod names;
@@ -41,6 +42,7 @@ pub use fault::{
     human as human_duration, FaultAction, FaultError, FaultField, FaultOption, FaultScope,
     FaultSpec, CHAOS_ACTIONS,
 };
+pub use fork::check_fork_points;
 pub use interpolate::{check_interpolation, interpolate, InterpolationError};
 pub use model::{
     Branch, Build, Chaos, ChaosScenario, Checkpoint, Deploy, Expect, Healthcheck, Limit, Manifest,

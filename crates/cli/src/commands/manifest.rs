@@ -11,7 +11,9 @@ use crate::exit::Exit;
 /// `vers integration validate`.
 pub fn validate(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
     let project = context::project(file)?;
-    match vers_manifest::load(&project.manifest_path) {
+    let loaded = vers_manifest::load(&project.manifest_path)
+        .and_then(|m| context::fork_point_errors(&project, &m).map(|()| m));
+    match loaded {
         Ok(m) => {
             if json {
                 println!(

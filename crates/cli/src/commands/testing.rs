@@ -73,6 +73,8 @@ fn print_summary(report: &TestReport) {
 /// `vers integration test`.
 pub async fn test(file: Option<&Path>, args: TestArgs) -> Result<i32, Exit> {
     let req = request(&args)?;
+    let project = context::project(file)?;
+    context::fork_points(&project, &context::manifest(&project)?)?;
     let api = context::validated_api(file).await?;
     let live = Live::new(args.json);
     let answer = api.call(Method::POST, "/api/test", Some(&req), &live).await;
