@@ -510,6 +510,73 @@ fn a_warm_pool_hands_out_started_branches_once_and_refills() {
     );
 }
 
+/// A manifest with one redis and a `seeded` checkpoint warmed `warm` times.
+fn warm_manifest(warm: usize, extra: &str) -> String {
+    format!(
+        "name: w\n{extra}services:\n  redis:\n    template: redis@7\ncheckpoints:\n  - name: seeded\n    after: redis-cli -h redis set seed yes\n    warm: {warm}\n  - name: done\n    after: redis-cli -h redis set done yes\n"
+    )
+}
+
+/// Every environment of the project: (id, name, warm, status).
+fn envs_of(p: &TempProject) -> Vec<(String, String, bool, String)> {
+    p.json(&["status", "--json"])["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_string(),
+                e["name"].as_str().unwrap_or_default().to_string(),
+                e["warm"] == true,
+                e["status"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_checked_out_warm_branch_leaves_its_pool_once_and_the_pool_refills() {
+    let p = TempProject::new(&warm_manifest(2, ""));
+    p.ok(&["up"]);
+    let pool = wait_for_pool(&p, 2, |_| true);
+    let taken = pool[0].clone();
+    p.ok(&["checkout", &taken]);
+    p.ok(&["execute", "redis-cli -h redis set private head"]);
+    let mine = envs_of(&p);
+    let me = mine.iter().find(|e| e.0 == taken).unwrap();
+    assert!(!me.2, "the checked-out branch is still warm: {mine:?}");
+    assert_ne!(me.1, "warm-seeded", "{mine:?}");
+    // The pool refills without it, and no hand-out gives it (with HEAD's writes) again.
+    wait_for_pool(&p, 2, |ids| !ids.contains(&taken));
+    for alias in ["f1", "f2", "f3"] {
+        let b = p.json(&["branch", "--alias", alias, "--from", "seeded"]);
+        assert_ne!(b["id"], taken.as_str(), "{b}");
+    }
+    // A warm branch used through VERS_ENV is the user's too.
+    let used = wait_for_pool(&p, 2, |_| true)[0].clone();
+    let out = std::process::Command::new(vers_bin())
+        .args(["execute", "redis-cli -h redis set private used"])
+        .env("VERS_ENV", &used)
+        .current_dir(p.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    wait_for_pool(&p, 2, |ids| !ids.contains(&used));
+    for alias in ["g1", "g2", "g3"] {
+        let b = p.json(&["branch", "--alias", alias, "--from", "seeded"]);
+        assert_ne!(b["id"], used.as_str(), "{b}");
+    }
+    let head = p.json(&["status", "--json"]);
+    assert!(
+        head["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["id"] == taken.as_str() && e["head"] == true),
+        "{head}"
+    );
+}
+
 #[test]
 fn rebuild_prune_rm_and_the_reasons_a_checkpoint_is_reused_or_not() {
     let p = TempProject::new(

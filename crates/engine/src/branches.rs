@@ -26,11 +26,24 @@ pub fn head(stack: &Stack) -> Result<EnvRecord, EngineError> {
                 "no environment is running; start one with `vers integration up`".into(),
             )
         })?;
-    st.find_env(&key).cloned().ok_or_else(|| {
+    let env = st.find_env(&key).cloned().ok_or_else(|| {
         EngineError::Failed(format!(
             "environment `{key}` does not exist (see `vers branch list`)"
         ))
-    })
+    })?;
+    if env.warm.is_none() {
+        return Ok(env);
+    }
+    // A warm branch named by `VERS_ENV` is used as the user's: it leaves its pool first.
+    let mut g = state::lock(&stack.project.state_dir)?;
+    let name = format!("branch-{}", env.id.trim_start_matches('e'));
+    pool::claim(&mut g.state, &env.id, &name);
+    g.save()?;
+    g.state
+        .envs
+        .get(&env.id)
+        .cloned()
+        .ok_or_else(|| EngineError::Failed(format!("environment `{key}` vanished")))
 }
 
 /// `vers commit --tag T`: checkpoints HEAD.
@@ -228,6 +241,26 @@ pub async fn checkout(
             target.name, target.name
         )));
     }
+    // A warm branch checked out is the user's: it leaves its pool first (the pool refills),
+    // so no hand-out gives it, with HEAD's writes, to anyone else.
+    let target = if target.warm.is_some() {
+        let mut g = state::lock(&stack.project.state_dir)?;
+        let name = format!("branch-{}", target.id.trim_start_matches('e'));
+        if !pool::claim(&mut g.state, &target.id, &name) {
+            return Err(EngineError::Failed(format!(
+                "warm branch {} was handed out meanwhile; check out its new name (see `vers branch list`)",
+                target.id
+            )));
+        }
+        g.save()?;
+        g.state
+            .envs
+            .get(&target.id)
+            .cloned()
+            .ok_or_else(|| EngineError::Failed("the checked-out branch vanished".into()))?
+    } else {
+        target
+    };
     if let Some(prev) = st.head.as_ref().filter(|h| **h != target.id) {
         if st
             .envs

@@ -62,6 +62,30 @@ fn interpolates_any<'a>(
     keys.into_iter().any(|k| text.contains(k.as_str()))
 }
 
+/// Takes environment `id` out of its pool if it is a warm branch (a checkout or any other
+/// use of it as the user's), renaming it `name`; call under the state lock. Returns whether it
+/// was one: a warm branch leaves its pool exactly once, whichever path claims it first.
+pub fn claim(st: &mut State, id: &str, name: &str) -> bool {
+    match st.envs.get_mut(id) {
+        Some(e) if e.warm.is_some() => {
+            e.warm = None;
+            e.name = name.to_string();
+            e.created = state::now();
+            CLAIMED.store(true, std::sync::atomic::Ordering::Relaxed);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Set when this process took a warm branch out of its pool ([`claim`]).
+static CLAIMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process took a warm branch out of its pool, so its pool needs a refill.
+pub fn claimed_any() -> bool {
+    CLAIMED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A warm branch handed out.
 #[derive(Debug, Clone)]
 pub struct HandOut {

@@ -82,7 +82,7 @@ pub async fn main() -> i32 {
         Err(e) => Frame::Error(ApiError::from(&e)),
     };
     writer.write(&frame);
-    if refill {
+    if refill || crate::pool::claimed_any() {
         crate::pool::kick(&project).await;
     }
     0
