@@ -578,6 +578,27 @@ fn a_checked_out_warm_branch_leaves_its_pool_once_and_the_pool_refills() {
 }
 
 #[test]
+fn removing_a_warmed_checkpoint_drops_its_pool_for_good() {
+    let p = TempProject::new(&warm_manifest(2, ""));
+    p.ok(&["up"]);
+    let pool = wait_for_pool(&p, 2, |_| true);
+    // HEAD is based on `done`; only the pool uses `seeded`.
+    let said = p.ok(&["checkpoint", "rm", "seeded"]);
+    assert!(said.contains("seeded"), "{said}");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let left = envs_of(&p);
+    assert!(
+        left.iter().all(|e| !e.2 && !pool.contains(&e.0)),
+        "the pool of a removed checkpoint is kept or refilled: {left:?}"
+    );
+    // HEAD still works on its own checkpoint.
+    assert_eq!(
+        stdout(&p.vers(&["execute", "redis-cli -h redis get done"])).trim(),
+        "yes"
+    );
+}
+
+#[test]
 fn rebuild_prune_rm_and_the_reasons_a_checkpoint_is_reused_or_not() {
     let p = TempProject::new(
         r#"

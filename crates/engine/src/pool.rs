@@ -86,6 +86,36 @@ pub fn claimed_any() -> bool {
     CLAIMED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Takes warm branch `id` out of its pool so no hand-out gets it, then deletes it; a branch
+/// that was handed out meanwhile is left alone. Returns whether it was deleted.
+async fn evict(stack: &Stack, id: &str) -> Result<bool, EngineError> {
+    {
+        let mut g = state::lock(&stack.project.state_dir)?;
+        match g.state.envs.get_mut(id).and_then(|e| e.warm.as_mut()) {
+            Some(w) => w.ready = false,
+            None => return Ok(false),
+        }
+        g.save()?;
+    }
+    stack.destroy_env(id).await?;
+    Ok(true)
+}
+
+/// Deletes the warm branches of the checkpoints `ids` (being removed): pool branches are not
+/// the user's, so they never keep a checkpoint. Returns the deleted environments' ids.
+pub async fn drop_pools_of(stack: &Stack, ids: &[String]) -> Result<Vec<String>, EngineError> {
+    let st = state::read(&stack.project.state_dir)?;
+    let mut dropped = Vec::new();
+    for e in st.envs.values() {
+        if e.warm.as_ref().is_some_and(|w| ids.contains(&w.checkpoint))
+            && evict(stack, &e.id).await?
+        {
+            dropped.push(e.id.clone());
+        }
+    }
+    Ok(dropped)
+}
+
 /// A warm branch handed out.
 #[derive(Debug, Clone)]
 pub struct HandOut {

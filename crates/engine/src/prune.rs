@@ -21,8 +21,9 @@ pub struct Removed {
 }
 
 /// Deletes the checkpoint `name` (a tag, manifest checkpoint name or id) and every tag naming
-/// it; refused while an environment was forked from it.
-pub fn remove(stack: &Stack, name: &str) -> Result<Vec<Removed>, EngineError> {
+/// it; refused while an environment of the user's was forked from it. Its warm pool (whose
+/// branches are not the user's) goes with it and is not refilled: no tag names it any more.
+pub async fn remove(stack: &Stack, name: &str) -> Result<Vec<Removed>, EngineError> {
     let mut g = state::lock(&stack.project.state_dir)?;
     let rec = g.state.find_checkpoint(name).cloned().ok_or_else(|| {
         EngineError::NotFound(format!(
@@ -34,7 +35,7 @@ pub fn remove(stack: &Stack, name: &str) -> Result<Vec<Removed>, EngineError> {
         .state
         .envs
         .values()
-        .filter(|e| e.parent_checkpoint.as_deref() == Some(rec.id.as_str()))
+        .filter(|e| e.warm.is_none() && e.parent_checkpoint.as_deref() == Some(rec.id.as_str()))
         .map(|e| e.name.clone())
         .collect();
     if !users.is_empty() {
@@ -49,6 +50,7 @@ pub fn remove(stack: &Stack, name: &str) -> Result<Vec<Removed>, EngineError> {
     forget(&mut g.state, &rec);
     g.save()?;
     drop(g);
+    crate::pool::drop_pools_of(stack, std::slice::from_ref(&rec.id)).await?;
     delete_snapshot(stack, &rec)?;
     Ok(vec![Removed {
         id: rec.id,
@@ -56,8 +58,9 @@ pub fn remove(stack: &Stack, name: &str) -> Result<Vec<Removed>, EngineError> {
     }])
 }
 
-/// Deletes every checkpoint no tag names and no environment was forked from.
-pub fn prune(stack: &Stack) -> Result<Vec<Removed>, EngineError> {
+/// Deletes every checkpoint no tag names and no environment of the user's was forked from,
+/// with the warm branches of it (a pool whose tag moved on).
+pub async fn prune(stack: &Stack) -> Result<Vec<Removed>, EngineError> {
     let mut g = state::lock(&stack.project.state_dir)?;
     let doomed: Vec<CheckpointRecord> = unneeded(&g.state)
         .into_iter()
@@ -68,6 +71,8 @@ pub fn prune(stack: &Stack) -> Result<Vec<Removed>, EngineError> {
     }
     g.save()?;
     drop(g);
+    let ids: Vec<String> = doomed.iter().map(|r| r.id.clone()).collect();
+    crate::pool::drop_pools_of(stack, &ids).await?;
     let mut removed = Vec::new();
     for rec in doomed {
         delete_snapshot(stack, &rec)?;
@@ -79,17 +84,17 @@ pub fn prune(stack: &Stack) -> Result<Vec<Removed>, EngineError> {
     Ok(removed)
 }
 
-/// Ids of the checkpoints no tag names and no environment was forked from.
+/// Ids of the checkpoints no tag names and no environment of the user's (warm pool branches
+/// do not count) was forked from.
 pub fn unneeded(state: &State) -> Vec<String> {
     state
         .checkpoints
         .keys()
         .filter(|id| {
             !state.tags.values().any(|t| t == *id)
-                && !state
-                    .envs
-                    .values()
-                    .any(|e| e.parent_checkpoint.as_deref() == Some(id.as_str()))
+                && !state.envs.values().any(|e| {
+                    e.warm.is_none() && e.parent_checkpoint.as_deref() == Some(id.as_str())
+                })
         })
         .cloned()
         .collect()

@@ -394,12 +394,12 @@ pub async fn execute(
         }
         Op::CheckpointRm(r) => {
             let stack = open_lenient(project).await?;
-            let removed = prune::remove(&stack, &r.name)?;
+            let removed = prune::remove(&stack, &r.name).await?;
             Ok(json!({ "removed": removed }))
         }
         Op::CheckpointPrune => {
             let stack = open_lenient(project).await?;
-            let removed = prune::prune(&stack)?;
+            let removed = prune::prune(&stack).await?;
             Ok(json!({ "removed": removed }))
         }
     }
