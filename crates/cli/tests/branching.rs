@@ -599,6 +599,28 @@ fn removing_a_warmed_checkpoint_drops_its_pool_for_good() {
 }
 
 #[test]
+fn after_down_all_no_command_starts_the_warm_pool_again() {
+    let p = TempProject::new(&warm_manifest(2, ""));
+    p.ok(&["up"]);
+    wait_for_pool(&p, 2, |_| true);
+    p.ok(&["down", "--all"]);
+    // Read-only commands start a daemon; it must not start the pool.
+    p.ok(&["log"]);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let envs = envs_of(&p);
+    assert!(
+        envs.iter().all(|e| e.3 != "running"),
+        "something runs after down --all: {envs:?}"
+    );
+    // `up` brings the pool back; `down` (HEAD only, nothing else of the user's running)
+    // drops it.
+    p.ok(&["up"]);
+    wait_for_pool(&p, 2, |_| true);
+    p.ok(&["down"]);
+    wait_for_pool(&p, 0, |_| true);
+}
+
+#[test]
 fn rebuild_prune_rm_and_the_reasons_a_checkpoint_is_reused_or_not() {
     let p = TempProject::new(
         r#"

@@ -30,8 +30,18 @@ pub struct Wanted {
     pub size: usize,
 }
 
-/// The pools `manifest` asks for whose checkpoints exist (a pool never builds its checkpoint).
+/// The pools `manifest` asks for whose checkpoints exist (a pool never builds its checkpoint),
+/// while the project has a running environment of the user's (a root, HEAD or branch that is
+/// not a warm one): after `vers down` or `vers down --all` no pool is kept, so a daemon that a
+/// later read-only command starts starts nothing until the user starts something again.
 pub fn wanted(manifest: &Manifest, st: &State) -> Vec<Wanted> {
+    let in_use = st
+        .envs
+        .values()
+        .any(|e| e.warm.is_none() && e.status == EnvStatus::Running);
+    if !in_use {
+        return Vec::new();
+    }
     manifest
         .checkpoints
         .iter()
@@ -318,6 +328,17 @@ async fn start_warm(
                 checkpoint: rec.id.clone(),
                 ready,
             });
+        }
+        // The pool may have gone while this branch was being made (its checkpoint removed,
+        // the project brought down): then the branch goes too.
+        if !wanted(&stack.manifest, &g.state)
+            .iter()
+            .any(|p| p.checkpoint == rec.id)
+        {
+            return Err(EngineError::Failed(format!(
+                "the warm pool of {} is no longer wanted",
+                rec.name
+            )));
         }
         g.save()
     };

@@ -132,11 +132,14 @@ impl Op {
     }
 
     /// Whether the operation may change what the warm pools should hold or hand out (a
-    /// checkpoint made or retagged, a warm branch taken), so the daemon refills after it.
+    /// checkpoint made or retagged, a warm branch taken, HEAD brought down: pools are kept only
+    /// while an environment of the user's runs), so the daemon refills after it. Not after
+    /// `down --all`: the daemon is going away.
     pub fn may_change_pools(&self) -> bool {
         matches!(
             self,
             Op::Up(_)
+                | Op::Down(DownRequest { all: false, .. })
                 | Op::Commit(_)
                 | Op::Branch(_)
                 | Op::Checkout(_)
