@@ -621,6 +621,61 @@ fn after_down_all_no_command_starts_the_warm_pool_again() {
 }
 
 #[test]
+fn warm_branches_leave_fixed_host_ports_to_head() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let manifest = warm_manifest(2, "").replace(
+        "    template: redis@7\n",
+        &format!("    template: redis@7\n    ports: [\"{port}:6379\"]\n"),
+    );
+    let p = TempProject::new(&manifest);
+    p.ok(&["up"]);
+    let pool = wait_for_pool(&p, 2, |_| true);
+    let fixed = format!("127.0.0.1:{port}");
+    let endpoints = |id: &str| -> Vec<String> {
+        p.json(&["status", "--json"])["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["id"] == id)
+            .flat_map(|e| e["services"].as_array().unwrap().clone())
+            .map(|s| s["host_endpoint"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let st = p.json(&["status", "--json"]);
+    let head = st["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["head"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(endpoints(&head), std::slice::from_ref(&fixed));
+    for id in &pool {
+        assert!(!endpoints(id).contains(&fixed), "{id} holds {fixed}");
+    }
+    // HEAD can go and come back on its port while the pool runs.
+    p.ok(&["down"]);
+    p.ok(&["up"]);
+    let st = p.json(&["status", "--json"]);
+    let head = st["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["head"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(endpoints(&head), [fixed]);
+}
+
+#[test]
 fn rebuild_prune_rm_and_the_reasons_a_checkpoint_is_reused_or_not() {
     let p = TempProject::new(
         r#"

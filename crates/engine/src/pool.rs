@@ -344,7 +344,9 @@ async fn start_warm(
     };
     let booted = async {
         mark(false)?;
-        let ctx = stack.env_context(&id, &name, &rec.matrix, BTreeMap::new());
+        let mut ctx = stack.env_context(&id, &name, &rec.matrix, BTreeMap::new());
+        // A pool branch must not hold the fixed host ports HEAD (or the branch it becomes) needs.
+        ctx.fixed_host_ports = false;
         let engines = environment::preflight(&ctx, &rec.services)?;
         stack
             .boot(&ctx, &rec.services, &engines, &crate::progress::Silent)
