@@ -676,6 +676,41 @@ fn warm_branches_leave_fixed_host_ports_to_head() {
 }
 
 #[test]
+fn a_pool_larger_than_its_size_or_memory_cap_is_trimmed() {
+    let p = TempProject::new(&warm_manifest(3, ""));
+    p.ok(&["up"]);
+    wait_for_pool(&p, 3, |_| true);
+    // The manifest asks for fewer (same checkpoint): the next refill, which a cold branch
+    // kicks, trims the extras and keeps the oldest.
+    let pool = warm_ids(&p);
+    p.write("vers-integration.yaml", &warm_manifest(1, ""));
+    p.ok(&["branch", "--alias", "kick", "--from", "done"]);
+    let kept = wait_for_pool(&p, 1, |_| true);
+    assert!(pool.contains(&kept[0]), "{kept:?} is not of {pool:?}");
+
+    // A memory cap that fits one branch holds after later refills (a cold branch kicks one).
+    let available_mib: u64 = std::fs::read_to_string("/proc/meminfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("MemAvailable:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .unwrap()
+        .parse::<u64>()
+        .unwrap()
+        / 1024;
+    let per_env = available_mib * 3 / 4 * 2 / 3;
+    p.write(
+        "vers-integration.yaml",
+        &warm_manifest(3, &format!("vm:\n  memory_mib: {per_env}\n")),
+    );
+    p.ok(&["up"]);
+    wait_for_pool(&p, 1, |_| true);
+    p.ok(&["branch", "--alias", "cold", "--from", "done"]);
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert_eq!(warm_ids(&p).len(), 1);
+}
+
+#[test]
 fn rebuild_prune_rm_and_the_reasons_a_checkpoint_is_reused_or_not() {
     let p = TempProject::new(
         r#"

@@ -261,13 +261,43 @@ pub async fn fill(stack: &Stack) -> Result<FillReport, EngineError> {
                         .iter()
                         .all(|s| s.processes.iter().all(|p| p.alive))
             });
-        if !current || dead || e.status != EnvStatus::Running {
-            stack.destroy_env(&e.id).await?;
+        if (!current || dead || e.status != EnvStatus::Running) && evict(stack, &e.id).await? {
             report.dropped.push(e.id.clone());
         }
     }
+    // A pool never holds more than its size (a daemon killed mid-refill leaves a worker that
+    // still starts branches while the next daemon refills): the extras go, the ready and
+    // oldest stay.
     let st = state::read(&stack.project.state_dir)?;
-    let mut room = room(&stack.manifest);
+    for p in &wanted {
+        let mut members: Vec<_> = st
+            .envs
+            .values()
+            .filter(|e| {
+                e.warm
+                    .as_ref()
+                    .is_some_and(|w| w.checkpoint == p.checkpoint)
+            })
+            .collect();
+        members.sort_by_key(|e| {
+            (
+                !e.warm.as_ref().is_some_and(|w| w.ready),
+                e.created,
+                e.id.len(),
+                e.id.clone(),
+            )
+        });
+        for e in members.iter().skip(p.size) {
+            if evict(stack, &e.id).await? {
+                report.dropped.push(e.id.clone());
+            }
+        }
+    }
+    let st = state::read(&stack.project.state_dir)?;
+    // The memory cap counts the warm branches there are: they use little of the memory they
+    // may grow to, so `MemAvailable` alone would let every refill add more.
+    let pooled = st.envs.values().filter(|e| e.warm.is_some()).count();
+    let mut room = room(&stack.manifest).saturating_sub(pooled);
     let mut starts = Vec::new();
     for p in &wanted {
         let have = st
