@@ -645,16 +645,7 @@ fn warm_branches_leave_fixed_host_ports_to_head() {
             .map(|s| s["host_endpoint"].as_str().unwrap_or_default().to_string())
             .collect()
     };
-    let st = p.json(&["status", "--json"]);
-    let head = st["environments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["head"] == true)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let head = head_id(&p);
     assert_eq!(endpoints(&head), std::slice::from_ref(&fixed));
     for id in &pool {
         assert!(!endpoints(id).contains(&fixed), "{id} holds {fixed}");
@@ -662,17 +653,22 @@ fn warm_branches_leave_fixed_host_ports_to_head() {
     // HEAD can go and come back on its port while the pool runs.
     p.ok(&["down"]);
     p.ok(&["up"]);
+    let head = head_id(&p);
+    assert_eq!(endpoints(&head), [fixed]);
+}
+
+/// The id of HEAD as `status --json` reports it.
+fn head_id(p: &TempProject) -> String {
     let st = p.json(&["status", "--json"]);
-    let head = st["environments"]
+    st["environments"]
         .as_array()
         .unwrap()
         .iter()
         .find(|e| e["head"] == true)
-        .unwrap()["id"]
+        .unwrap_or_else(|| panic!("no HEAD in {st}"))["id"]
         .as_str()
         .unwrap()
-        .to_string();
-    assert_eq!(endpoints(&head), [fixed]);
+        .to_string()
 }
 
 #[test]

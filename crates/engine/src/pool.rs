@@ -227,6 +227,14 @@ pub struct FillReport {
 
 /// How many more environments of `vm.memory_mib` fit in three quarters of the memory
 /// available now (unbounded without `vm.memory_mib`).
+/// The warm branches of a checkpoint's pool, ready or starting.
+fn members<'s>(st: &'s State, checkpoint: &str) -> Vec<&'s state::EnvRecord> {
+    st.envs
+        .values()
+        .filter(|e| e.warm.as_ref().is_some_and(|w| w.checkpoint == checkpoint))
+        .collect()
+}
+
 fn room(manifest: &Manifest) -> usize {
     let Some(per_env) = manifest.vm.as_ref().and_then(|v| v.memory_mib) else {
         return usize::MAX;
@@ -270,15 +278,7 @@ pub async fn fill(stack: &Stack) -> Result<FillReport, EngineError> {
     // oldest stay.
     let st = state::read(&stack.project.state_dir)?;
     for p in &wanted {
-        let mut members: Vec<_> = st
-            .envs
-            .values()
-            .filter(|e| {
-                e.warm
-                    .as_ref()
-                    .is_some_and(|w| w.checkpoint == p.checkpoint)
-            })
-            .collect();
+        let mut members = members(&st, &p.checkpoint);
         members.sort_by_key(|e| {
             (
                 !e.warm.as_ref().is_some_and(|w| w.ready),
@@ -300,15 +300,7 @@ pub async fn fill(stack: &Stack) -> Result<FillReport, EngineError> {
     let mut room = room(&stack.manifest).saturating_sub(pooled);
     let mut starts = Vec::new();
     for p in &wanted {
-        let have = st
-            .envs
-            .values()
-            .filter(|e| {
-                e.warm
-                    .as_ref()
-                    .is_some_and(|w| w.checkpoint == p.checkpoint)
-            })
-            .count();
+        let have = members(&st, &p.checkpoint).len();
         let Some(rec) = st.checkpoints.get(&p.checkpoint) else {
             continue;
         };

@@ -435,7 +435,7 @@ pub fn kong_service_refs(config: &Node) -> Vec<(Pos, String, String)> {
 }
 
 /// The value of `key` in a mapping node.
-fn map_get<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+pub(crate) fn map_get<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
     match &node.kind {
         NodeKind::Map(entries) => entries
             .iter()

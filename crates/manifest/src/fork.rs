@@ -5,20 +5,11 @@
 
 use std::path::Path;
 
+use crate::config::map_get;
 use crate::ctx::{list, Ctx};
 use crate::diagnostic::{quote, Diagnostics};
 use crate::model::Manifest;
 use crate::yaml::{self, Node, NodeKind};
-
-fn field<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
-    match &node.kind {
-        NodeKind::Map(entries) => entries
-            .iter()
-            .find(|(k, _)| k.scalar() == Some(key))
-            .map(|(_, v)| v),
-        _ => None,
-    }
-}
 
 /// Checks that every suite `checkpoint` and branch `from` of `m` (parsed from `src`, the text
 /// of the manifest at `path`) names a checkpoint of the manifest (`services-ready` included
@@ -58,14 +49,14 @@ pub fn check_fork_points(
             }
         )
     };
-    let Some(NodeKind::Map(suites)) = field(&root, "tests").map(|t| &t.kind) else {
+    let Some(NodeKind::Map(suites)) = map_get(&root, "tests").map(|t| &t.kind) else {
         return Ok(());
     };
     for (key, suite) in suites {
         let Some(suite_name) = key.scalar() else {
             continue;
         };
-        if let Some(n) = field(suite, "checkpoint") {
+        if let Some(n) = map_get(suite, "checkpoint") {
             if let Some(name) = n.scalar().filter(|s| !known(s)) {
                 cx.err_help(
                     n.pos,
@@ -78,17 +69,17 @@ pub fn check_fork_points(
                 );
             }
         }
-        let Some(NodeKind::Seq(branches)) = field(suite, "branches").map(|b| &b.kind) else {
+        let Some(NodeKind::Seq(branches)) = map_get(suite, "branches").map(|b| &b.kind) else {
             continue;
         };
         for b in branches {
-            let Some(n) = field(b, "from") else {
+            let Some(n) = map_get(b, "from") else {
                 continue;
             };
             let Some(name) = n.scalar().filter(|s| !known(s)) else {
                 continue;
             };
-            let branch = field(b, "name").and_then(Node::scalar).unwrap_or("?");
+            let branch = map_get(b, "name").and_then(Node::scalar).unwrap_or("?");
             cx.err_help(
                 n.pos,
                 format!(
