@@ -126,24 +126,7 @@ pub async fn matrix(file: Option<&Path>, args: MatrixArgs) -> Result<i32, Exit> 
     let passed = results.iter().filter(|r| r.status == "passed").count();
     let failed = results.len() - passed;
     if args.json {
-        let mut cells = serde_json::to_value(&results).map_err(|e| Exit::failure(e.to_string()))?;
-        for cell in cells.as_array_mut().into_iter().flatten() {
-            if let Some(combo) = cell.get_mut("combination").and_then(|c| c.as_object_mut()) {
-                for v in combo.values_mut() {
-                    *v = matrix_value(v.as_str().unwrap_or_default());
-                }
-            }
-        }
-        let values: serde_json::Map<String, serde_json::Value> = manifest_matrix
-            .iter()
-            .map(|(k, vs)| (k.clone(), vs.iter().map(|v| matrix_value(v)).collect()))
-            .collect();
-        let doc = serde_json::json!({
-            "matrix": values,
-            "total_combinations": results.len(),
-            "summary": {"passed": passed, "failed": failed},
-            "results": cells,
-        });
+        let doc = crate::output::matrix_report::matrix_document(&answer).map_err(Exit::failure)?;
         println!(
             "{}",
             serde_json::to_string_pretty(&doc).map_err(|e| Exit::failure(e.to_string()))?
@@ -198,14 +181,6 @@ pub async fn matrix(file: Option<&Path>, args: MatrixArgs) -> Result<i32, Exit> 
         }
     }
     Ok(if failed == 0 { 0 } else { 1 })
-}
-
-/// A matrix value as JSON: a whole number (`14`) as a number, anything else (`7.0`) as text.
-fn matrix_value(v: &str) -> serde_json::Value {
-    match v.parse::<u64>() {
-        Ok(n) if n.to_string() == v => serde_json::Value::from(n),
-        _ => serde_json::Value::from(v),
-    }
 }
 
 /// The last `n` lines a branch's commands printed (its log without the `$ command` lines).

@@ -110,6 +110,9 @@ impl VersMcp {
             continue_on_failure: a.continue_on_failure,
             ..Default::default()
         };
-        reply(self.call(Method::POST, "/api/matrix", Some(&req)).await)
+        let answer = self.call(Method::POST, "/api/matrix", Some(&req)).await;
+        reply(answer.and_then(|a| {
+            crate::output::matrix_report::matrix_document(&a).map_err(EngineError::Failed)
+        }))
     }
 }

@@ -2,6 +2,7 @@
 //! colours only on a terminal.
 
 pub mod live;
+pub mod matrix_report;
 
 pub use live::Live;
 
