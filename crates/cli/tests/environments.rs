@@ -451,3 +451,25 @@ fn two_ups_at_once_leave_one_root() {
     assert_eq!(roots.len(), 1, "{list}");
     assert_eq!(roots[0]["head"], true, "{list}");
 }
+
+/// A `vm.memory_mib` beyond the machine's memory is refused before anything starts, and a
+/// running root survives the refused `up`.
+#[test]
+fn a_vm_budget_beyond_the_machine_is_refused_and_costs_nothing() {
+    let p = TempProject::new("name: bigvm\nservices:\n  redis:\n    template: redis@7\n");
+    p.ok(&["up"]);
+    p.ok(&["execute", "redis-cli -h redis set v kept"]);
+    p.write(
+        "vers-integration.yaml",
+        "name: bigvm\nvm:\n  memory_mib: 99000000\nservices:\n  redis:\n    template: redis@7\ntests:\n  t:\n    command: \"true\"\n",
+    );
+    for cmd in [&["up"][..], &["test"][..]] {
+        let out = p.vers(cmd);
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("vm.memory_mib"), "{}", stderr(&out));
+    }
+    assert_eq!(
+        stdout(&p.vers(&["execute", "redis-cli -h redis get v"])).trim(),
+        "kept"
+    );
+}

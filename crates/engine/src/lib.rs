@@ -7,6 +7,7 @@
 pub mod api;
 pub mod atomic_file;
 pub mod branches;
+pub mod budget;
 pub mod build;
 pub mod chaos;
 pub mod checkpoint;

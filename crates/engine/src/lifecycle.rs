@@ -62,7 +62,9 @@ pub async fn up(
     progress: &dyn Progress,
 ) -> Result<UpOutcome, EngineError> {
     let services = stack.closure(&opts.services)?;
-    // A wrong name must not cost the running root environment: check it before anything.
+    // Neither a budget the machine cannot give nor a wrong name may cost the running root
+    // environment: both are checked before anything.
+    crate::budget::check_fits_machine(&stack.manifest)?;
     if let Some(t) = &opts.checkpoint {
         let names = crate::checkpoint::names(&stack.manifest);
         if !names.contains(t) {

@@ -124,6 +124,7 @@ impl Stack {
         test_run: bool,
         matrix: &BTreeMap<String, String>,
     ) -> Result<String, EngineError> {
+        crate::budget::check_fits_machine(&self.manifest)?;
         let manifest_hash = crate::manifest_store::save(&self.project).ok();
         let mut g = state::lock(&self.project.state_dir)?;
         crate::cleanup::sweep_pending(&mut g.state, self.snap.as_ref());

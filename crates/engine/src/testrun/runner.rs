@@ -92,6 +92,7 @@ pub async fn run(
     progress: Arc<dyn Progress>,
 ) -> Result<TestReport, EngineError> {
     let plan = selection::select(&stack.manifest, &opts.suites, &opts.scenarios, opts.shard)?;
+    crate::budget::check_fits_machine(&stack.manifest)?;
     let all_services = stack.closure(&[])?;
     crate::build::build_apps(stack, &all_services, false, progress.as_ref()).await?;
     // Make sure every checkpoint the branches fork from exists (cached or built now).
