@@ -35,15 +35,8 @@ pub fn head(stack: &Stack) -> Result<EnvRecord, EngineError> {
         return Ok(env);
     }
     // A warm branch named by `VERS_ENV` is used as the user's: it leaves its pool first.
-    let mut g = state::lock(&stack.project.state_dir)?;
-    let name = format!("branch-{}", env.id.trim_start_matches('e'));
-    pool::claim(&mut g.state, &env.id, &name);
-    g.save()?;
-    g.state
-        .envs
-        .get(&env.id)
-        .cloned()
-        .ok_or_else(|| EngineError::Failed(format!("environment `{key}` vanished")))
+    let (_, now) = pool::claim_for_user(stack, &env.id)?;
+    now.ok_or_else(|| EngineError::Failed(format!("environment `{key}` vanished")))
 }
 
 /// `vers commit --tag T`: checkpoints HEAD.
@@ -244,20 +237,18 @@ pub async fn checkout(
     // A warm branch checked out is the user's: it leaves its pool first (the pool refills),
     // so no hand-out gives it, with HEAD's writes, to anyone else.
     let target = if target.warm.is_some() {
-        let mut g = state::lock(&stack.project.state_dir)?;
-        let name = format!("branch-{}", target.id.trim_start_matches('e'));
-        if !pool::claim(&mut g.state, &target.id, &name) {
-            return Err(EngineError::Failed(format!(
-                "warm branch {} was handed out meanwhile; check out its new name (see `vers branch list`)",
-                target.id
-            )));
+        match pool::claim_for_user(stack, &target.id)? {
+            (true, Some(claimed)) => claimed,
+            (true, None) => {
+                return Err(EngineError::Failed("the checked-out branch vanished".into()))
+            }
+            (false, _) => {
+                return Err(EngineError::Failed(format!(
+                    "warm branch {} was handed out meanwhile; check out its new name (see `vers branch list`)",
+                    target.id
+                )))
+            }
         }
-        g.save()?;
-        g.state
-            .envs
-            .get(&target.id)
-            .cloned()
-            .ok_or_else(|| EngineError::Failed("the checked-out branch vanished".into()))?
     } else {
         target
     };

@@ -80,17 +80,6 @@ impl Inputs {
     }
 }
 
-/// The names of a manifest's checkpoints in the order they are taken: `services-ready`
-/// first unless declared, then the declared ones.
-pub fn names(m: &Manifest) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    if !m.checkpoints.iter().any(|c| c.name == SERVICES_READY) {
-        names.push(SERVICES_READY.into());
-    }
-    names.extend(m.checkpoints.iter().map(|c| c.name.clone()));
-    names
-}
-
 /// The checkpoint chain of a manifest for a set of services: `services-ready` first (unless
 /// declared), then the declared checkpoints in order, each keyed by its inputs: the first by
 /// the services' definitions, engine versions and the files of their build contexts, each

@@ -66,7 +66,7 @@ pub async fn up(
     // environment: both are checked before anything.
     crate::budget::check_fits_machine(&stack.manifest)?;
     if let Some(t) = &opts.checkpoint {
-        let names = crate::checkpoint::names(&stack.manifest);
+        let names = vers_manifest::checkpoint_names(&stack.manifest);
         if !names.contains(t) {
             return Err(EngineError::Manifest(format!(
                 "no checkpoint named `{t}`; the manifest's checkpoints are: {}",

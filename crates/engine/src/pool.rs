@@ -88,6 +88,22 @@ pub fn claim(st: &mut State, id: &str, name: &str) -> bool {
     }
 }
 
+/// Takes warm branch `id` out of its pool for the user, renamed `branch-N` after its id, under
+/// the state lock. Returns whether this call claimed it (false: another path did first) and
+/// the environment's record as it is now.
+pub fn claim_for_user(
+    stack: &Stack,
+    id: &str,
+) -> Result<(bool, Option<state::EnvRecord>), EngineError> {
+    let mut g = state::lock(&stack.project.state_dir)?;
+    let name = format!("branch-{}", id.trim_start_matches('e'));
+    let claimed = claim(&mut g.state, id, &name);
+    if claimed {
+        g.save()?;
+    }
+    Ok((claimed, g.state.envs.get(id).cloned()))
+}
+
 /// Set when this process took a warm branch out of its pool ([`claim`]).
 static CLAIMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

@@ -28,7 +28,7 @@ pub fn check_fork_points(
         // `m` was parsed from `src`, so this does not happen; nothing to point at otherwise.
         return Ok(());
     };
-    let checkpoints = crate::plan(m).checkpoints;
+    let checkpoints = crate::checkpoint_names(m);
     let known = |name: &str| {
         checkpoints.iter().any(|c| c == name) || tags.iter().any(|t| t == name) || in_project(name)
     };

@@ -50,8 +50,8 @@ pub use model::{
 };
 pub use names::{check_name, NameError, MAX_NAME_LEN, NAME_RULE};
 pub use plan::{
-    closure, matrix_combinations, order_suites, plan, suite_order, suite_prerequisites,
-    suite_services, waves_for, Plan, TestPlan,
+    checkpoint_names, closure, matrix_combinations, order_suites, plan, suite_order,
+    suite_prerequisites, suite_services, waves_for, Plan, TestPlan,
 };
 pub use selector::{pattern_matches, AfterSelector, ServiceSelector};
 pub use templates::{

@@ -34,14 +34,21 @@ pub struct TestPlan {
     pub scenarios: Vec<String>,
 }
 
+/// The names of a manifest's checkpoints in the order they are taken: `services-ready` first
+/// unless declared, then the declared ones.
+pub fn checkpoint_names(m: &Manifest) -> Vec<String> {
+    let mut names = Vec::new();
+    if !m.checkpoints.iter().any(|c| c.name == SERVICES_READY) {
+        names.push(SERVICES_READY.to_string());
+    }
+    names.extend(m.checkpoints.iter().map(|c| c.name.clone()));
+    names
+}
+
 /// Computes the plan.
 pub fn plan(m: &Manifest) -> Plan {
     let roots: Vec<String> = m.services.keys().cloned().collect();
-    let mut checkpoints = Vec::new();
-    if !m.checkpoints.iter().any(|c| c.name == SERVICES_READY) {
-        checkpoints.push(SERVICES_READY.to_string());
-    }
-    checkpoints.extend(m.checkpoints.iter().map(|c| c.name.clone()));
+    let checkpoints = checkpoint_names(m);
     let tests = suite_order(m)
         .into_iter()
         .map(|suite| {
