@@ -539,7 +539,13 @@ impl ActiveFault {
 
     /// One line for humans: `redis: network-delay latency=400ms`.
     pub fn describe(&self) -> String {
-        let mut parts = vec![format!("{}: {}", self.service, self.action)];
+        format!("{}: {}", self.service, self.effect())
+    }
+
+    /// The action and its settings, without the service (`network-delay latency=300ms`):
+    /// how `status` lists a service's faults.
+    pub fn effect(&self) -> String {
+        let mut parts = vec![self.action.clone()];
         if let Some(v) = self.latency_ms {
             parts.push(format!("latency={v}ms"));
         }

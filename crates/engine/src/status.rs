@@ -371,11 +371,7 @@ async fn service_reports(
                     .map(|s| {
                         crate::chaos::faults_of(s)
                             .iter()
-                            .map(|f| {
-                                let text = f.describe();
-                                let own = format!("{}: ", f.service);
-                                text.strip_prefix(&own).map(str::to_string).unwrap_or(text)
-                            })
+                            .map(crate::chaos::ActiveFault::effect)
                             .collect()
                     })
                     .unwrap_or_default(),
