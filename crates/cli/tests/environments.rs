@@ -473,3 +473,43 @@ fn a_vm_budget_beyond_the_machine_is_refused_and_costs_nothing() {
         "kept"
     );
 }
+
+/// An app that declares no port and no healthcheck and listens on nothing (a queue worker)
+/// is up once it has kept running, where it used to fail `up` after two minutes; the
+/// project remembers it, so a branch does not wait for it again. One that exits at once
+/// still fails `up` with its log.
+#[test]
+fn a_worker_without_a_port_is_up_once_it_keeps_running() {
+    let p = TempProject::new(
+        "name: workers\nservices:\n  redis:\n    template: redis@7\n  worker:\n    command: while true; do redis-cli -h redis lpush beats 1 >/dev/null; sleep 0.2; done\n    depends_on: [redis]\n",
+    );
+    let began = std::time::Instant::now();
+    let out = p.vers(&["up"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(began.elapsed() < std::time::Duration::from_secs(60));
+    let err = stderr(&out);
+    assert!(err.contains("started as a worker"), "{err}");
+    let beats: u64 = p
+        .ok(&["execute", "redis-cli -h redis llen beats"])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(beats > 0, "the worker ran");
+    let st = p.json(&["status", "--json"]);
+    assert_eq!(svc(&st, "worker")["health"], "healthy", "{st}");
+    let began = std::time::Instant::now();
+    p.ok(&["branch", "--alias", "side"]);
+    let took = began.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(9),
+        "a known worker is waited for again: {took:?}"
+    );
+
+    let q = TempProject::new(
+        "name: quitter\nservices:\n  worker:\n    command: echo done here; exit 0\n",
+    );
+    let out = q.vers(&["up"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("done here"), "{err}");
+}

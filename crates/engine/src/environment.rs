@@ -581,11 +581,65 @@ fn probes(ctx: &EnvContext, name: &str, started: &Started) -> Result<Vec<ProbeSp
                 path: path.clone(),
                 headers: Vec::new(),
             });
+        } else if !vers_manifest::declares_port(svc) {
+            out.push(ProbeSpec::TcpOrRunning {
+                addr,
+                port: inst.port(0, vers_manifest::DEFAULT_APP_PORT),
+                service: name.to_string(),
+                replica: inst.replica,
+                settle_ms: worker_settle(ctx, name).as_millis() as u64,
+            });
         } else {
             out.push(probe_spec(ctx, tmpl.health(inst, &started.engine), addr));
         }
     }
     Ok(out)
+}
+
+/// How long an app that declares no port and no health check must run, not listening on
+/// its `PORT`, before it counts as a worker that is up: long enough for a slow web app on a
+/// busy machine to bind first.
+const WORKER_SETTLE: Duration = Duration::from_secs(10);
+
+/// The same for an app this project has already seen run as a worker (listening on
+/// nothing): only long enough to catch a crash at start.
+const KNOWN_WORKER_SETTLE: Duration = Duration::from_millis(500);
+
+/// The file listing the app services of a project seen running as workers, one per line.
+fn workers_file(ctx: &EnvContext) -> PathBuf {
+    ctx.project.state_dir.join("workers")
+}
+
+fn worker_settle(ctx: &EnvContext, name: &str) -> Duration {
+    let known = std::fs::read_to_string(workers_file(ctx))
+        .map(|t| t.lines().any(|l| l == name))
+        .unwrap_or(false);
+    if known {
+        KNOWN_WORKER_SETTLE
+    } else {
+        WORKER_SETTLE
+    }
+}
+
+/// Records that app `name` runs as a worker, so its next starts settle in
+/// [`KNOWN_WORKER_SETTLE`]; tells the user the first time.
+fn remember_worker(ctx: &EnvContext, name: &str, progress: &dyn Progress) {
+    let path = workers_file(ctx);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    if text.lines().any(|l| l == name) {
+        return;
+    }
+    let mut text = text;
+    text.push_str(name);
+    text.push('\n');
+    if let Err(e) = crate::atomic_file::write(&path, text.as_bytes()) {
+        tracing::warn!("{}: {e}", path.display());
+    }
+    progress.event(Event::Info(format!(
+        "{name} declares no port and no healthcheck and listens on no port after {}s: \
+         started as a worker (give it `ports:` or a `healthcheck:` to wait for it to serve)",
+        WORKER_SETTLE.as_secs()
+    )));
 }
 
 /// Checks a running service once: `healthy` when every replica passes its probe.
@@ -688,6 +742,8 @@ async fn wait_healthy(
             if !r.healthy {
                 last_detail = r.detail;
                 still.push(i);
+            } else if r.running_only {
+                remember_worker(ctx, name, progress);
             }
         }
         pending = still;

@@ -55,7 +55,7 @@ pub use plan::{
 };
 pub use selector::{pattern_matches, AfterSelector, ServiceSelector};
 pub use templates::{
-    all_templates, http_ports, speaks_http, standard_ports, template, TemplateInfo,
+    all_templates, declares_port, http_ports, speaks_http, standard_ports, template, TemplateInfo,
     DEFAULT_APP_PORT,
 };
 pub use units::{parse_duration, parse_size, UnitError};

@@ -277,6 +277,17 @@ pub fn all_templates() -> &'static [TemplateInfo] {
 /// Port of the Schema Registry a kafka service runs with `schema_registry: true`.
 pub const SCHEMA_REGISTRY_PORT: u16 = 8081;
 
+/// Whether an app service says where it listens (`ports:` or a `PORT` in its env): one that
+/// does not may be a worker that listens on nothing. Catalog services always do.
+pub fn declares_port(service: &Service) -> bool {
+    service.template.is_some()
+        || !service.ports.is_empty()
+        || service
+            .env
+            .get("PORT")
+            .is_some_and(|p| p.trim().parse::<u16>().is_ok())
+}
+
 /// Standard ports of a service, main first: its template's (plus the Schema Registry's for a
 /// kafka service that runs one), or for an app service the container ports of `ports`, else
 /// `env.PORT`, else 3000.

@@ -39,15 +39,43 @@ pub(super) async fn probe(
                 Ok(Ok(Ok(_))) => ProbeResult {
                     healthy: true,
                     detail: String::new(),
+                    running_only: false,
                 },
                 Ok(Ok(Err(e))) => ProbeResult {
                     healthy: false,
                     detail: format!("connect {addr}:{port}: {e}"),
+                    running_only: false,
                 },
                 _ => ProbeResult {
                     healthy: false,
                     detail: format!("connect {addr}:{port}: timed out"),
+                    running_only: false,
                 },
+            }
+        }
+        ProbeSpec::TcpOrRunning {
+            addr,
+            port,
+            service,
+            replica,
+            settle_ms,
+        } => {
+            let fut = handle.spawn(async move {
+                tokio::time::timeout(limit, TcpStream::connect((addr, port))).await
+            });
+            match fut.await {
+                Ok(Ok(Ok(_))) => ProbeResult {
+                    healthy: true,
+                    detail: String::new(),
+                    running_only: false,
+                },
+                _ => running_for(&d, &id, &service, replica, Duration::from_millis(settle_ms))
+                    .await
+                    .unwrap_or_else(|why| ProbeResult {
+                        healthy: false,
+                        detail: format!("connect {addr}:{port}: refused, and {why}"),
+                        running_only: false,
+                    }),
             }
         }
         ProbeSpec::Exchange {
@@ -64,14 +92,17 @@ pub(super) async fn probe(
                 Ok(Ok(Ok(()))) => ProbeResult {
                     healthy: true,
                     detail: String::new(),
+                    running_only: false,
                 },
                 Ok(Ok(Err(e))) => ProbeResult {
                     healthy: false,
                     detail: e,
+                    running_only: false,
                 },
                 _ => ProbeResult {
                     healthy: false,
                     detail: format!("{addr}:{port}: no answer in time"),
+                    running_only: false,
                 },
             }
         }
@@ -88,23 +119,65 @@ pub(super) async fn probe(
                 Ok(Ok(Ok(code))) if (200..300).contains(&code) => ProbeResult {
                     healthy: true,
                     detail: format!("HTTP {code}"),
+                    running_only: false,
                 },
                 Ok(Ok(Ok(code))) => ProbeResult {
                     healthy: false,
                     detail: format!("HTTP {code}"),
+                    running_only: false,
                 },
                 Ok(Ok(Err(e))) => ProbeResult {
                     healthy: false,
                     detail: e,
+                    running_only: false,
                 },
                 _ => ProbeResult {
                     healthy: false,
                     detail: "timed out".into(),
+                    running_only: false,
                 },
             }
         }
     };
     Ok(Json(result))
+}
+
+/// Passes when process `replica` of `service` has run `settle` without exiting; else says why
+/// not (for the failure message).
+async fn running_for(
+    d: &Daemon,
+    env: &str,
+    service: &str,
+    replica: u32,
+    settle: Duration,
+) -> Result<ProbeResult, String> {
+    let env = d.env(env).await.map_err(|e| e.1)?;
+    let svc = env
+        .services
+        .iter()
+        .find(|s| s.spec.name == service)
+        .ok_or_else(|| format!("{service} is not running"))?;
+    let proc = svc
+        .procs
+        .get(replica as usize)
+        .or(svc.procs.first())
+        .ok_or_else(|| format!("{service} has no process"))?;
+    if proc.exit.lock().map(|e| e.is_some()).unwrap_or(true) {
+        return Err(format!("{service} has exited"));
+    }
+    let ran = proc.started.elapsed();
+    if ran < settle {
+        return Err(format!(
+            "{service} has run {} ms of the {} ms a worker needs",
+            ran.as_millis(),
+            settle.as_millis()
+        ));
+    }
+    Ok(ProbeResult {
+        healthy: true,
+        detail: format!("listens on no port, running for {} ms", ran.as_millis()),
+        running_only: true,
+    })
 }
 
 async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration) -> ProbeResult {
@@ -120,6 +193,7 @@ async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration)
             return ProbeResult {
                 healthy: false,
                 detail: e.to_string(),
+                running_only: false,
             }
         }
     };
@@ -133,15 +207,18 @@ async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration)
             ProbeResult {
                 healthy: out.status.success(),
                 detail: detail.trim().to_string(),
+                running_only: false,
             }
         }
         Ok(Err(e)) => ProbeResult {
             healthy: false,
             detail: e.to_string(),
+            running_only: false,
         },
         Err(_) => ProbeResult {
             healthy: false,
             detail: format!("health command timed out after {limit:?}"),
+            running_only: false,
         },
     }
 }

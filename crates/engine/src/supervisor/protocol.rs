@@ -188,6 +188,21 @@ pub enum ProbeSpec {
         /// Port.
         port: u16,
     },
+    /// Healthy when a TCP connection is accepted or, failing that, when process `replica` of
+    /// `service` has run `settle_ms` without exiting: an app that declares no port may be a
+    /// worker that listens on nothing.
+    TcpOrRunning {
+        /// Address to connect to.
+        addr: Ipv4Addr,
+        /// Port the app is told to listen on (`PORT`).
+        port: u16,
+        /// Service whose process is checked.
+        service: String,
+        /// Replica of that process.
+        replica: u32,
+        /// How long the process must have run.
+        settle_ms: u64,
+    },
     /// Healthy when the reply to `send` holds `expect` at `expect_at`.
     Exchange {
         /// Address to connect to.
@@ -219,6 +234,9 @@ pub struct ProbeResult {
     pub healthy: bool,
     /// Output or error text (for failure messages).
     pub detail: String,
+    /// Passed because the process kept running, not because it answered (`TcpOrRunning`).
+    #[serde(default)]
+    pub running_only: bool,
 }
 
 /// A fault that acts on a service's processes rather than its traffic.

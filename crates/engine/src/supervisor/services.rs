@@ -176,7 +176,11 @@ pub(super) fn spawn_process(
             *g = Some(text);
         }
     });
-    Ok(Proc { pid, exit })
+    Ok(Proc {
+        pid,
+        started: std::time::Instant::now(),
+        exit,
+    })
 }
 
 /// Why a process whose log ends with "No space left on device" died: the full snapshot store

@@ -25,6 +25,8 @@ use crate::project::Project;
 /// A running process of a service.
 pub(super) struct Proc {
     pub pid: i32,
+    /// When it was spawned (for probes that wait for a process to settle).
+    pub started: std::time::Instant,
     /// How the process ended, once it has (`None` while it runs).
     pub exit: Arc<StdMutex<Option<String>>>,
 }
