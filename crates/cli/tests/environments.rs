@@ -513,3 +513,31 @@ fn a_worker_without_a_port_is_up_once_it_keeps_running() {
     let err = stderr(&out);
     assert!(err.contains("done here"), "{err}");
 }
+
+/// `vers execute` runs inside the environment's cgroup, held to its `vm.memory_mib` like
+/// the environment's services, tests and hooks.
+#[test]
+fn execute_is_held_to_the_environment_budget() {
+    let p = TempProject::new(
+        "name: execbudget\nvm:\n  memory_mib: 128\nservices:\n  redis:\n    template: redis@7\n",
+    );
+    p.ok(&["up", "--no-checkpoints"]);
+    let st = p.json(&["status", "--json"]);
+    let env = st["environments"][0]["id"].as_str().unwrap().to_string();
+    let cgroups = p.ok(&["execute", "cat /proc/self/cgroup"]);
+    assert!(
+        cgroups.lines().any(|l| l.contains(&format!("{env}/_exec"))),
+        "{cgroups}"
+    );
+    let out = p.vers(&[
+        "execute",
+        "python3 -c \"b = b'x' * (400 << 20); print('kept')\"",
+    ]);
+    assert!(
+        !stdout(&out).contains("kept"),
+        "400 MB held under a 128 MiB budget"
+    );
+    assert_ne!(out.status.code(), Some(0));
+    // The environment itself is untouched by its command's end.
+    assert_eq!(p.ok(&["execute", "redis-cli -h redis ping"]).trim(), "PONG");
+}

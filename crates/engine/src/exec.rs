@@ -132,12 +132,14 @@ pub async fn run_in_env(
     timeout: Option<Duration>,
 ) -> Result<Finished, EngineError> {
     let netns = project.netns_name(env_id);
-    // Commands of the environment (tests, hooks, scripts) live in a cgroup under the
-    // environment's, so stopping the environment stops them too, wherever they were started
-    // from. Interactive ones stay with the caller's terminal session.
+    // Commands of the environment (tests, hooks, scripts, `vers execute`) live in a cgroup
+    // under the environment's, so they are held to its memory and CPU budget and stopping
+    // the environment stops them too, wherever they were started from. Interactive ones
+    // share one cgroup that outlives them: what they leave running in the background stays
+    // until the environment stops, as after `docker exec`.
     let cgroup = match output {
-        Output::Inherit => None,
-        _ => Some(ExecCgroup::create(project, env_id)?),
+        Output::Inherit => ExecCgroup::shared(project, env_id)?,
+        _ => ExecCgroup::create(project, env_id)?,
     };
     let spec = SpawnSpec {
         program: cmd.program.clone(),
@@ -152,7 +154,7 @@ pub async fn run_in_env(
         detach_foreign_stores: true,
         netns: Some(cmd.netns.clone().unwrap_or(netns)),
         user: cmd.user.clone(),
-        cgroup: cgroup.as_ref().map(|c| c.0.clone()),
+        cgroup: Some(cgroup.cgroup.clone()),
         stdout: None,
         stderr: None,
         stdin_null: !matches!(output, Output::Inherit),
@@ -272,27 +274,47 @@ async fn drain<R: tokio::io::AsyncRead + Unpin>(
     kept
 }
 
-/// The cgroup of one command of an environment; killed and removed when dropped.
-struct ExecCgroup(vers_runtime::cgroup::Cgroup);
+/// The cgroup of a command of an environment: its own, killed and removed when dropped, or
+/// the environment's cgroup for interactive commands, left to the environment.
+struct ExecCgroup {
+    cgroup: vers_runtime::cgroup::Cgroup,
+    owned: bool,
+}
 
 impl ExecCgroup {
+    fn shared(project: &Project, env_id: &str) -> Result<ExecCgroup, EngineError> {
+        // Service names start with a letter or digit: `_` keeps commands apart from them.
+        let rel = format!("{}/_exec", project.cgroup_path(env_id));
+        vers_runtime::cgroup::Cgroup::create(&rel)
+            .map(|cgroup| ExecCgroup {
+                cgroup,
+                owned: false,
+            })
+            .map_err(|e| EngineError::Failed(format!("cgroup for commands of {env_id}: {e}")))
+    }
+
     fn create(project: &Project, env_id: &str) -> Result<ExecCgroup, EngineError> {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let rel = format!(
-            "{}/cmd-{}-{n}",
+            "{}/_cmd-{}-{n}",
             project.cgroup_path(env_id),
             std::process::id()
         );
         vers_runtime::cgroup::Cgroup::create(&rel)
-            .map(ExecCgroup)
+            .map(|cgroup| ExecCgroup {
+                cgroup,
+                owned: true,
+            })
             .map_err(|e| EngineError::Failed(format!("cgroup for a command of {env_id}: {e}")))
     }
 }
 
 impl Drop for ExecCgroup {
     fn drop(&mut self) {
-        let _ = self.0.kill_all();
-        let _ = self.0.remove();
+        if self.owned {
+            let _ = self.cgroup.kill_all();
+            let _ = self.cgroup.remove();
+        }
     }
 }
