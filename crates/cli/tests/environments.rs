@@ -541,3 +541,70 @@ fn execute_is_held_to_the_environment_budget() {
     // The environment itself is untouched by its command's end.
     assert_eq!(p.ok(&["execute", "redis-cli -h redis ping"]).trim(), "PONG");
 }
+
+/// The manifest's fixed host ports follow HEAD (SPEC section 2): `vers checkout` of a
+/// branch moves `127.0.0.1:H` to it, the previous HEAD keeps a free port, and checking the
+/// root out again moves the port back.
+#[test]
+fn fixed_host_ports_follow_checkout() {
+    let host_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = TempProject::new(&format!(
+        "name: followhead\nservices:\n  redis:\n    template: redis@7\n    ports: [\"{host_port}:6379\"]\n"
+    ));
+    p.ok(&["up", "--no-checkpoints"]);
+    p.ok(&["execute", "redis-cli -h redis set who root"]);
+    let from_host = || {
+        // A paused environment's redis never answers: the timeout makes that a failure.
+        let out = std::process::Command::new("timeout")
+            .args([
+                "5",
+                "redis-cli",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &host_port.to_string(),
+            ])
+            .args(["get", "who"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(from_host(), "root");
+    p.ok(&["commit", "--tag", "base"]);
+    p.ok(&["branch", "--alias", "side"]);
+    p.ok(&["checkout", "side"]);
+    p.ok(&["execute", "redis-cli -h redis set who side"]);
+    assert_eq!(from_host(), "side");
+    let st = p.json(&["status", "--json"]);
+    let endpoint_of = |name: &str| {
+        st["environments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no environment {name} in {st}"))["services"][0]
+            ["host_endpoint"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(endpoint_of("side"), format!("127.0.0.1:{host_port}"));
+    let root = endpoint_of("root");
+    assert!(
+        root.starts_with("127.0.0.1:") && root != format!("127.0.0.1:{host_port}"),
+        "{root}"
+    );
+    p.ok(&["checkout", "root"]);
+    assert_eq!(from_host(), "root");
+    // A new root takes the port from the branch that holds it.
+    p.ok(&["checkout", "side"]);
+    assert_eq!(from_host(), "side");
+    let out = p.vers(&["up", "--no-checkpoints"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    p.ok(&["execute", "redis-cli -h redis set who newroot"]);
+    assert_eq!(from_host(), "newroot");
+}

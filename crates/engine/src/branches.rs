@@ -10,9 +10,10 @@ use crate::checkpoint::{self, NewCheckpoint};
 use crate::environment;
 use crate::error::EngineError;
 use crate::pool;
-use crate::progress::Progress;
+use crate::progress::{Event, Progress};
 use crate::stack::Stack;
 use crate::state::{self, CheckpointRecord, EnvRecord, EnvStatus};
+use crate::supervisor::protocol::TakenPort;
 
 /// The HEAD environment: `VERS_ENV` when set, else `.vers/HEAD`.
 pub fn head(stack: &Stack) -> Result<EnvRecord, EngineError> {
@@ -264,6 +265,7 @@ pub async fn checkout(
     if target.status == EnvStatus::Paused {
         stack.client.thaw(&target.id).await?;
     }
+    take_fixed_host_ports(stack, &target, progress).await;
     let mut g = state::lock(&stack.project.state_dir)?;
     if let Some(prev) = g.state.head.clone().filter(|h| *h != target.id) {
         if let Some(e) = g.state.envs.get_mut(&prev) {
@@ -278,6 +280,34 @@ pub async fn checkout(
     g.state.head = Some(target.id.clone());
     g.save()?;
     Ok(target)
+}
+
+/// HEAD's services answer on the manifest's fixed host ports (`ports: ["5433:5432"]`,
+/// SPEC section 2): a branch made HEAD takes them from whichever environment holds them,
+/// which keeps a free port instead. Failing that, the ports stay and the user is told.
+async fn take_fixed_host_ports(stack: &Stack, target: &EnvRecord, progress: &dyn Progress) {
+    let ports: Vec<TakenPort> = stack
+        .manifest
+        .services
+        .iter()
+        .filter(|(name, _)| target.services.contains(name))
+        .flat_map(|(name, svc)| {
+            svc.ports.iter().map(|p| TakenPort {
+                service: name.clone(),
+                container: p.container,
+                host: p.host,
+            })
+        })
+        .collect();
+    if ports.is_empty() {
+        return;
+    }
+    if let Err(e) = stack.client.take_host_ports(&target.id, ports).await {
+        progress.event(Event::Warning(format!(
+            "{} could not take the fixed host ports: {e}",
+            target.name
+        )));
+    }
 }
 
 /// `vers rollback TAG|HEAD`: resets HEAD's data to a checkpoint and restarts its services.

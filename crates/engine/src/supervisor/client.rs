@@ -151,6 +151,21 @@ impl Client {
             .map(|_| ())
     }
 
+    /// Moves fixed host ports to environment `id` from whichever holds them.
+    pub async fn take_host_ports(
+        &self,
+        id: &str,
+        ports: Vec<TakenPort>,
+    ) -> Result<(), EngineError> {
+        self.call::<TakeHostPorts, Reply>(
+            Method::POST,
+            &format!("/v1/envs/{id}/host-ports"),
+            Some(&TakeHostPorts { ports }),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Starts a service in an environment.
     pub async fn start_service(
         &self,

@@ -10,21 +10,34 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use super::protocol::ServiceSpec;
-use super::state::{internal, ApiError};
+use axum::extract::{Path as UrlPath, State};
+use axum::Json;
 
-/// Opens the host forwards of a service: (port in the environment, host address, task).
-/// Connections are admitted from the uids in `allowed` only.
+use super::protocol::{Reply, ServiceSpec, TakeHostPorts};
+use super::state::{internal, not_found, ok, ApiError, Daemon, Shared};
+
+/// A host forward: (port in the environment, host address, accept task).
+pub(super) type Forward = (u16, String, JoinHandle<()>);
+
+/// Opens the host forwards of a service. Connections are admitted from the uids in
+/// `allowed` only. A fixed host port held by another environment of this project (a
+/// checked-out branch, a paused HEAD) is taken from it: it gets a free port instead.
 pub(super) async fn open(
+    d: &Daemon,
     spec: &ServiceSpec,
     ns: &tokio::runtime::Handle,
     allowed: Vec<u32>,
-) -> Result<Vec<(u16, String, JoinHandle<()>)>, ApiError> {
+) -> Result<Vec<Forward>, ApiError> {
     let mut forwards = Vec::new();
     for hp in &spec.host_ports {
-        let bound = TcpListener::bind((Ipv4Addr::LOCALHOST, hp.host.unwrap_or(0))).await;
-        let listener = match bound {
-            Ok(l) => l,
+        let mut opened = open_one(spec, ns, &allowed, hp.container, hp.host).await;
+        if let (Err(e), Some(host)) = (&opened, hp.host) {
+            if e.kind() == std::io::ErrorKind::AddrInUse && release(d, host, None).await {
+                opened = open_one(spec, ns, &allowed, hp.container, hp.host).await;
+            }
+        }
+        match opened {
+            Ok(f) => forwards.push(f),
             Err(e) => {
                 for (_, _, task) in forwards {
                     JoinHandle::abort(&task);
@@ -35,20 +48,107 @@ pub(super) async fn open(
                     spec.name
                 )));
             }
-        };
-        let local = listener.local_addr().map_err(internal)?;
-        let target = SocketAddr::from((spec.front, hp.container));
-        let what = format!("host port {} of {}", local.port(), spec.name);
-        let task = tokio::spawn(forward_loop(
-            listener,
-            ns.clone(),
-            target,
-            allowed.clone(),
-            what,
-        ));
-        forwards.push((hp.container, local.to_string(), task));
+        }
     }
     Ok(forwards)
+}
+
+/// Listens on `host` (else a free port) of 127.0.0.1 for port `container` of a service.
+async fn open_one(
+    spec: &ServiceSpec,
+    ns: &tokio::runtime::Handle,
+    allowed: &[u32],
+    container: u16,
+    host: Option<u16>,
+) -> std::io::Result<Forward> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, host.unwrap_or(0))).await?;
+    let local = listener.local_addr()?;
+    let target = SocketAddr::from((spec.front, container));
+    let what = format!("host port {} of {}", local.port(), spec.name);
+    let task = tokio::spawn(forward_loop(
+        listener,
+        ns.clone(),
+        target,
+        allowed.to_vec(),
+        what,
+    ));
+    Ok((container, local.to_string(), task))
+}
+
+/// Stops the forward on host port `host` of whichever environment but `except` holds it,
+/// and gives that environment a free port for it instead. Says whether one was found.
+async fn release(d: &Daemon, host: u16, except: Option<&str>) -> bool {
+    let ids: Vec<String> = d.envs.lock().await.keys().cloned().collect();
+    let suffix = format!(":{host}");
+    for id in ids.iter().filter(|id| Some(id.as_str()) != except) {
+        let Ok(mut env) = d.env(id).await else {
+            continue;
+        };
+        let Some(ns) = env.rt.as_ref().map(|rt| rt.handle()) else {
+            continue;
+        };
+        for svc in env.services.iter_mut() {
+            let Some(i) = svc.forwards.iter().position(|f| f.1.ends_with(&suffix)) else {
+                continue;
+            };
+            let (container, _, task) = svc.forwards.remove(i);
+            task.abort();
+            let _ = task.await;
+            let allowed = super::access::allowed_uids(&d.project);
+            if let Ok(f) = open_one(&svc.spec, &ns, &allowed, container, None).await {
+                svc.forwards.push(f);
+            }
+            return true;
+        }
+    }
+    false
+}
+
+/// `POST /v1/envs/{id}/host-ports`: the environment takes the fixed host ports listed
+/// (`vers checkout`), from whichever environment holds them; its forwards of those
+/// ports on free host ports close.
+pub(super) async fn take_host_ports(
+    State(d): State<Shared>,
+    UrlPath(id): UrlPath<String>,
+    Json(req): Json<TakeHostPorts>,
+) -> Result<Json<Reply>, ApiError> {
+    for port in &req.ports {
+        let suffix = format!(":{}", port.host);
+        let held = {
+            let env = d.env(&id).await?;
+            env.services.iter().any(|s| {
+                s.spec.name == port.service
+                    && s.forwards
+                        .iter()
+                        .any(|f| f.0 == port.container && f.1.ends_with(&suffix))
+            })
+        };
+        if held {
+            continue;
+        }
+        release(&d, port.host, Some(&id)).await;
+        let mut env = d.env(&id).await?;
+        let ns = env
+            .rt
+            .as_ref()
+            .map(|rt| rt.handle())
+            .ok_or_else(|| internal("environment runtime is gone"))?;
+        let svc = env
+            .services
+            .iter_mut()
+            .find(|s| s.spec.name == port.service)
+            .ok_or_else(|| not_found(&format!("service {} of {id}", port.service)))?;
+        let allowed = super::access::allowed_uids(&d.project);
+        let opened = open_one(&svc.spec, &ns, &allowed, port.container, Some(port.host))
+            .await
+            .map_err(|e| internal(format!("host port {} for {}: {e}", port.host, port.service)))?;
+        if let Some(i) = svc.forwards.iter().position(|f| f.0 == port.container) {
+            let (_, _, task) = svc.forwards.remove(i);
+            task.abort();
+        }
+        svc.forwards.push(opened);
+    }
+    Ok(ok())
 }
 
 /// Accepts host connections from `allowed` uids and splices each into the environment's

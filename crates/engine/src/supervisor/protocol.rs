@@ -218,6 +218,24 @@ pub enum ProbeSpec {
     },
 }
 
+/// Fixed host ports an environment takes over (`vers checkout` makes it HEAD).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TakeHostPorts {
+    /// The ports, each of one service.
+    pub ports: Vec<TakenPort>,
+}
+
+/// A fixed host port of a service (`ports: ["3001:3000"]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TakenPort {
+    /// Service name.
+    pub service: String,
+    /// Port inside the environment.
+    pub container: u16,
+    /// Port on 127.0.0.1 of the host.
+    pub host: u16,
+}
+
 /// Run a probe with a time limit.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProbeRequest {

@@ -87,6 +87,10 @@ pub async fn run(project: Project) -> anyhow::Result<()> {
         .route("/v1/envs/{id}/thaw", post(thaw_env))
         .route("/v1/envs/{id}/snapshot", post(snapshot_env))
         .route("/v1/envs/{id}/probe", post(probe))
+        .route(
+            "/v1/envs/{id}/host-ports",
+            post(super::forwards::take_host_ports),
+        )
         .route("/v1/envs/{id}/services", post(start_service))
         .route("/v1/envs/{id}/services/{name}/stop", post(stop_service))
         .route(

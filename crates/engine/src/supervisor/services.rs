@@ -325,7 +325,7 @@ async fn make_service(
         Err(e) => Err(e),
     };
     let started = match started {
-        Ok(()) => super::forwards::open(spec, rt, super::access::allowed_uids(&d.project)).await,
+        Ok(()) => super::forwards::open(d, spec, rt, super::access::allowed_uids(&d.project)).await,
         Err(e) => Err(e),
     };
     match started {

@@ -39,7 +39,7 @@ pub(super) struct Service {
     pub proxies: Vec<ServiceProxy>,
     pub proxy_tasks: Vec<JoinHandle<()>>,
     /// Host forwards: (port in the environment, host address, accept task).
-    pub forwards: Vec<(u16, String, JoinHandle<()>)>,
+    pub forwards: Vec<super::forwards::Forward>,
     pub paused: bool,
     pub stopped: bool,
     pub faults: Vec<(u64, vers_proxy::Fault, Vec<vers_proxy::FaultId>)>,
