@@ -608,3 +608,22 @@ fn fixed_host_ports_follow_checkout() {
     p.ok(&["execute", "redis-cli -h redis set who newroot"]);
     assert_eq!(from_host(), "newroot");
 }
+
+/// An app bound to 127.0.0.1 (Flask's `app.run()`, `http.server --bind 127.0.0.1`) can
+/// never be reached by another service: `up` says so at once instead of waiting two
+/// minutes, or calling it a worker.
+#[test]
+fn an_app_bound_to_loopback_fails_up_at_once_saying_why() {
+    let p = TempProject::new(
+        "name: loopback\nservices:\n  app:\n    command: python3 -m http.server 3000 --bind 127.0.0.1\n",
+    );
+    let began = std::time::Instant::now();
+    let out = p.vers(&["up"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(began.elapsed() < std::time::Duration::from_secs(9));
+    let err = stderr(&out);
+    assert!(
+        err.contains("listens on 127.0.0.1:3000 only") && err.contains("bind 0.0.0.0"),
+        "{err}"
+    );
+}

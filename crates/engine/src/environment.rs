@@ -581,13 +581,20 @@ fn probes(ctx: &EnvContext, name: &str, started: &Started) -> Result<Vec<ProbeSp
                 path: path.clone(),
                 headers: Vec::new(),
             });
-        } else if !vers_manifest::declares_port(svc) {
+        } else if svc.template.is_none() {
+            // An app: healthy when it accepts on its first port; one that declares no port
+            // may be a worker instead (see `WORKER_SETTLE`).
+            let settle = if vers_manifest::declares_port(svc) {
+                u64::MAX
+            } else {
+                worker_settle(ctx, name).as_millis() as u64
+            };
             out.push(ProbeSpec::TcpOrRunning {
                 addr,
                 port: inst.port(0, vers_manifest::DEFAULT_APP_PORT),
                 service: name.to_string(),
                 replica: inst.replica,
-                settle_ms: worker_settle(ctx, name).as_millis() as u64,
+                settle_ms: settle,
             });
         } else {
             out.push(probe_spec(ctx, tmpl.health(inst, &started.engine), addr));
@@ -739,7 +746,13 @@ async fn wait_healthy(
                     },
                 )
                 .await?;
-            if !r.healthy {
+            if !r.healthy && r.fatal {
+                return Err(EngineError::Failed(format!(
+                    "{}; last lines of its log:\n{}",
+                    r.detail,
+                    log_tail(ctx, name, 15)
+                )));
+            } else if !r.healthy {
                 last_detail = r.detail;
                 still.push(i);
             } else if r.running_only {

@@ -40,16 +40,19 @@ pub(super) async fn probe(
                     healthy: true,
                     detail: String::new(),
                     running_only: false,
+                    fatal: false,
                 },
                 Ok(Ok(Err(e))) => ProbeResult {
                     healthy: false,
                     detail: format!("connect {addr}:{port}: {e}"),
                     running_only: false,
+                    fatal: false,
                 },
                 _ => ProbeResult {
                     healthy: false,
                     detail: format!("connect {addr}:{port}: timed out"),
                     running_only: false,
+                    fatal: false,
                 },
             }
         }
@@ -68,13 +71,15 @@ pub(super) async fn probe(
                     healthy: true,
                     detail: String::new(),
                     running_only: false,
+                    fatal: false,
                 },
-                _ => running_for(&d, &id, &service, replica, Duration::from_millis(settle_ms))
+                _ => running_for(&d, &id, &service, replica, port, settle_ms)
                     .await
                     .unwrap_or_else(|why| ProbeResult {
                         healthy: false,
                         detail: format!("connect {addr}:{port}: refused, and {why}"),
                         running_only: false,
+                        fatal: false,
                     }),
             }
         }
@@ -93,16 +98,19 @@ pub(super) async fn probe(
                     healthy: true,
                     detail: String::new(),
                     running_only: false,
+                    fatal: false,
                 },
                 Ok(Ok(Err(e))) => ProbeResult {
                     healthy: false,
                     detail: e,
                     running_only: false,
+                    fatal: false,
                 },
                 _ => ProbeResult {
                     healthy: false,
                     detail: format!("{addr}:{port}: no answer in time"),
                     running_only: false,
+                    fatal: false,
                 },
             }
         }
@@ -120,21 +128,25 @@ pub(super) async fn probe(
                     healthy: true,
                     detail: format!("HTTP {code}"),
                     running_only: false,
+                    fatal: false,
                 },
                 Ok(Ok(Ok(code))) => ProbeResult {
                     healthy: false,
                     detail: format!("HTTP {code}"),
                     running_only: false,
+                    fatal: false,
                 },
                 Ok(Ok(Err(e))) => ProbeResult {
                     healthy: false,
                     detail: e,
                     running_only: false,
+                    fatal: false,
                 },
                 _ => ProbeResult {
                     healthy: false,
                     detail: "timed out".into(),
                     running_only: false,
+                    fatal: false,
                 },
             }
         }
@@ -149,7 +161,8 @@ async fn running_for(
     env: &str,
     service: &str,
     replica: u32,
-    settle: Duration,
+    port: u16,
+    settle_ms: u64,
 ) -> Result<ProbeResult, String> {
     let env = d.env(env).await.map_err(|e| e.1)?;
     let svc = env
@@ -165,6 +178,23 @@ async fn running_for(
     if proc.exit.lock().map(|e| e.is_some()).unwrap_or(true) {
         return Err(format!("{service} has exited"));
     }
+    // A listener on the port that refused the probe is bound to an address no one else
+    // reaches (`127.0.0.1`, as Flask's `app.run()` does): waiting cannot help.
+    if let Some(bound) = listener_on(proc.pid, port) {
+        return Ok(ProbeResult {
+            healthy: false,
+            detail: format!(
+                "{service} listens on {bound} only, which no other service can reach: \
+                 bind 0.0.0.0 (or the address in $HOST) instead"
+            ),
+            running_only: false,
+            fatal: true,
+        });
+    }
+    if settle_ms == u64::MAX {
+        return Err(format!("{service} does not listen yet"));
+    }
+    let settle = Duration::from_millis(settle_ms);
     let ran = proc.started.elapsed();
     if ran < settle {
         return Err(format!(
@@ -177,7 +207,53 @@ async fn running_for(
         healthy: true,
         detail: format!("listens on no port, running for {} ms", ran.as_millis()),
         running_only: true,
+        fatal: false,
     })
+}
+
+/// The local address of a socket listening on TCP `port` in the network namespace of
+/// process `pid`, from `/proc/PID/net/tcp{,6}`.
+fn listener_on(pid: i32, port: u16) -> Option<String> {
+    for (file, v6) in [("tcp", false), ("tcp6", true)] {
+        let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/{file}")) else {
+            continue;
+        };
+        for line in table.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else {
+                continue;
+            };
+            // 0A is TCP_LISTEN.
+            if *state != "0A" {
+                continue;
+            }
+            let Some((addr, p)) = local.split_once(':') else {
+                continue;
+            };
+            if u16::from_str_radix(p, 16).ok() != Some(port) {
+                continue;
+            }
+            return Some(format!("{}:{port}", proc_net_addr(addr, v6)));
+        }
+    }
+    None
+}
+
+/// An address as `/proc/net/tcp{,6}` writes it (hex, in host-order 32-bit words) in the
+/// usual notation.
+fn proc_net_addr(hex: &str, v6: bool) -> String {
+    let words: Vec<u32> = (0..hex.len() / 8)
+        .filter_map(|i| u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).ok())
+        .collect();
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+    if !v6 {
+        if let Ok(b) = <[u8; 4]>::try_from(bytes.as_slice()) {
+            return Ipv4Addr::from(b).to_string();
+        }
+    } else if let Ok(b) = <[u8; 16]>::try_from(bytes.as_slice()) {
+        return format!("[{}]", std::net::Ipv6Addr::from(b));
+    }
+    hex.to_string()
 }
 
 async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration) -> ProbeResult {
@@ -194,6 +270,7 @@ async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration)
                 healthy: false,
                 detail: e.to_string(),
                 running_only: false,
+                fatal: false,
             }
         }
     };
@@ -208,17 +285,20 @@ async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration)
                 healthy: out.status.success(),
                 detail: detail.trim().to_string(),
                 running_only: false,
+                fatal: false,
             }
         }
         Ok(Err(e)) => ProbeResult {
             healthy: false,
             detail: e.to_string(),
             running_only: false,
+            fatal: false,
         },
         Err(_) => ProbeResult {
             healthy: false,
             detail: format!("health command timed out after {limit:?}"),
             running_only: false,
+            fatal: false,
         },
     }
 }
@@ -292,4 +372,29 @@ async fn http_get(
         .map_err(|e| e.to_string())?;
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     Ok(resp.status().as_u16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_addresses_read_as_written_by_the_kernel() {
+        assert_eq!(proc_net_addr("0100007F", false), "127.0.0.1");
+        assert_eq!(proc_net_addr("00000000", false), "0.0.0.0");
+        assert_eq!(
+            proc_net_addr("00000000000000000000000001000000", true),
+            "[::1]"
+        );
+    }
+
+    #[test]
+    fn a_listener_of_this_process_is_found_with_its_address() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let me = std::process::id() as i32;
+        assert_eq!(listener_on(me, port), Some(format!("127.0.0.1:{port}")));
+        drop(l);
+        assert_eq!(listener_on(me, port), None);
+    }
 }

@@ -200,7 +200,8 @@ pub enum ProbeSpec {
         service: String,
         /// Replica of that process.
         replica: u32,
-        /// How long the process must have run.
+        /// How long the process must have run (`u64::MAX`: never enough, the app declares
+        /// a port it must answer on).
         settle_ms: u64,
     },
     /// Healthy when the reply to `send` holds `expect` at `expect_at`.
@@ -255,6 +256,9 @@ pub struct ProbeResult {
     /// Passed because the process kept running, not because it answered (`TcpOrRunning`).
     #[serde(default)]
     pub running_only: bool,
+    /// Failed in a way waiting cannot mend (the app listens where no one can reach it).
+    #[serde(default)]
+    pub fatal: bool,
 }
 
 /// A fault that acts on a service's processes rather than its traffic.
