@@ -23,12 +23,12 @@ pub fn head(stack: &Stack) -> Result<EnvRecord, EngineError> {
         .filter(|v| !v.is_empty())
         .or(st.head.clone())
         .ok_or_else(|| {
-            EngineError::Failed(
+            EngineError::NotFound(
                 "no environment is running; start one with `vers integration up`".into(),
             )
         })?;
     let env = st.find_env(&key).cloned().ok_or_else(|| {
-        EngineError::Failed(format!(
+        EngineError::NotFound(format!(
             "environment `{key}` does not exist (see `vers branch list`)"
         ))
     })?;
@@ -109,7 +109,7 @@ pub fn resolve_checkpoint(stack: &Stack, key: &str) -> Result<CheckpointRecord, 
     st.find_checkpoint(key).cloned().ok_or_else(|| {
         let mut names: Vec<&String> = st.tags.keys().collect();
         names.sort();
-        EngineError::Failed(format!(
+        EngineError::NotFound(format!(
             "no checkpoint or tag `{key}`; known: {}",
             if names.is_empty() {
                 "none yet (run `vers integration up`)".to_string()
@@ -216,7 +216,7 @@ pub async fn checkout(
         Some(e) => e.clone(),
         None => {
             let ckpt = resolve_checkpoint(stack, name).map_err(|_| {
-                EngineError::Failed(format!(
+                EngineError::NotFound(format!(
                     "no branch or tag named `{name}` (see `vers branch list` and `vers log`)"
                 ))
             })?;
@@ -346,7 +346,7 @@ pub async fn rollback(
 pub async fn delete(stack: &Stack, pattern: &str, force: bool) -> Result<Vec<String>, EngineError> {
     let st = state::read(&stack.project.state_dir)?;
     let glob = Glob::new(pattern)
-        .map_err(|e| EngineError::Failed(format!("bad pattern `{pattern}`: {e}")))?
+        .map_err(|e| EngineError::Manifest(format!("bad pattern `{pattern}`: {e}")))?
         .compile_matcher();
     let matches: Vec<&EnvRecord> = st
         .envs
@@ -354,7 +354,7 @@ pub async fn delete(stack: &Stack, pattern: &str, force: bool) -> Result<Vec<Str
         .filter(|e| e.id == pattern || e.name == pattern || glob.is_match(&e.name))
         .collect();
     if matches.is_empty() {
-        return Err(EngineError::Failed(format!(
+        return Err(EngineError::NotFound(format!(
             "no branch matches `{pattern}` (see `vers branch list`)"
         )));
     }

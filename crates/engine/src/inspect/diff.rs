@@ -390,7 +390,7 @@ fn resolve(stack: &Stack, key: &str) -> Result<Source, EngineError> {
     if let Some(c) = st.find_checkpoint(key) {
         return Ok(Source::Checkpoint(c.clone()));
     }
-    Err(EngineError::Failed(format!(
+    Err(EngineError::NotFound(format!(
         "no branch or checkpoint named `{key}` (see `vers branch list` and `vers log`)"
     )))
 }
