@@ -304,33 +304,43 @@ pub struct MatrixRequest {
 
 /// `chaos inject`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct ChaosInjectRequest {
     /// Target service.
     pub service: String,
     /// Action.
     pub action: String,
     /// Ends by itself after this long.
+    #[serde(default)]
     pub duration: Option<String>,
     /// Added latency.
+    #[serde(default)]
     pub latency: Option<String>,
     /// Latency jitter.
+    #[serde(default)]
     pub jitter: Option<String>,
     /// Loss percentage.
+    #[serde(default)]
     pub loss: Option<f64>,
     /// Bandwidth in KB/s.
+    #[serde(default)]
     pub rate: Option<u64>,
     /// HTTP status.
+    #[serde(default)]
     pub status: Option<u16>,
     /// Share of requests, percent.
+    #[serde(default)]
     pub percent: Option<f64>,
     /// Only traffic from these services.
+    #[serde(default)]
     pub from: Vec<String>,
     /// Stress level in percent (cpu-stress, memory-stress).
+    #[serde(default)]
     pub intensity: Option<u32>,
     /// Share of the volume to fill in percent (disk-fill; default 95).
+    #[serde(default)]
     pub percentage: Option<u32>,
     /// Take no `pre-chaos-N` checkpoint first.
+    #[serde(default)]
     pub no_checkpoint: bool,
 }
 
@@ -346,13 +356,14 @@ pub struct ChaosRecoverRequest {
 
 /// `chaos run NAME`: a scenario of the manifest's `chaos.scenarios`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct ChaosRunRequest {
     /// Scenario name.
     pub name: String,
     /// Environment (branch name or id; default HEAD).
+    #[serde(default)]
     pub branch: Option<String>,
     /// Take no `pre-chaos-N` checkpoint first.
+    #[serde(default)]
     pub no_checkpoint: bool,
 }
 
@@ -378,13 +389,14 @@ pub struct ExecSpecRequest {
 
 /// Run a command in HEAD, output captured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct ExecRequest {
     /// Shell command.
     pub command: String,
     /// In this service's context.
+    #[serde(default)]
     pub service: Option<String>,
     /// Time limit, e.g. `30s`.
+    #[serde(default)]
     pub timeout: Option<String>,
 }
 
@@ -408,25 +420,27 @@ pub struct DbTargetRequest {
 
 /// `db query`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct DbQueryRequest {
     /// SQL to run (several statements: the last one's rows return).
     pub query: String,
     /// Postgres service.
+    #[serde(default)]
     pub service: Option<String>,
     /// Database.
+    #[serde(default)]
     pub database: Option<String>,
 }
 
 /// `diff`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct DiffRequest {
     /// The older side: `HEAD`, a branch (name or id) or a checkpoint (tag or id).
     pub from: String,
     /// The newer side (default: `HEAD`).
+    #[serde(default)]
     pub to: Option<String>,
     /// Aspects: database, files, config, processes, logs (empty: database, files, config).
+    #[serde(default)]
     pub aspects: Vec<String>,
 }
 
@@ -462,24 +476,25 @@ pub struct DocsRequest {
 
 /// `export`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct ExportRequest {
     /// `compose` or `kubernetes` (`oci`, `raw`, `ami`, `gce` need the hosted service).
     pub format: String,
     /// Absolute directory the files will be written in (default: `vers-export/FORMAT` in
     /// the project); build contexts are written relative to it.
+    #[serde(default)]
     pub dir: Option<String>,
     /// Deploy target whose `env` and `scaling` apply to the apps.
+    #[serde(default)]
     pub target: Option<String>,
 }
 
 /// `deploy NAME [--from X]`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct DeployRequest {
     /// Deployment name (a `deploy:` target; hosted targets are refused).
     pub name: String,
     /// Checkpoint, tag or branch to deploy (default: a new checkpoint of HEAD).
+    #[serde(default)]
     pub from: Option<String>,
 }
 
@@ -503,12 +518,13 @@ pub struct DeployRemoveRequest {
 
 /// `preview create NAME [--from X] [--ttl D]`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
 pub struct PreviewRequest {
     /// Preview name.
     pub name: String,
     /// Checkpoint, tag or branch (default: a new checkpoint of HEAD).
+    #[serde(default)]
     pub from: Option<String>,
     /// Time to live (`24h`, `2s`); none: until `preview rm`.
+    #[serde(default)]
     pub ttl: Option<String>,
 }
