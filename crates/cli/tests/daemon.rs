@@ -35,12 +35,23 @@ fn socket_of(p: &Path) -> PathBuf {
 
 /// One HTTP/1.1 request on the daemon's socket; returns status and body.
 fn http(socket: &Path, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+    http_typed(socket, method, path, body, "application/json")
+}
+
+/// [`http`] with the body sent as `content_type`.
+fn http_typed(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    content_type: &str,
+) -> (u16, String) {
     let mut s = UnixStream::connect(socket).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
     let body = body.unwrap_or("");
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: vers\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: vers\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -307,7 +318,7 @@ fn the_api_answers_typed_errors_vm_routes_and_events() {
     assert_eq!(code, 404);
     assert_eq!(json(&body)["code"], "not_found");
     let (code, body) = http(&socket, "POST", "/api/commit", Some("{\"tag\": 5}"));
-    assert_eq!(code, 400, "{body}");
+    assert_eq!(code, 422, "{body}");
     assert_eq!(json(&body)["code"], "usage");
     let (code, body) = http(&socket, "POST", "/api/vm/nope/commit", Some("{}"));
     assert_eq!(code, 404, "{body}");
@@ -387,6 +398,222 @@ fn the_api_answers_typed_errors_vm_routes_and_events() {
         .map(|b| b["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(names, ["root", "fork2"]);
+}
+
+#[test]
+fn bad_requests_and_unknown_names_answer_json_errors_with_their_status() {
+    let p = TempProject::new(REDIS);
+    p.ok(&["status"]);
+    let socket = socket_of(p.path());
+    // (method, path, body, content type, status, code, what the message names)
+    let cases: &[(&str, &str, Option<&str>, &str, u16, &str, &str)] = &[
+        // Unknown environments, branches and checkpoints.
+        (
+            "DELETE",
+            "/api/vm/nope",
+            None,
+            "application/json",
+            404,
+            "not_found",
+            "`nope`",
+        ),
+        (
+            "DELETE",
+            "/api/branches/nope",
+            None,
+            "application/json",
+            404,
+            "not_found",
+            "`nope`",
+        ),
+        (
+            "POST",
+            "/api/checkout",
+            Some(r#"{"name":"nope"}"#),
+            "application/json",
+            404,
+            "not_found",
+            "`nope`",
+        ),
+        (
+            "POST",
+            "/api/branches",
+            Some(r#"{"from":"nope"}"#),
+            "application/json",
+            404,
+            "not_found",
+            "`nope`",
+        ),
+        (
+            "POST",
+            "/api/vm/from_commit",
+            Some(r#"{"commit_id":"nope"}"#),
+            "application/json",
+            404,
+            "not_found",
+            "`nope`",
+        ),
+        (
+            "POST",
+            "/api/diff",
+            Some(r#"{"from":"nope"}"#),
+            "application/json",
+            404,
+            "not_found",
+            "",
+        ),
+        (
+            "POST",
+            "/api/rollback",
+            Some(r#"{"target":"nope"}"#),
+            "application/json",
+            404,
+            "not_found",
+            "",
+        ),
+        // Query strings and path parameters that do not decode.
+        (
+            "GET",
+            "/api/services/redis/logs?lines=abc",
+            None,
+            "application/json",
+            400,
+            "usage",
+            "lines",
+        ),
+        (
+            "DELETE",
+            "/api/vm/nope?force=maybe",
+            None,
+            "application/json",
+            400,
+            "usage",
+            "force",
+        ),
+        (
+            "GET",
+            "/api/services/%FF/logs",
+            None,
+            "application/json",
+            400,
+            "usage",
+            "name",
+        ),
+        // Bodies: not an object, not JSON, not sent as JSON, of the wrong shape.
+        (
+            "POST",
+            "/api/branches",
+            Some("[]"),
+            "application/json",
+            400,
+            "usage",
+            "JSON object",
+        ),
+        (
+            "POST",
+            "/api/up",
+            Some("\"x\""),
+            "application/json",
+            400,
+            "usage",
+            "JSON object",
+        ),
+        (
+            "POST",
+            "/api/dashboard",
+            Some("[]"),
+            "application/json",
+            400,
+            "usage",
+            "JSON object",
+        ),
+        (
+            "POST",
+            "/api/branches",
+            Some(r#"{"alias":"#),
+            "application/json",
+            400,
+            "usage",
+            "not JSON",
+        ),
+        (
+            "POST",
+            "/api/commit",
+            Some(r#"{"tag":"x"}"#),
+            "text/plain",
+            415,
+            "usage",
+            "application/json",
+        ),
+        (
+            "POST",
+            "/api/branches",
+            Some(r#"{"alias":5}"#),
+            "application/json",
+            422,
+            "usage",
+            "alias",
+        ),
+        (
+            "POST",
+            "/api/commit",
+            None,
+            "application/json",
+            422,
+            "usage",
+            "missing field `tag`",
+        ),
+        (
+            "POST",
+            "/api/diff",
+            Some("{}"),
+            "application/json",
+            422,
+            "usage",
+            "missing field `from`",
+        ),
+        (
+            "POST",
+            "/api/exec",
+            Some(r#"{"service":"redis"}"#),
+            "application/json",
+            422,
+            "usage",
+            "missing field `command`",
+        ),
+        (
+            "POST",
+            "/api/chaos/inject",
+            Some(r#"{"service":"redis"}"#),
+            "application/json",
+            422,
+            "usage",
+            "missing field `action`",
+        ),
+        // A route asked with a method it does not serve.
+        (
+            "GET",
+            "/api/up",
+            None,
+            "application/json",
+            405,
+            "usage",
+            "/api/up",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for &(method, path, body, ctype, status, code, needle) in cases {
+        let (got, text) = http_typed(&socket, method, path, body, ctype);
+        let answer: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+        let ok = got == status
+            && answer.as_ref().is_some_and(|a| {
+                a["code"] == code && a["message"].as_str().is_some_and(|m| m.contains(needle))
+            });
+        if !ok {
+            wrong.push(format!("{method} {path} {body:?} ({ctype}): {got} {text}"));
+        }
+    }
+    assert!(wrong.is_empty(), "wrong answers:\n{}", wrong.join("\n"));
 }
 
 #[test]

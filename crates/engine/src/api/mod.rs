@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod events;
+pub mod extract;
 pub mod facade;
 pub mod frames;
 pub mod ops;

@@ -1,17 +1,19 @@
 //! The engine API's routes (`/api/...`), one handler per resource action; each builds an
-//! [`Op`] and hands it to [`ops::run`]. Documented in `docs/openapi.yaml`.
+//! [`Op`] and hands it to [`ops::run`]. Documented in `docs/openapi.yaml`. Every answer is
+//! JSON: bad input through the extractors of [`super::extract`], unknown routes and methods
+//! through the fallbacks here.
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
-use axum::{Json, Router};
+use axum::Router;
 use serde::Deserialize;
 
 use super::events;
+use super::extract::{method_not_allowed, Body, Path, Query};
 use super::ops::{self, error_response, ApiState};
 use super::requests::*;
 use crate::error::EngineError;
@@ -64,38 +66,9 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/vm/{id}/commit", post(vm_commit))
         .route("/api/vm/{id}/state", patch(vm_state))
         .route("/api/vm/{id}", axum::routing::delete(vm_delete))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state)
-}
-
-/// A JSON body, or a `usage` error naming what is wrong with it; an empty body is the
-/// request's defaults.
-struct Body<T>(T);
-
-impl<T, S> axum::extract::FromRequest<S> for Body<T>
-where
-    T: serde::de::DeserializeOwned + Default,
-    S: Send + Sync,
-{
-    type Rejection = Response;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let empty = req
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .is_some_and(|v| v == "0");
-        if empty {
-            return Ok(Body(T::default()));
-        }
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Body(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Ok(Body(T::default())),
-            Err(e) => Err(error_response(&EngineError::Manifest(format!(
-                "request body: {}",
-                e.body_text()
-            )))),
-        }
-    }
 }
 
 async fn not_found() -> Response {

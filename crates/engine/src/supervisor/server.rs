@@ -112,6 +112,7 @@ pub async fn run(project: Project) -> anyhow::Result<()> {
         .route("/v1/pools/kick", post(kick_pools))
         .route("/v1/shutdown", post(shutdown))
         .route("/api/dashboard", post(dashboard))
+        .method_not_allowed_fallback(crate::api::extract::method_not_allowed)
         .with_state(daemon.clone())
         .merge(crate::api::routes::router(Arc::new(
             crate::api::ops::ApiState {
@@ -164,7 +165,7 @@ struct DashboardRequest {
 async fn dashboard(
     State(d): State<Shared>,
     h: axum::http::HeaderMap,
-    Json(r): Json<DashboardRequest>,
+    crate::api::extract::Body(r): crate::api::extract::Body<DashboardRequest>,
 ) -> Response {
     let api = Arc::new(crate::api::ops::ApiState {
         project: d.project.clone(),
