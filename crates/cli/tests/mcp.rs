@@ -106,3 +106,175 @@ fn an_agent_session_through_the_mcp_python_sdk() {
         mcp_ms - api_ms
     );
 }
+
+/// A raw JSON-RPC session with `vers mcp` on stdio (newline-delimited messages).
+struct RawSession {
+    child: std::process::Child,
+    out: std::io::BufReader<std::process::ChildStdout>,
+    next_id: u64,
+}
+
+impl RawSession {
+    fn start(dir: &std::path::Path) -> RawSession {
+        let mut child = std::process::Command::new(vers_bin())
+            .arg("mcp")
+            .current_dir(dir)
+            .env("CI", "true")
+            .env_remove("VERS_ENV")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut s = RawSession {
+            child,
+            out,
+            next_id: 0,
+        };
+        let init = s.request(
+            "initialize",
+            serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "1"}}),
+        );
+        assert!(init.get("result").is_some(), "initialize: {init}");
+        s.send(&serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+        s
+    }
+
+    fn send(&mut self, msg: &serde_json::Value) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{msg}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Sends a request and returns its response (notifications in between are skipped).
+    fn request(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        use std::io::BufRead;
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(
+            &serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}),
+        );
+        loop {
+            let mut line = String::new();
+            let n = self.out.read_line(&mut line).unwrap();
+            assert!(
+                n > 0,
+                "vers mcp closed stdout while {method} #{id} was pending"
+            );
+            let msg: serde_json::Value =
+                serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if msg["id"] == id {
+                return msg;
+            }
+        }
+    }
+
+    /// A `tools/call` that must be answered with JSON-RPC error -32602; its message.
+    fn invalid_params(&mut self, params: serde_json::Value) -> String {
+        let answer = self.request("tools/call", params.clone());
+        assert_eq!(
+            answer["error"]["code"], -32602,
+            "tools/call {params} must be invalid params: {answer}"
+        );
+        answer["error"]["message"].as_str().unwrap().to_string()
+    }
+}
+
+impl Drop for RawSession {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn missing_or_malformed_tool_arguments_are_invalid_params_naming_the_argument() {
+    let p = TempProject::new("name: mcp-args\nservices:\n  redis:\n    template: redis@7\n");
+    let mut s = RawSession::start(p.path());
+
+    // Missing arguments, or a required one absent.
+    let m = s.invalid_params(serde_json::json!({"name": "vers_branch_checkout"}));
+    assert!(
+        m.contains("vers_branch_checkout") && m.contains("`branch`"),
+        "{m}"
+    );
+    let m = s.invalid_params(serde_json::json!({"name": "vers_commit", "arguments": {}}));
+    assert!(m.contains("`tag`"), "{m}");
+    // An argument of the wrong type.
+    let m = s.invalid_params(
+        serde_json::json!({"name": "integration_logs", "arguments": {"service": "redis", "lines": "abc"}}),
+    );
+    assert!(m.contains("`lines`"), "{m}");
+    let m = s.invalid_params(
+        serde_json::json!({"name": "vers_branch_create", "arguments": {"alias": 5}}),
+    );
+    assert!(m.contains("`alias`"), "{m}");
+    // `arguments` that is not an object (rmcp cannot read such a call at all).
+    for bad in [
+        serde_json::json!("x"),
+        serde_json::json!([]),
+        serde_json::json!(3),
+    ] {
+        let m =
+            s.invalid_params(serde_json::json!({"name": "vers_branch_create", "arguments": bad}));
+        assert!(m.contains("`arguments` must be an object"), "{m}");
+    }
+
+    // Every tool: each required argument left out, and each argument of a type no tool
+    // takes, is invalid params naming it.
+    let tools = s.request("tools/list", serde_json::json!({}));
+    let tools = tools["result"]["tools"].as_array().unwrap().clone();
+    assert!(tools.len() > 25, "{tools:?}");
+    let mut checked = 0;
+    for tool in &tools {
+        let name = tool["name"].as_str().unwrap();
+        let schema = &tool["inputSchema"];
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.as_str())
+            .collect();
+        if !required.is_empty() {
+            let m = s.invalid_params(serde_json::json!({"name": name, "arguments": {}}));
+            assert!(
+                m.contains(name)
+                    && required
+                        .iter()
+                        .any(|f| m.contains(&format!("missing field `{f}`"))),
+                "{name} (requires {required:?}): {m}"
+            );
+            checked += 1;
+        }
+        for field in schema["properties"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
+            let m =
+                s.invalid_params(serde_json::json!({"name": name, "arguments": {field: [[[1]]]}}));
+            assert!(
+                m.contains(&format!("`{field}`")) || m.contains("missing field"),
+                "{name}.{field}: {m}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 50, "only {checked} checks");
+
+    // An unknown tool stays invalid params, and the server keeps serving real calls.
+    let m = s.invalid_params(serde_json::json!({"name": "no_such_tool", "arguments": {}}));
+    assert!(m.contains("not found"), "{m}");
+    let list = s.request(
+        "tools/call",
+        serde_json::json!({"name": "vers_branch_list", "arguments": {}}),
+    );
+    assert!(
+        list.get("error").is_none() && list["result"]["isError"] != true,
+        "{list}"
+    );
+}

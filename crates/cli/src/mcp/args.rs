@@ -1,10 +1,62 @@
-//! Argument shapes shared by several tools.
+//! Argument shapes shared by several tools, and the extractor that decodes a tool's
+//! arguments.
 
 use std::collections::BTreeMap;
 
+use rmcp::handler::server::common::FromContextPart;
+use rmcp::handler::server::tool::ToolCallContext;
+use rmcp::ErrorData;
 use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
+
+/// A tool's arguments decoded into `P`. Arguments that are missing or do not fit are a
+/// JSON-RPC error -32602 (invalid params) naming the tool and the argument at fault, not a
+/// tool result: the call was never made. (rmcp's own `Parameters` answers them as an
+/// `isError` result without the argument's name.) Named `Parameters` so that `#[tool]`
+/// takes the tool's input schema from `P`.
+pub struct Parameters<P>(pub P);
+
+impl<P: JsonSchema> JsonSchema for Parameters<P> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        P::schema_name()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        P::json_schema(generator)
+    }
+}
+
+impl<S, P: DeserializeOwned> FromContextPart<ToolCallContext<'_, S>> for Parameters<P> {
+    fn from_context_part(context: &mut ToolCallContext<S>) -> Result<Self, ErrorData> {
+        let arguments = context.arguments.take().unwrap_or_default();
+        serde_path_to_error::deserialize(Value::Object(arguments))
+            .map(Parameters)
+            .map_err(|e| invalid_arguments(context.name(), &e))
+    }
+}
+
+/// The -32602 error of a tool's arguments that do not decode: `TOOL: argument `PATH`: what
+/// is wrong` (`TOOL: missing field `NAME`` when one is absent), with `{tool, argument}` as
+/// data.
+fn invalid_arguments(tool: &str, e: &serde_path_to_error::Error<serde_json::Error>) -> ErrorData {
+    let path = e.path().to_string();
+    let inner = e.inner().to_string();
+    let (message, argument) = if path == "." {
+        let missing = inner
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_string);
+        (format!("{tool}: invalid arguments: {inner}"), missing)
+    } else {
+        (
+            format!("{tool}: invalid argument `{path}`: {inner}"),
+            Some(path),
+        )
+    };
+    ErrorData::invalid_params(message, Some(json!({"tool": tool, "argument": argument})))
+}
 
 /// A list given as a JSON array, or as one comma-separated string (`"postgres,redis"`).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -81,6 +133,35 @@ pub struct DbTargetArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Args {
+        branch: String,
+        #[serde(default)]
+        lines: Option<usize>,
+    }
+
+    fn error_of(v: Value) -> ErrorData {
+        let e = serde_path_to_error::deserialize::<_, Args>(v).unwrap_err();
+        invalid_arguments("t", &e)
+    }
+
+    #[test]
+    fn bad_arguments_are_invalid_params_naming_the_argument() {
+        let e = error_of(json!({}));
+        assert_eq!(e.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+        assert_eq!(e.message, "t: invalid arguments: missing field `branch`");
+        assert_eq!(e.data, Some(json!({"tool": "t", "argument": "branch"})));
+        let e = error_of(json!({"branch": "b", "lines": "abc"}));
+        assert!(
+            e.message
+                .starts_with("t: invalid argument `lines`: invalid type"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.data, Some(json!({"tool": "t", "argument": "lines"})));
+    }
 
     #[test]
     fn lists_come_as_arrays_or_comma_separated_text() {

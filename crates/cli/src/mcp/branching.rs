@@ -1,7 +1,6 @@
 //! Tools on branches and checkpoints: `vers_branch_list`, `vers_branch_create`,
 //! `vers_branch_checkout`, `vers_branch_delete`, `vers_commit`, `vers_rollback`.
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -9,6 +8,7 @@ use serde::Deserialize;
 use vers_engine::api::client::Method;
 use vers_engine::api::requests::{BranchRequest, CheckoutRequest, CommitRequest, RollbackRequest};
 
+use super::args::Parameters;
 use super::{reply, segment, VersMcp};
 
 /// `vers_branch_create`.

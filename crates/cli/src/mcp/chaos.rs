@@ -1,6 +1,5 @@
 //! Fault tools: `chaos_inject`, `chaos_recover`.
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -10,7 +9,7 @@ use vers_engine::api::client::Method;
 use vers_engine::api::requests::{ChaosInjectRequest, ChaosRecoverRequest, RollbackRequest};
 use vers_engine::EngineError;
 
-use super::args::{items, List};
+use super::args::{items, List, Parameters};
 use super::{reply, VersMcp};
 
 /// `chaos_inject`: every option of `vers chaos inject`, plus `intensity`.

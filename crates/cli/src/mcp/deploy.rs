@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -18,6 +17,7 @@ use vers_engine::api::requests::{
 use vers_engine::export::{Exported, Format};
 use vers_engine::EngineError;
 
+use super::args::Parameters;
 use super::{reply, segment, VersMcp};
 
 /// `integration_deploy`.

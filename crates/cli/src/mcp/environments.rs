@@ -1,7 +1,6 @@
 //! Tools on running environments: `vers_status`, `integration_up`, `integration_down`,
 //! `integration_service_status`, `integration_logs`, `vers_execute`, `vers_connect`.
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -12,7 +11,7 @@ use vers_engine::api::requests::{
     DownRequest, ExecRequest, ExecSpecRequest, StopServicesRequest, UpRequest,
 };
 
-use super::args::{items, List};
+use super::args::{items, List, Parameters};
 use super::{reply, segment, VersMcp};
 
 /// `integration_up`.

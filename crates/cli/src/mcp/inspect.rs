@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -14,7 +13,7 @@ use vers_engine::api::requests::{DbQueryRequest, DiffRequest};
 use vers_engine::inspect::db::SchemaDump;
 use vers_engine::EngineError;
 
-use super::args::{items, DbTargetArgs, List};
+use super::args::{items, DbTargetArgs, List, Parameters};
 use super::{reply, reply_text, VersMcp};
 
 /// `vers_diff`.

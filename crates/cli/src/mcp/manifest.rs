@@ -3,14 +3,13 @@
 //! same code as `vers integration init|add|remove`); removal asks the daemon to stop the
 //! service in HEAD.
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use vers_engine::manifest_edit;
 
-use super::args::KeyValues;
+use super::args::{KeyValues, Parameters};
 use super::{reply, to_value, VersMcp};
 
 /// `integration_init`.

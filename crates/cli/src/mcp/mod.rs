@@ -17,8 +17,12 @@ mod testing;
 use std::path::{Path, PathBuf};
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{tool_handler, ServerHandler, ServiceExt};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ContentBlock, CustomRequest, CustomResult, ErrorCode,
+    Implementation, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{tool_handler, ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde::Serialize;
 use serde_json::Value;
 use vers_engine::api::client::{ApiClient, Method};
@@ -102,6 +106,69 @@ impl ServerHandler for VersMcp {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("vers", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
+    }
+
+    /// Requests rmcp could not read as one it knows. A `tools/call` lands here when its
+    /// params do not have the shape of one (`arguments` that is not an object, no tool
+    /// name): that is invalid params (-32602) saying what is wrong, not an unknown method.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, ErrorData> {
+        if request.method == "tools/call" {
+            return Err(malformed_tool_call(request.params));
+        }
+        Err(ErrorData::new(
+            ErrorCode::METHOD_NOT_FOUND,
+            request.method,
+            None,
+        ))
+    }
+}
+
+/// The -32602 error of `tools/call` params that are not `{name, arguments}`.
+fn malformed_tool_call(params: Option<Value>) -> ErrorData {
+    let kind = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    };
+    let Some(Value::Object(params)) = params else {
+        return ErrorData::invalid_params(
+            "tools/call: `params` must be an object `{name, arguments}`",
+            None,
+        );
+    };
+    let name = params.get("name").and_then(Value::as_str);
+    let Some(name) = name else {
+        return ErrorData::invalid_params(
+            "tools/call: `params.name` must be a string naming the tool",
+            Some(serde_json::json!({"argument": "name"})),
+        );
+    };
+    match params.get("arguments") {
+        Some(a) if !a.is_object() && !a.is_null() => ErrorData::invalid_params(
+            format!(
+                "{name}: `arguments` must be an object of the tool's arguments, not {}",
+                kind(a)
+            ),
+            Some(serde_json::json!({"tool": name, "argument": "arguments"})),
+        ),
+        _ => {
+            let why =
+                serde_json::from_value::<CallToolRequestParams>(Value::Object(params.clone()))
+                    .err()
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "its params could not be read".into());
+            ErrorData::invalid_params(
+                format!("{name}: malformed tools/call params: {why}"),
+                Some(serde_json::json!({"tool": name})),
+            )
+        }
     }
 }
 

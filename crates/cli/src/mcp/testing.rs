@@ -1,7 +1,6 @@
 //! Tools that run tests: `integration_test`, `integration_matrix`, and the docs written from
 //! their traffic: `integration_docs`.
 
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::CallToolResult;
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -10,7 +9,7 @@ use vers_engine::api::client::Method;
 use vers_engine::api::requests::{MatrixRequest, TestRequest};
 use vers_engine::EngineError;
 
-use super::args::{items, KeyValues, List};
+use super::args::{items, KeyValues, List, Parameters};
 use super::{reply, reply_text, segment, VersMcp};
 
 /// `integration_test`.
