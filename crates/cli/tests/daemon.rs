@@ -406,7 +406,16 @@ fn bad_requests_and_unknown_names_answer_json_errors_with_their_status() {
     p.ok(&["status"]);
     let socket = socket_of(p.path());
     // (method, path, body, content type, status, code, what the message names)
-    let cases: &[(&str, &str, Option<&str>, &str, u16, &str, &str)] = &[
+    type Case = (
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        &'static str,
+        u16,
+        &'static str,
+        &'static str,
+    );
+    let cases: &[Case] = &[
         // Unknown environments, branches and checkpoints.
         (
             "DELETE",
