@@ -24,6 +24,27 @@ fn get(url: &str) -> (u16, String) {
     (code.trim().parse().unwrap(), body.to_string())
 }
 
+/// `curl` of `method` with the dashboard's token and a JSON `body`: (HTTP status, body).
+fn send(method: &str, url: &str, token: &str, body: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "30",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            method,
+        ])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .args(["-H", "Content-Type: application/json", "--data", body, url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    (code.trim().parse().unwrap(), body.to_string())
+}
+
 fn base_and_token(url: &str) -> (String, String) {
     let (base, token) = url.split_once("/?token=").unwrap();
     (base.to_string(), token.to_string())
@@ -61,6 +82,16 @@ fn dashboard_serves_the_tree_behind_its_token_and_follows_the_cli_live() {
         assert_eq!(get(&format!("{base}{path}")).0, 401, "{path}");
         assert_eq!(get(&format!("{base}{path}?token={wrong}")).0, 401, "{path}");
     }
+
+    // The page's own JSON routes answer bad requests in the API's error shape.
+    let (code, body) = send("POST", &format!("{base}/ui/test"), &token, "[]");
+    assert_eq!(code, 400, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["code"], "usage", "{body}");
+    let (code, body) = send("PUT", &format!("{base}/ui/test"), &token, "{}");
+    assert_eq!(code, 405, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["code"], "usage", "{body}");
 
     let (code, page) = get(&url);
     assert_eq!(code, 200);

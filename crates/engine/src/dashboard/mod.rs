@@ -13,7 +13,7 @@ pub mod runs;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,6 +21,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
+use crate::api::extract::{method_not_allowed, Body, Path, Query};
 use crate::api::ops::{error_response, ApiState};
 use crate::api::requests::{Op, TestRequest};
 use crate::error::EngineError;
@@ -111,6 +112,7 @@ fn router(api: Arc<ApiState>, runs: Arc<runs::Runs>, token: String) -> Router {
         .route("/ui/logs", get(service_logs))
         .route("/ui/runs/{id}/junit.xml", get(junit))
         .route("/ui/test", post(start_test))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(Dash {
             api: api.clone(),
             runs,
@@ -230,7 +232,7 @@ async fn junit(State(d): State<Dash>, Path(id): Path<String>) -> Response {
 
 /// Starts a test run that goes on when the page is closed (unlike `POST /api/test`, whose
 /// run ends with its client); the page follows it on the event feed.
-async fn start_test(State(d): State<Dash>, Json(r): Json<TestRequest>) -> Response {
+async fn start_test(State(d): State<Dash>, Body(r): Body<TestRequest>) -> Response {
     let api = d.api.clone();
     tokio::spawn(async move {
         let answer = crate::api::ops::run(&api, &HeaderMap::new(), Op::Test(r)).await;
