@@ -40,6 +40,39 @@ pub fn head(stack: &Stack) -> Result<EnvRecord, EngineError> {
     now.ok_or_else(|| EngineError::Failed(format!("environment `{key}` vanished")))
 }
 
+/// The HEAD environment ([`head`]), which must be running: commands that act on its
+/// processes (`execute`, `connect`, `db`, `chaos`, `commit`...) call this.
+pub fn running_head(stack: &Stack) -> Result<EnvRecord, EngineError> {
+    let env = head(stack)?;
+    require_running(&env)?;
+    Ok(env)
+}
+
+/// A clear error, saying how to start it again, unless environment `env` is running.
+pub fn require_running(env: &EnvRecord) -> Result<(), EngineError> {
+    let again = if env.root {
+        "run `vers integration up` to start it again on its data".to_string()
+    } else {
+        format!(
+            "run `vers checkout {}` to start it again on its data",
+            env.name
+        )
+    };
+    match env.status {
+        EnvStatus::Running => Ok(()),
+        EnvStatus::Stopped => Err(EngineError::Failed(format!(
+            "environment {} ({}) is stopped: its processes are gone (the vers daemon stopped \
+             under it) and its data is kept; {again}",
+            env.name, env.id
+        ))),
+        EnvStatus::Paused => Err(EngineError::Failed(format!(
+            "environment {} ({}) is paused (HEAD moved to another branch); run `vers checkout {}` \
+             to resume it",
+            env.name, env.id, env.name
+        ))),
+    }
+}
+
 /// `vers commit --tag T`: checkpoints HEAD.
 pub async fn commit(
     stack: &Stack,
@@ -78,12 +111,7 @@ pub async fn commit_env(
             })?,
         None => head(stack)?,
     };
-    if env.status != EnvStatus::Running {
-        return Err(EngineError::Failed(format!(
-            "HEAD ({}) is {:?}; check it out or run `vers up` first",
-            env.name, env.status
-        )));
-    }
+    require_running(&env)?;
     let ctx = stack.env_context(&env.id, &env.name, &env.matrix, BTreeMap::new());
     let engines = environment::preflight(&ctx, &env.services)?;
     let (rec, _) = checkpoint::take(
@@ -145,17 +173,37 @@ pub async fn fork(
         return Ok(h.id);
     }
     let matrix = from.matrix.clone();
+    // Every check that can refuse the branch runs before its record and volume exist.
+    let probe = stack.env_context("probe", name, &matrix, BTreeMap::new());
+    let engines = environment::preflight(&probe, &services)?;
     let id = stack.new_env(name, false, Some(&from.id), &services, test_run, &matrix)?;
-    crate::error::failpoint("branch-after-record")?;
-    let ctx = stack.env_context(&id, name, &matrix, extra_vars);
-    let engines = environment::preflight(&ctx, &services)?;
-    if let Err(e) = stack.boot(&ctx, &services, &engines, progress).await {
-        if test_run {
-            let _ = stack.destroy_env(&id).await;
-        }
+    let booted = async {
+        crate::error::failpoint("branch-after-record")?;
+        let ctx = stack.env_context(&id, name, &matrix, extra_vars);
+        stack.boot(&ctx, &services, &engines, progress).await
+    }
+    .await;
+    let Err(e) = booted else {
+        return Ok(id);
+    };
+    // A branch that did not start is removed whole (processes, namespace, volume, record);
+    // its logs stay for the error to point at.
+    let removed = stack.destroy_env(&id).await;
+    if test_run {
         return Err(e);
     }
-    Ok(id)
+    let logs = stack.project.logs_dir().join(&id);
+    Err(EngineError::Failed(match removed {
+        Ok(()) => format!(
+            "branch {name} ({id}) failed to start and was removed; its logs are kept in {}: {e}",
+            logs.display()
+        ),
+        Err(r) => format!(
+            "branch {name} ({id}) failed to start (logs in {}): {e}; removing it failed too \
+             ({r}): delete it with `vers branch delete {name} --force`",
+            logs.display()
+        ),
+    }))
 }
 
 /// `vers branch [--alias A] [--from X]`: forks a branch (default: from HEAD's checkpoint).
@@ -229,12 +277,17 @@ pub async fn checkout(
                 .ok_or_else(|| EngineError::Failed("the new branch vanished".into()))?
         }
     };
-    if target.status == EnvStatus::Stopped {
-        return Err(EngineError::Failed(format!(
-            "branch `{}` is stopped; delete it with `vers branch delete {}`",
-            target.name, target.name
-        )));
-    }
+    // A branch whose daemon died (stopped, its data kept) starts again on its data.
+    let target = if target.status == EnvStatus::Stopped {
+        stack.resume_env(&target, progress).await?;
+        state::read(&stack.project.state_dir)?
+            .envs
+            .get(&target.id)
+            .cloned()
+            .ok_or_else(|| EngineError::Failed("the checked-out branch vanished".into()))?
+    } else {
+        target
+    };
     // A warm branch checked out is the user's: it leaves its pool first (the pool refills),
     // so no hand-out gives it, with HEAD's writes, to anyone else.
     let target = if target.warm.is_some() {
@@ -325,14 +378,39 @@ pub async fn rollback(
     } else {
         resolve_checkpoint(stack, target)?
     };
-    stack.client.delete_env(&env.id).await?;
-    stack
-        .snap
-        .restore(&ckpt.id, &env.id)
-        .map_err(|e| EngineError::Failed(format!("restoring {}: {e}", ckpt.name)))?;
     let ctx = stack.env_context(&env.id, &env.name, &env.matrix, BTreeMap::new());
     let engines = environment::preflight(&ctx, &env.services)?;
-    stack.boot(&ctx, &env.services, &engines, progress).await?;
+    // A stopped HEAD (its daemon died) has nothing left in the daemon to stop.
+    if let Err(e) = stack.client.delete_env(&env.id).await {
+        if !e.to_string().contains("not found") {
+            return Err(e);
+        }
+    }
+    let mark_stopped = || -> Result<(), EngineError> {
+        let mut g = state::lock(&stack.project.state_dir)?;
+        if let Some(e) = g.state.envs.get_mut(&env.id) {
+            e.status = EnvStatus::Stopped;
+        }
+        g.save()
+    };
+    if let Err(e) = stack.snap.restore(&ckpt.id, &env.id) {
+        mark_stopped()?;
+        return Err(EngineError::Failed(format!(
+            "restoring {} into {} ({}): {e}; it is stopped",
+            ckpt.name, env.name, env.id
+        )));
+    }
+    if let Err(e) = stack.boot(&ctx, &env.services, &engines, progress).await {
+        let _ = stack.client.delete_env(&env.id).await;
+        mark_stopped()?;
+        return Err(EngineError::Failed(format!(
+            "{} ({}) was rolled back to {} but did not start again, and is stopped (logs in {}): {e}",
+            env.name,
+            env.id,
+            ckpt.name,
+            stack.project.logs_dir().join(&env.id).display()
+        )));
+    }
     let mut g = state::lock(&stack.project.state_dir)?;
     if let Some(e) = g.state.envs.get_mut(&env.id) {
         e.parent_checkpoint = Some(ckpt.id.clone());

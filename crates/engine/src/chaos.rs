@@ -111,7 +111,7 @@ pub async fn inject(
     checkpoint: bool,
 ) -> Result<Injected, EngineError> {
     check(stack, spec)?;
-    let env = branches::head(stack)?;
+    let env = branches::running_head(stack)?;
     inject_into(stack, &env, spec, checkpoint).await
 }
 
@@ -181,7 +181,7 @@ pub async fn run_scenario(
     })?;
     check(stack, &sc.inject)?;
     let env = match branch {
-        None => branches::head(stack)?,
+        None => branches::running_head(stack)?,
         Some(key) => state::read(&stack.project.state_dir)?
             .find_env(key)
             .cloned()
@@ -448,7 +448,7 @@ pub async fn recover(
     checkpoint: Option<&str>,
     progress: &dyn Progress,
 ) -> Result<Recovered, EngineError> {
-    let env = branches::head(stack)?;
+    let env = branches::running_head(stack)?;
     if let Some(s) = service {
         stack.require_service(s)?;
     }
@@ -614,7 +614,7 @@ fn proxy_fault(service: &str, f: &Fault) -> ActiveFault {
 
 /// The faults in force in HEAD: proxy faults, paused and killed services.
 pub async fn list(stack: &Stack) -> Result<(String, Vec<ActiveFault>), EngineError> {
-    let env = branches::head(stack)?;
+    let env = branches::running_head(stack)?;
     let live = stack.client.envs().await?;
     let mut out = Vec::new();
     if let Some(e) = live.iter().find(|e| e.id == env.id) {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::error::EngineError;
 use crate::progress::Progress;
 use crate::stack::{self, BuildRequest, Stack};
-use crate::state::{self, EnvStatus};
+use crate::state::{self, EnvRecord, EnvStatus};
 
 /// Options of `up`.
 #[derive(Debug, Clone, Default)]
@@ -77,15 +77,33 @@ pub async fn up(
     crate::build::build_apps(stack, &services, opts.rebuild, progress).await?;
     // Two `up` at once would each replace the roots they see and leave two: one at a time.
     let _one_up = one_up(&stack.project.state_dir).await?;
-    // Replace earlier root environments of this project.
-    let old: Vec<String> = state::read(&stack.project.state_dir)?
+    // Replace earlier root environments of this project; except the newest one when its
+    // daemon died under it (it is `stopped`, its data kept) and it ran this same manifest:
+    // that one `build` starts again on its data when nothing else differs.
+    let mut old: Vec<EnvRecord> = state::read(&stack.project.state_dir)?
         .envs
         .values()
         .filter(|e| e.root && e.matrix.is_empty())
-        .map(|e| e.id.clone())
+        .cloned()
         .collect();
-    for id in old {
-        stack.destroy_env(&id).await?;
+    old.sort_by_key(|e| (e.created, e.id.len(), e.id.clone()));
+    let manifest_hash = std::fs::read(&stack.project.manifest_path)
+        .ok()
+        .map(|text| crate::manifest_store::hash(&text));
+    let resume = match old.last() {
+        Some(e)
+            if e.status == EnvStatus::Stopped
+                && opts.fresh_since.is_none()
+                && !opts.rebuild
+                && manifest_hash.is_some()
+                && e.manifest_hash == manifest_hash =>
+        {
+            old.pop()
+        }
+        _ => None,
+    };
+    for e in old {
+        stack.destroy_env(&e.id).await?;
     }
     let outcome = stack::build(
         stack,
@@ -97,6 +115,7 @@ pub async fn up(
             versions: BTreeMap::new(),
             name: "root".into(),
             fresh_since: opts.fresh_since,
+            resume,
         },
         progress,
     )

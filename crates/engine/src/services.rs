@@ -151,7 +151,7 @@ pub async fn stop_services(stack: &Stack, services: &[String]) -> Result<StopOut
     for s in services {
         stack.require_service(s)?;
     }
-    let env = branches::head(stack)?;
+    let env = branches::running_head(stack)?;
     if let Some(s) = services.iter().find(|s| !env.services.contains(s)) {
         return Err(EngineError::Failed(format!(
             "{s} was not started in HEAD ({}); it runs: {}",

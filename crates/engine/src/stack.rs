@@ -195,6 +195,74 @@ impl Stack {
         deleted.map_err(|e| EngineError::Failed(format!("deleting volume {id}: {e}")))
     }
 
+    /// Starts again an environment whose processes are gone (its daemon died, see
+    /// [`crate::cleanup::clean_leftovers`]) on the data its volume kept: a new namespace and
+    /// its services, each recovering its data as after a crash of its own (nothing is set up
+    /// afresh). It runs the manifest it was started with when vers kept a copy of it. On
+    /// failure whatever was started is stopped again and the environment stays `stopped`.
+    pub async fn resume_env(
+        &self,
+        rec: &EnvRecord,
+        progress: &dyn Progress,
+    ) -> Result<(), EngineError> {
+        let volume = self.snap.volume_path(&rec.id);
+        if !volume.is_dir() {
+            return Err(EngineError::Failed(format!(
+                "environment {} ({}) cannot be started again: its data volume {} is gone; \
+                 delete it with `vers branch delete {} --force`",
+                rec.name,
+                rec.id,
+                volume.display(),
+                rec.name
+            )));
+        }
+        let stack = self.as_started(rec);
+        let ctx = stack.env_context(&rec.id, &rec.name, &rec.matrix, BTreeMap::new());
+        let engines = environment::preflight(&ctx, &rec.services)?;
+        // Nothing of it should be left in the daemon; if something is, it goes first.
+        if let Err(e) = self.client.delete_env(&rec.id).await {
+            if !e.to_string().contains("not found") {
+                return Err(e);
+            }
+        }
+        progress.event(Event::Info(format!(
+            "starting {} ({}) again on its data",
+            rec.name, rec.id
+        )));
+        if let Err(e) = stack.boot(&ctx, &rec.services, &engines, progress).await {
+            let _ = self.client.delete_env(&rec.id).await;
+            return Err(EngineError::Failed(format!(
+                "environment {} ({}) could not be started again on its data, and stays stopped \
+                 (logs in {}): {e}",
+                rec.name,
+                rec.id,
+                self.project.logs_dir().join(&rec.id).display()
+            )));
+        }
+        let mut g = state::lock(&self.project.state_dir)?;
+        if let Some(e) = g.state.envs.get_mut(&rec.id) {
+            e.status = EnvStatus::Running;
+        }
+        g.save()
+    }
+
+    /// This stack with the manifest environment `rec` was started with, when vers kept a
+    /// copy of it that parses (else this stack's).
+    fn as_started(&self, rec: &EnvRecord) -> Stack {
+        let kept = rec
+            .manifest_hash
+            .as_deref()
+            .and_then(|h| crate::manifest_store::load(&self.project, h))
+            .and_then(|text| vers_manifest::parse_str(&text, &self.project.manifest_path).ok());
+        match kept {
+            Some(m) => Stack {
+                manifest: Arc::new(m),
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
+
     /// Starts services of a new environment whose record and volume exist.
     pub async fn boot(
         &self,
@@ -225,6 +293,10 @@ pub struct BuildRequest<'a> {
     pub name: String,
     /// Reuse only checkpoints taken at or after this time (unix seconds): `--rebuild`.
     pub fresh_since: Option<u64>,
+    /// A stopped root environment (its daemon died) to start again on its data instead of
+    /// making a new one, when that gives what a new one would plus the writes made since
+    /// (see [`resumable`]); otherwise it is deleted before the new one is made.
+    pub resume: Option<EnvRecord>,
 }
 
 /// Outcome of `build`.
@@ -327,6 +399,19 @@ pub async fn build(
         return Ok(outcome);
     }
     let from = hit.as_ref().map(|(_, id)| id.clone());
+    if let Some(old) = &req.resume {
+        let all_cached = done_upto == steps.len();
+        if all_cached && resumable(&st, old, &req.services, from.as_deref()) {
+            stack.resume_env(old, progress).await?;
+            outcome.env = Some(old.id.clone());
+            return Ok(outcome);
+        }
+        progress.event(Event::Info(format!(
+            "  {} ({}) stopped when its daemon died; its data does not match this `up`, so a new one replaces it",
+            old.name, old.id
+        )));
+        stack.destroy_env(&old.id).await?;
+    }
     let env_id = stack.new_env(
         &req.name,
         req.keep,
@@ -380,6 +465,38 @@ pub async fn build(
         let _ = stack.destroy_env(&env_id).await;
         result.map(|_| outcome)
     }
+}
+
+/// Whether stopped environment `old` may be started again in place of a new one forked from
+/// checkpoint `from` (None: an empty one) with `services`: it ran the same services, and the
+/// nearest manifest checkpoint (one with a cache key; commits have none) in its line of
+/// checkpoints is `from`, so its data is `from`'s plus what was written since.
+pub fn resumable(
+    st: &state::State,
+    old: &EnvRecord,
+    services: &[String],
+    from: Option<&str>,
+) -> bool {
+    let mut mine = old.services.clone();
+    let mut wanted = services.to_vec();
+    mine.sort();
+    wanted.sort();
+    if mine != wanted {
+        return false;
+    }
+    let mut at = old.parent_checkpoint.as_deref();
+    // A parent chain is a tree, but a corrupt state must not loop forever.
+    for _ in 0..=st.checkpoints.len() {
+        let Some(id) = at else { break };
+        let Some(c) = st.checkpoints.get(id) else {
+            break;
+        };
+        if c.cache_key.is_some() {
+            return Some(id) == from;
+        }
+        at = c.parent.as_deref();
+    }
+    from.is_none()
 }
 
 /// Variables every command run in an environment sees on top of its clean base environment

@@ -608,7 +608,7 @@ async fn logs(project: &Project, r: LogsRequest) -> Result<Value, EngineError> {
 /// Where and how a command runs for `execute`/`connect`: its variables, working directory and,
 /// with `service`, the service's own network namespace.
 pub fn exec_spec(stack: &Stack, service: Option<&str>) -> Result<ExecSpec, EngineError> {
-    let env = branches::head(stack)?;
+    let env = branches::running_head(stack)?;
     let ctx = stack.env_context(&env.id, &env.name, &env.matrix, BTreeMap::new());
     let mut vars = stack::command_env(stack, &ctx, &BTreeMap::new())?;
     let mut cwd = stack.project.dir.clone();

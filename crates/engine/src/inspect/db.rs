@@ -76,7 +76,7 @@ pub struct SchemaDump {
 /// HEAD, the service and the database, with the service checked to be running.
 async fn locate(stack: &Stack, t: &DbTarget) -> Result<(EnvRecord, Location), EngineError> {
     let service = target::postgres_service(stack, t.service.as_deref())?;
-    let env = branches::head(stack)?;
+    let env = branches::running_head(stack)?;
     target::ensure_running(stack, &env, &service).await?;
     let database = t
         .database

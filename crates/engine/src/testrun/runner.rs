@@ -132,6 +132,7 @@ pub async fn run(
                             versions: opts.versions.clone(),
                             name: "checkpoints".into(),
                             fresh_since: opts.fresh_since,
+                            resume: None,
                         },
                         progress.as_ref(),
                     )
