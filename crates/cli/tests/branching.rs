@@ -891,3 +891,112 @@ fn a_redis_checkpoint_holds_a_compacted_aof_so_branches_replay_nothing() {
         "2000"
     );
 }
+
+/// A stack whose `worker` fails to start while `flag` exists.
+fn flaky_manifest(flag: &std::path::Path) -> String {
+    format!(
+        r#"
+name: flaky
+services:
+  kv:
+    template: redis@7
+  worker:
+    command: sh -c 'if [ -e {flag} ]; then echo boom-marker-in-the-log; exit 3; fi; exec sleep 100000'
+    healthcheck:
+      command: test ! -e {flag}
+      interval: 100ms
+"#,
+        flag = flag.display()
+    )
+}
+
+/// Names of the environments in the project's state.
+fn state_envs(p: &TempProject) -> Vec<String> {
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.path().join(".vers/state.json")).unwrap()).unwrap();
+    state["envs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_branch_that_fails_to_start_is_removed_whole_and_the_error_says_why() {
+    let scratch = tempfile::tempdir().unwrap();
+    let flag = scratch.path().join("fail");
+    let p = TempProject::new(&flaky_manifest(&flag));
+    p.ok(&["up"]);
+    let prefix = netns_prefix(p.path());
+    let root_ns = netns_matching(&prefix);
+    let volumes = || {
+        std::fs::read_dir(p.path().join(".vers/store/volumes"))
+            .unwrap()
+            .count()
+    };
+    let volumes_before = volumes();
+
+    std::fs::write(&flag, "").unwrap();
+    let out = p.vers(&["branch", "--alias", "broken"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("broken") && err.contains("removed") && err.contains("worker"),
+        "{err}"
+    );
+    assert!(
+        err.contains("boom-marker-in-the-log"),
+        "the log tail: {err}"
+    );
+    // The error names the logs, and they are still there.
+    let logs = err
+        .split("logs are kept in ")
+        .nth(1)
+        .and_then(|r| r.split(':').next())
+        .unwrap_or_else(|| panic!("no log directory in: {err}"));
+    let log = std::path::Path::new(logs).join("worker.log");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("boom-marker-in-the-log"),
+        "{}",
+        log.display()
+    );
+    // Nothing of it is left: record, namespace, volume.
+    assert_eq!(state_envs(&p), vec!["root".to_string()]);
+    let branches = p.ok(&["branch", "list", "--format", "names"]);
+    assert_eq!(branches.trim(), "root");
+    assert_eq!(netns_matching(&prefix), root_ns);
+    assert_eq!(volumes(), volumes_before);
+
+    // A step failing right after the record is written leaves nothing either.
+    std::fs::remove_file(&flag).unwrap();
+    for fp in ["branch-after-record", "boot-after-create"] {
+        let out = std::process::Command::new(vers_bin())
+            .args(["branch", "--alias", "halfway"])
+            .current_dir(p.path())
+            .env_remove("VERS_ENV")
+            .env("CI", "true")
+            .env("VERS_FAILPOINTS", format!("{fp}=error"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{fp}: {}", stderr(&out));
+        assert!(stderr(&out).contains("halfway"), "{fp}: {}", stderr(&out));
+        assert_eq!(state_envs(&p), vec!["root".to_string()], "{fp}");
+        assert_eq!(netns_matching(&prefix), root_ns, "{fp}");
+        assert_eq!(volumes(), volumes_before, "{fp}");
+    }
+
+    // And a branch that starts is kept.
+    p.ok(&["branch", "--alias", "fine"]);
+    let mut names = state_envs(&p);
+    names.sort();
+    assert_eq!(names, vec!["fine".to_string(), "root".to_string()]);
+    p.ok(&["down", "--all"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !netns_matching(&prefix).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "namespaces left");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

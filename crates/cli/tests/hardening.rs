@@ -436,3 +436,150 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+const RESUMABLE: &str = r#"
+name: resumable
+services:
+  db:
+    template: postgres@16
+checkpoints:
+  - name: seeded
+    after: psql -v ON_ERROR_STOP=1 -h db -U postgres -c "create table t(x int); insert into t values (1)"
+"#;
+
+/// SIGKILLs the project's daemon and waits until it is gone.
+fn kill_daemon(p: &TempProject) {
+    let pid: i32 = std::fs::read_to_string(p.path().join(".vers/daemon.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -9 {pid}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "daemon {pid} lives on"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn rows(p: &TempProject) -> String {
+    p.ok(&[
+        "execute",
+        "psql -tA -h db -U postgres -c 'select x from t order by x'",
+    ])
+    .split_whitespace()
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+/// The status of environment `name` in `vers status --json`.
+fn env_status(p: &TempProject, name: &str) -> (String, String) {
+    let st = p.json(&["status", "--json"]);
+    let env = st["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == name)
+        .unwrap_or_else(|| panic!("no environment {name} in {st}"))
+        .clone();
+    (
+        env["id"].as_str().unwrap().to_string(),
+        env["status"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn after_a_kill_of_the_daemon_up_and_checkout_start_environments_again_on_their_data() {
+    let p = TempProject::new(RESUMABLE);
+    p.ok(&["up"]);
+    let key = runtime_dir_of(p.path())
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    p.ok(&[
+        "execute",
+        "psql -h db -U postgres -c 'insert into t values (2)'",
+    ]);
+    let (root, _) = env_status(&p, "root");
+    // A branch, HEAD when the daemon dies, with a write of its own.
+    p.ok(&["branch", "--alias", "side", "--from", "seeded"]);
+    p.ok(&["checkout", "side"]);
+    p.ok(&[
+        "execute",
+        "psql -h db -U postgres -c 'insert into t values (3)'",
+    ]);
+    kill_daemon(&p);
+
+    // The next command cleans up: nothing of the dead daemon is left, and both are shown
+    // stopped.
+    let out = p.vers(&["execute", "true"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("side") && err.contains("stopped") && err.contains("vers checkout side"),
+        "{err}"
+    );
+    assert!(!err.contains("/run/netns"), "{err}");
+    check_invariants(&p, &key, "after the kill");
+    assert!(
+        netns_matching(&format!("vers-{key}-")).is_empty(),
+        "namespaces of a dead daemon: {:?}",
+        netns_matching(&format!("vers-{key}-"))
+    );
+    assert_eq!(env_status(&p, "root").1, "stopped");
+    assert_eq!(env_status(&p, "side").1, "stopped");
+    for cmd in [
+        &["db", "query", "select 1"][..],
+        &["commit", "--tag", "never"],
+        &["chaos", "list"],
+    ] {
+        let out = p.vers(cmd);
+        assert_eq!(out.status.code(), Some(1), "{cmd:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("is stopped") && !stderr(&out).contains("/run/netns"),
+            "{cmd:?}: {}",
+            stderr(&out)
+        );
+    }
+
+    // `checkout` starts the branch again on its data.
+    p.ok(&["checkout", "side"]);
+    assert_eq!(env_status(&p, "side").1, "running");
+    assert_eq!(rows(&p), "1,3");
+
+    // `up` (same manifest) starts the root again on its data: the same environment, HEAD.
+    kill_daemon(&p);
+    p.ok(&["up"]);
+    assert_eq!(
+        env_status(&p, "root"),
+        (root.clone(), "running".to_string())
+    );
+    assert_eq!(rows(&p), "1,2");
+    assert_eq!(env_status(&p, "side").1, "stopped");
+    check_invariants(&p, &key, "after up");
+
+    // A root that stopped with other data than this `up` would give is replaced.
+    kill_daemon(&p);
+    p.ok(&["up", "--no-checkpoints"]);
+    let (new_root, status) = env_status(&p, "root");
+    assert_eq!(status, "running");
+    assert_ne!(new_root, root);
+    check_invariants(&p, &key, "after up --no-checkpoints");
+
+    p.ok(&["down", "--all"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !netns_matching(&format!("vers-{key}-")).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "namespaces left");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
