@@ -538,6 +538,11 @@ fn after_a_kill_of_the_daemon_up_and_checkout_start_environments_again_on_their_
     );
     assert_eq!(env_status(&p, "root").1, "stopped");
     assert_eq!(env_status(&p, "side").1, "stopped");
+    let text = p.ok(&["status"]);
+    assert!(
+        text.contains("`vers checkout side`") && text.contains("`vers up`"),
+        "{text}"
+    );
     for cmd in [
         &["db", "query", "select 1"][..],
         &["commit", "--tag", "never"],

@@ -255,6 +255,18 @@ pub async fn status(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
                 .map(|c| format!(" from {c}"))
                 .unwrap_or_default()
         );
+        if env.status == "stopped" {
+            // Its processes are gone (e.g. the daemon died under it); its data is kept.
+            println!(
+                "  its processes are gone, its data is kept: `vers checkout {}`{} starts it again",
+                env.name,
+                if env.name == "root" {
+                    " or `vers up`"
+                } else {
+                    ""
+                }
+            );
+        }
         if !env.services.is_empty() {
             println!("{}", services_table(&env.services));
         }
