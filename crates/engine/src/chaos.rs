@@ -191,6 +191,7 @@ pub async fn run_scenario(
                 ))
             })?,
     };
+    branches::require_running(&env)?;
     require_running(stack, &env, &sc.inject.service).await?;
     if let Some(after) = sc.inject.after {
         tokio::time::sleep(after).await;

@@ -229,7 +229,11 @@ impl Stack {
             "starting {} ({}) again on its data",
             rec.name, rec.id
         )));
-        if let Err(e) = stack.boot(&ctx, &rec.services, &engines, progress).await {
+        // A concurrent resume of the same environment fails here, touching nothing of it.
+        environment::create(&ctx).await.map_err(|e| {
+            EngineError::Failed(format!("starting {} ({}) again: {e}", rec.name, rec.id))
+        })?;
+        if let Err(e) = environment::start_services(&ctx, &rec.services, &engines, progress).await {
             let _ = self.client.delete_env(&rec.id).await;
             return Err(EngineError::Failed(format!(
                 "environment {} ({}) could not be started again on its data, and stays stopped \
