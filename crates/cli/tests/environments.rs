@@ -216,14 +216,31 @@ fn killed_supervisor_is_cleaned_up_by_the_next_command() {
     );
     let redis_pids = pids_of_cgroup_children(&prefix);
     assert!(!redis_pids.is_empty());
+    p.ok(&["execute", "redis-cli -h redis set before-the-crash kept"]);
     unsafe { libc_kill(pid) };
     std::thread::sleep(std::time::Duration::from_millis(300));
     let st = p.json(&["status", "--json"]);
     assert_eq!(st["environments"][0]["status"], "stopped", "{st}");
+    let id = st["environments"][0]["id"].as_str().unwrap().to_string();
     assert!(netns_matching(&prefix).is_empty(), "namespace left behind");
     for pid in redis_pids {
         assert!(!process_alive(&pid), "process {pid} left behind");
     }
+    // A stopped HEAD is reported as such, never as a missing namespace.
+    let out = p.vers(&["execute", "redis-cli -h redis ping"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is stopped") && stderr(&out).contains("vers integration up"),
+        "{}",
+        stderr(&out)
+    );
+    // The same `up` starts it again on its data.
+    p.ok(&["up", "--no-checkpoints"]);
+    let st = p.json(&["status", "--json"]);
+    assert_eq!(st["environments"][0]["id"], id.as_str(), "{st}");
+    assert_eq!(st["environments"][0]["status"], "running", "{st}");
+    let got = p.ok(&["execute", "redis-cli -h redis get before-the-crash"]);
+    assert_eq!(got.trim(), "kept");
 }
 
 /// Whether `pid` is a live process. A killed process reparented to init stays in /proc as a
