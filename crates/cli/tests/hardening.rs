@@ -106,6 +106,12 @@ tests:
     );
 }
 
+/// The project's key: the name of the `/run/vers` directory that claims it.
+fn project_key(p: &TempProject) -> String {
+    let run = runtime_dir_of(p.path()).expect("a /run/vers directory claims the project");
+    run.file_name().unwrap().to_str().unwrap().to_string()
+}
+
 /// The key directory under `/run/vers` whose claim names `dir`.
 fn runtime_dir_of(dir: &Path) -> Option<std::path::PathBuf> {
     let me = dir.canonicalize().unwrap();
@@ -132,8 +138,7 @@ fn cgroup_dirs(key: &str) -> Vec<std::path::PathBuf> {
 fn down_all_removes_the_projects_runtime_and_cgroup_directories() {
     let p = TempProject::new("name: tidy\nservices:\n  redis:\n    template: redis@7\n");
     p.ok(&["up"]);
-    let run = runtime_dir_of(p.path()).expect("a /run/vers directory claims the project");
-    let key = run.file_name().unwrap().to_str().unwrap().to_string();
+    let key = project_key(&p);
     assert_eq!(key.len(), 16, "64-bit key: {key}");
     assert!(
         cgroup_dirs(&key).iter().any(|d| d.is_dir()),
@@ -265,13 +270,7 @@ fn check_invariants(p: &TempProject, key: &str, when: &str) {
 fn a_kill_at_any_step_of_up_checkpoint_branch_or_delete_leaves_nothing_half_done() {
     let p = TempProject::new(CRASHY);
     p.ok(&["up"]);
-    let key = runtime_dir_of(p.path())
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let key = project_key(&p);
     p.ok(&["commit", "--tag", "base"]);
     check_invariants(&p, &key, "after up");
     // (failpoint, the command killed there, the next command)
@@ -499,13 +498,7 @@ fn env_status(p: &TempProject, name: &str) -> (String, String) {
 fn after_a_kill_of_the_daemon_up_and_checkout_start_environments_again_on_their_data() {
     let p = TempProject::new(RESUMABLE);
     p.ok(&["up"]);
-    let key = runtime_dir_of(p.path())
-        .unwrap()
-        .file_name()
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let key = project_key(&p);
     p.ok(&[
         "execute",
         "psql -h db -U postgres -c 'insert into t values (2)'",

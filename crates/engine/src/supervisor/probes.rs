@@ -1,7 +1,7 @@
 //! Health probes run inside an environment's network namespace: a command, a TCP connect,
 //! a byte exchange, or an HTTP GET.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use axum::extract::{Path as UrlPath, State};
@@ -31,58 +31,22 @@ pub(super) async fn probe(
     let limit = Duration::from_millis(req.timeout_ms.max(1));
     let result = match req.probe {
         ProbeSpec::Exec(p) => exec_probe(&d, &spec, &p, limit).await,
-        ProbeSpec::Tcp { addr, port } => {
-            let fut = handle.spawn(async move {
-                tokio::time::timeout(limit, TcpStream::connect((addr, port))).await
-            });
-            match fut.await {
-                Ok(Ok(Ok(_))) => ProbeResult {
-                    healthy: true,
-                    detail: String::new(),
-                    running_only: false,
-                    fatal: false,
-                },
-                Ok(Ok(Err(e))) => ProbeResult {
-                    healthy: false,
-                    detail: format!("connect {addr}:{port}: {e}"),
-                    running_only: false,
-                    fatal: false,
-                },
-                _ => ProbeResult {
-                    healthy: false,
-                    detail: format!("connect {addr}:{port}: timed out"),
-                    running_only: false,
-                    fatal: false,
-                },
-            }
-        }
+        ProbeSpec::Tcp { addr, port } => match connects(&handle, addr, port, limit).await {
+            Ok(()) => ProbeResult::pass(""),
+            Err(e) => ProbeResult::fail(e),
+        },
         ProbeSpec::TcpOrRunning {
             addr,
             port,
             service,
             replica,
             settle_ms,
-        } => {
-            let fut = handle.spawn(async move {
-                tokio::time::timeout(limit, TcpStream::connect((addr, port))).await
-            });
-            match fut.await {
-                Ok(Ok(Ok(_))) => ProbeResult {
-                    healthy: true,
-                    detail: String::new(),
-                    running_only: false,
-                    fatal: false,
-                },
-                _ => running_for(&d, &id, &service, replica, port, settle_ms)
-                    .await
-                    .unwrap_or_else(|why| ProbeResult {
-                        healthy: false,
-                        detail: format!("connect {addr}:{port}: refused, and {why}"),
-                        running_only: false,
-                        fatal: false,
-                    }),
-            }
-        }
+        } => match connects(&handle, addr, port, limit).await {
+            Ok(()) => ProbeResult::pass(""),
+            Err(e) => running_for(&d, &id, &service, replica, port, settle_ms)
+                .await
+                .unwrap_or_else(|why| ProbeResult::fail(format!("{e}, and {why}"))),
+        },
         ProbeSpec::Exchange {
             addr,
             port,
@@ -94,24 +58,9 @@ pub(super) async fn probe(
                 tokio::time::timeout(limit, exchange(addr, port, &send, expect_at, &expect)).await
             });
             match fut.await {
-                Ok(Ok(Ok(()))) => ProbeResult {
-                    healthy: true,
-                    detail: String::new(),
-                    running_only: false,
-                    fatal: false,
-                },
-                Ok(Ok(Err(e))) => ProbeResult {
-                    healthy: false,
-                    detail: e,
-                    running_only: false,
-                    fatal: false,
-                },
-                _ => ProbeResult {
-                    healthy: false,
-                    detail: format!("{addr}:{port}: no answer in time"),
-                    running_only: false,
-                    fatal: false,
-                },
+                Ok(Ok(Ok(()))) => ProbeResult::pass(""),
+                Ok(Ok(Err(e))) => ProbeResult::fail(e),
+                _ => ProbeResult::fail(format!("{addr}:{port}: no answer in time")),
             }
         }
         ProbeSpec::Http {
@@ -124,34 +73,32 @@ pub(super) async fn probe(
                 tokio::time::timeout(limit, http_get(addr, port, &path, &headers)).await
             });
             match fut.await {
-                Ok(Ok(Ok(code))) if (200..300).contains(&code) => ProbeResult {
-                    healthy: true,
-                    detail: format!("HTTP {code}"),
-                    running_only: false,
-                    fatal: false,
-                },
-                Ok(Ok(Ok(code))) => ProbeResult {
-                    healthy: false,
-                    detail: format!("HTTP {code}"),
-                    running_only: false,
-                    fatal: false,
-                },
-                Ok(Ok(Err(e))) => ProbeResult {
-                    healthy: false,
-                    detail: e,
-                    running_only: false,
-                    fatal: false,
-                },
-                _ => ProbeResult {
-                    healthy: false,
-                    detail: "timed out".into(),
-                    running_only: false,
-                    fatal: false,
-                },
+                Ok(Ok(Ok(code))) if (200..300).contains(&code) => ProbeResult::pass(format!("HTTP {code}")),
+                Ok(Ok(Ok(code))) => ProbeResult::fail(format!("HTTP {code}")),
+                Ok(Ok(Err(e))) => ProbeResult::fail(e),
+                _ => ProbeResult::fail("timed out"),
             }
         }
     };
     Ok(Json(result))
+}
+
+/// Connects to `addr:port` from the environment's namespace (the runtime `ns`) within
+/// `limit`; the error says what went wrong.
+async fn connects(
+    ns: &tokio::runtime::Handle,
+    addr: Ipv4Addr,
+    port: u16,
+    limit: Duration,
+) -> Result<(), String> {
+    let fut = ns.spawn(async move {
+        tokio::time::timeout(limit, TcpStream::connect((addr, port))).await
+    });
+    match fut.await {
+        Ok(Ok(Ok(_))) => Ok(()),
+        Ok(Ok(Err(e))) => Err(format!("connect {addr}:{port}: {e}")),
+        _ => Err(format!("connect {addr}:{port}: timed out")),
+    }
 }
 
 /// Passes when process `replica` of `service` has run `settle` without exiting; else says why
@@ -180,7 +127,7 @@ async fn running_for(
     }
     // A listener on the port that refused the probe is bound to an address no one else
     // reaches (`127.0.0.1`, as Flask's `app.run()` does): waiting cannot help.
-    if let Some(bound) = listener_on(proc.pid, port) {
+    if let Some(bound) = loopback_listener(proc.pid, port) {
         return Ok(ProbeResult {
             healthy: false,
             detail: format!(
@@ -211,9 +158,11 @@ async fn running_for(
     })
 }
 
-/// The local address of a socket listening on TCP `port` in the network namespace of
-/// process `pid`, from `/proc/PID/net/tcp{,6}`.
-fn listener_on(pid: i32, port: u16) -> Option<String> {
+/// A loopback address (`127.0.0.1:3000`) a socket listens on, on TCP `port`, in the
+/// network namespace of process `pid` (from `/proc/PID/net/tcp{,6}`), when no socket
+/// listens there on any other address: such an app is reachable from its own pod only.
+fn loopback_listener(pid: i32, port: u16) -> Option<String> {
+    let mut loopback = None;
     for (file, v6) in [("tcp", false), ("tcp6", true)] {
         let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/{file}")) else {
             continue;
@@ -233,27 +182,37 @@ fn listener_on(pid: i32, port: u16) -> Option<String> {
             if u16::from_str_radix(p, 16).ok() != Some(port) {
                 continue;
             }
-            return Some(format!("{}:{port}", proc_net_addr(addr, v6)));
+            match proc_net_addr(addr, v6) {
+                Some(ip) if ip.is_loopback() => {
+                    loopback = Some(match ip {
+                        IpAddr::V4(_) => format!("{ip}:{port}"),
+                        IpAddr::V6(_) => format!("[{ip}]:{port}"),
+                    })
+                }
+                // Reachable from the other pods (or unreadable): the probe failed for
+                // another reason (a full backlog, a frozen process).
+                _ => return None,
+            }
         }
     }
-    None
+    loopback
 }
 
-/// An address as `/proc/net/tcp{,6}` writes it (hex, in host-order 32-bit words) in the
-/// usual notation.
-fn proc_net_addr(hex: &str, v6: bool) -> String {
+/// An address as `/proc/net/tcp{,6}` writes it (hex, in host-order 32-bit words).
+fn proc_net_addr(hex: &str, v6: bool) -> Option<IpAddr> {
     let words: Vec<u32> = (0..hex.len() / 8)
-        .filter_map(|i| u32::from_str_radix(&hex[i * 8..i * 8 + 8], 16).ok())
+        .filter_map(|i| u32::from_str_radix(hex.get(i * 8..i * 8 + 8)?, 16).ok())
         .collect();
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
-    if !v6 {
-        if let Ok(b) = <[u8; 4]>::try_from(bytes.as_slice()) {
-            return Ipv4Addr::from(b).to_string();
-        }
-    } else if let Ok(b) = <[u8; 16]>::try_from(bytes.as_slice()) {
-        return format!("[{}]", std::net::Ipv6Addr::from(b));
+    if v6 {
+        <[u8; 16]>::try_from(bytes.as_slice())
+            .ok()
+            .map(|b| IpAddr::V6(Ipv6Addr::from(b)))
+    } else {
+        <[u8; 4]>::try_from(bytes.as_slice())
+            .ok()
+            .map(|b| IpAddr::V4(Ipv4Addr::from(b)))
     }
-    hex.to_string()
 }
 
 async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration) -> ProbeResult {
@@ -266,12 +225,7 @@ async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration)
     let mut cmd = match spawn::spawn_command(&spec) {
         Ok(c) => c,
         Err(e) => {
-            return ProbeResult {
-                healthy: false,
-                detail: e.to_string(),
-                running_only: false,
-                fatal: false,
-            }
+            return ProbeResult::fail(e.to_string())
         }
     };
     cmd.stdout(std::process::Stdio::piped())
@@ -288,18 +242,8 @@ async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration)
                 fatal: false,
             }
         }
-        Ok(Err(e)) => ProbeResult {
-            healthy: false,
-            detail: e.to_string(),
-            running_only: false,
-            fatal: false,
-        },
-        Err(_) => ProbeResult {
-            healthy: false,
-            detail: format!("health command timed out after {limit:?}"),
-            running_only: false,
-            fatal: false,
-        },
+        Ok(Err(e)) => ProbeResult::fail(e.to_string()),
+        Err(_) => ProbeResult::fail(format!("health command timed out after {limit:?}")),
     }
 }
 /// Connects, writes `send`, and checks that the reply holds `expect` at `expect_at`.
@@ -380,21 +324,26 @@ mod tests {
 
     #[test]
     fn proc_net_addresses_read_as_written_by_the_kernel() {
-        assert_eq!(proc_net_addr("0100007F", false), "127.0.0.1");
-        assert_eq!(proc_net_addr("00000000", false), "0.0.0.0");
+        let v4 = |h| proc_net_addr(h, false).map(|a| a.to_string());
+        assert_eq!(v4("0100007F").as_deref(), Some("127.0.0.1"));
+        assert_eq!(v4("00000000").as_deref(), Some("0.0.0.0"));
         assert_eq!(
-            proc_net_addr("00000000000000000000000001000000", true),
-            "[::1]"
+            proc_net_addr("00000000000000000000000001000000", true).map(|a| a.to_string()),
+            Some("::1".to_string())
         );
+        assert_eq!(v4("0100"), None);
     }
 
     #[test]
-    fn a_listener_of_this_process_is_found_with_its_address() {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
+    fn only_a_listener_on_loopback_alone_is_reported() {
         let me = std::process::id() as i32;
-        assert_eq!(listener_on(me, port), Some(format!("127.0.0.1:{port}")));
-        drop(l);
-        assert_eq!(listener_on(me, port), None);
+        let lo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = lo.local_addr().unwrap().port();
+        assert_eq!(loopback_listener(me, port), Some(format!("127.0.0.1:{port}")));
+        drop(lo);
+        assert_eq!(loopback_listener(me, port), None);
+        let any = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = any.local_addr().unwrap().port();
+        assert_eq!(loopback_listener(me, port), None);
     }
 }

@@ -261,6 +261,28 @@ pub struct ProbeResult {
     pub fatal: bool,
 }
 
+impl ProbeResult {
+    /// A passed check.
+    pub fn pass(detail: impl Into<String>) -> ProbeResult {
+        ProbeResult {
+            healthy: true,
+            detail: detail.into(),
+            running_only: false,
+            fatal: false,
+        }
+    }
+
+    /// A failed check, worth repeating.
+    pub fn fail(detail: impl Into<String>) -> ProbeResult {
+        ProbeResult {
+            healthy: false,
+            detail: detail.into(),
+            running_only: false,
+            fatal: false,
+        }
+    }
+}
+
 /// A fault that acts on a service's processes rather than its traffic.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ChaosAction {
