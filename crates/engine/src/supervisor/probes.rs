@@ -73,7 +73,9 @@ pub(super) async fn probe(
                 tokio::time::timeout(limit, http_get(addr, port, &path, &headers)).await
             });
             match fut.await {
-                Ok(Ok(Ok(code))) if (200..300).contains(&code) => ProbeResult::pass(format!("HTTP {code}")),
+                Ok(Ok(Ok(code))) if (200..300).contains(&code) => {
+                    ProbeResult::pass(format!("HTTP {code}"))
+                }
                 Ok(Ok(Ok(code))) => ProbeResult::fail(format!("HTTP {code}")),
                 Ok(Ok(Err(e))) => ProbeResult::fail(e),
                 _ => ProbeResult::fail("timed out"),
@@ -91,9 +93,8 @@ async fn connects(
     port: u16,
     limit: Duration,
 ) -> Result<(), String> {
-    let fut = ns.spawn(async move {
-        tokio::time::timeout(limit, TcpStream::connect((addr, port))).await
-    });
+    let fut = ns
+        .spawn(async move { tokio::time::timeout(limit, TcpStream::connect((addr, port))).await });
     match fut.await {
         Ok(Ok(Ok(_))) => Ok(()),
         Ok(Ok(Err(e))) => Err(format!("connect {addr}:{port}: {e}")),
@@ -224,9 +225,7 @@ async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration)
     };
     let mut cmd = match spawn::spawn_command(&spec) {
         Ok(c) => c,
-        Err(e) => {
-            return ProbeResult::fail(e.to_string())
-        }
+        Err(e) => return ProbeResult::fail(e.to_string()),
     };
     cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -339,7 +338,10 @@ mod tests {
         let me = std::process::id() as i32;
         let lo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = lo.local_addr().unwrap().port();
-        assert_eq!(loopback_listener(me, port), Some(format!("127.0.0.1:{port}")));
+        assert_eq!(
+            loopback_listener(me, port),
+            Some(format!("127.0.0.1:{port}"))
+        );
         drop(lo);
         assert_eq!(loopback_listener(me, port), None);
         let any = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
