@@ -138,6 +138,7 @@ fn cgroup_dirs(key: &str) -> Vec<std::path::PathBuf> {
 fn down_all_removes_the_projects_runtime_and_cgroup_directories() {
     let p = TempProject::new("name: tidy\nservices:\n  redis:\n    template: redis@7\n");
     p.ok(&["up"]);
+    let run = runtime_dir_of(p.path()).expect("a /run/vers directory claims the project");
     let key = project_key(&p);
     assert_eq!(key.len(), 16, "64-bit key: {key}");
     assert!(
