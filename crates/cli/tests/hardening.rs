@@ -582,3 +582,40 @@ fn after_a_kill_of_the_daemon_up_and_checkout_start_environments_again_on_their_
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// `down --all` that cannot remove one environment still removes the others and stops the
+/// supervisor, then reports the error: it used to stop at the first one and leave the
+/// daemon, its store mount and every later environment running.
+#[test]
+fn down_all_stops_the_daemon_even_when_an_environment_cannot_be_removed() {
+    let p = TempProject::new("name: downerr\nservices:\n  redis:\n    template: redis@7\n");
+    p.ok(&["up"]);
+    p.ok(&["branch", "--alias", "side"]);
+    let pid: i32 = std::fs::read_to_string(p.path().join(".vers/daemon.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let out = std::process::Command::new(vers_bin())
+        .args(["down", "--all"])
+        .current_dir(p.path())
+        .env_remove("VERS_ENV")
+        .env("CI", "true")
+        .env("VERS_FAILPOINTS", "delete-after-volume=error")
+        .output()
+        .unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "the failpoint's error is reported"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon still runs after down --all: {}",
+            stderr(&out)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

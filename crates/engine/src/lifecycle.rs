@@ -185,9 +185,16 @@ pub async fn down(stack: &Stack, all: bool, deployments: bool) -> Result<DownOut
     } else {
         st.head.iter().cloned().collect()
     };
+    // One environment that cannot be removed does not keep the others, or with `all` the
+    // supervisor, running: the first error is reported once everything else is done.
+    let mut failed = None;
     for id in targets {
-        stack.destroy_env(&id).await?;
-        outcome.stopped.push(id);
+        match stack.destroy_env(&id).await {
+            Ok(()) => outcome.stopped.push(id),
+            Err(e) => {
+                failed.get_or_insert(e);
+            }
+        }
     }
     if all {
         let st = state::read(&stack.project.state_dir)?;
@@ -202,7 +209,7 @@ pub async fn down(stack: &Stack, all: bool, deployments: bool) -> Result<DownOut
             let mut g = state::lock(&stack.project.state_dir)?;
             g.state.head = None;
             g.save()?;
-            return Ok(outcome);
+            return failed.map_or(Ok(outcome), Err);
         }
         let _ = stack.client.shutdown().await;
         let mut g = state::lock(&stack.project.state_dir)?;
@@ -214,5 +221,5 @@ pub async fn down(stack: &Stack, all: bool, deployments: bool) -> Result<DownOut
         vers_runtime::snapshot::unmount_store(&stack.project.state_dir)
             .map_err(|e| EngineError::Failed(format!("unmounting the snapshot store: {e}")))?;
     }
-    Ok(outcome)
+    failed.map_or(Ok(outcome), Err)
 }
