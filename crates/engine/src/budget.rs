@@ -20,6 +20,27 @@ pub fn check_fits_machine(manifest: &Manifest) -> Result<(), EngineError> {
     check_memory(asked, machine_memory_mib())
 }
 
+/// What of the `vm` budget this machine cannot enforce, said to the user by `up` (SPEC
+/// section 3: "report the rest"): a `vcpu` above the machine's cores is no limit at all.
+pub fn unenforced(manifest: &Manifest) -> Vec<String> {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .ok();
+    vcpu_note(manifest.vm.as_ref().and_then(|v| v.vcpu), cores)
+        .into_iter()
+        .collect()
+}
+
+fn vcpu_note(asked: Option<u32>, cores: Option<u32>) -> Option<String> {
+    match (asked, cores) {
+        (Some(asked), Some(cores)) if asked > cores => Some(format!(
+            "vm.vcpu is {asked}, more than this machine's {cores} cores: each environment may \
+             use all {cores}, and environments running side by side share them"
+        )),
+        _ => None,
+    }
+}
+
 fn check_memory(asked: Option<u64>, total: Option<u64>) -> Result<(), EngineError> {
     match (asked, total) {
         (Some(asked), Some(total)) if asked > total => Err(EngineError::Manifest(format!(
@@ -33,6 +54,18 @@ fn check_memory(asked: Option<u64>, total: Option<u64>) -> Result<(), EngineErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_vcpu_beyond_the_machine_is_reported_and_one_within_it_is_not() {
+        let note = vcpu_note(Some(4), Some(2)).unwrap();
+        assert!(
+            note.contains("vm.vcpu is 4") && note.contains("2 cores"),
+            "{note}"
+        );
+        assert_eq!(vcpu_note(Some(2), Some(2)), None);
+        assert_eq!(vcpu_note(None, Some(2)), None);
+        assert_eq!(vcpu_note(Some(4), None), None);
+    }
 
     #[test]
     fn a_budget_beyond_the_machine_is_refused_and_one_within_it_is_not() {

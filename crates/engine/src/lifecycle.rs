@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::error::EngineError;
-use crate::progress::Progress;
+use crate::progress::{Event, Progress};
 use crate::stack::{self, BuildRequest, Stack};
 use crate::state::{self, EnvRecord, EnvStatus};
 
@@ -65,6 +65,9 @@ pub async fn up(
     // Neither a budget the machine cannot give nor a wrong name may cost the running root
     // environment: both are checked before anything.
     crate::budget::check_fits_machine(&stack.manifest)?;
+    for note in crate::budget::unenforced(&stack.manifest) {
+        progress.event(Event::Warning(note));
+    }
     if let Some(t) = &opts.checkpoint {
         let names = vers_manifest::checkpoint_names(&stack.manifest);
         if !names.contains(t) {
