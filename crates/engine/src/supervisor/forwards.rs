@@ -53,6 +53,11 @@ pub(super) async fn open(
     Ok(forwards)
 }
 
+/// Whether forward `f` listens on host port `host`.
+fn listens_on(f: &Forward, host: u16) -> bool {
+    f.1.parse::<SocketAddr>().is_ok_and(|a| a.port() == host)
+}
+
 /// Listens on `host` (else a free port) of 127.0.0.1 for port `container` of a service.
 async fn open_one(
     spec: &ServiceSpec,
@@ -79,7 +84,6 @@ async fn open_one(
 /// and gives that environment a free port for it instead. Says whether one was found.
 async fn release(d: &Daemon, host: u16, except: Option<&str>) -> bool {
     let ids: Vec<String> = d.envs.lock().await.keys().cloned().collect();
-    let suffix = format!(":{host}");
     for id in ids.iter().filter(|id| Some(id.as_str()) != except) {
         let Ok(mut env) = d.env(id).await else {
             continue;
@@ -88,7 +92,7 @@ async fn release(d: &Daemon, host: u16, except: Option<&str>) -> bool {
             continue;
         };
         for svc in env.services.iter_mut() {
-            let Some(i) = svc.forwards.iter().position(|f| f.1.ends_with(&suffix)) else {
+            let Some(i) = svc.forwards.iter().position(|f| listens_on(f, host)) else {
                 continue;
             };
             let (container, _, task) = svc.forwards.remove(i);
@@ -113,14 +117,13 @@ pub(super) async fn take_host_ports(
     Json(req): Json<TakeHostPorts>,
 ) -> Result<Json<Reply>, ApiError> {
     for port in &req.ports {
-        let suffix = format!(":{}", port.host);
         let held = {
             let env = d.env(&id).await?;
             env.services.iter().any(|s| {
                 s.spec.name == port.service
                     && s.forwards
                         .iter()
-                        .any(|f| f.0 == port.container && f.1.ends_with(&suffix))
+                        .any(|f| f.0 == port.container && listens_on(f, port.host))
             })
         };
         if held {
