@@ -619,3 +619,35 @@ fn down_all_stops_the_daemon_even_when_an_environment_cannot_be_removed() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_project_in_a_private_directory_lets_its_engines_reach_their_data() {
+    use std::os::unix::fs::PermissionsExt;
+    // `mktemp -d`, `/root/app`: a directory the engine user cannot search.
+    let p = TempProject::new("name: private\nservices:\n  postgres:\n    template: postgres@15\n");
+    std::fs::set_permissions(p.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = p.vers(&["up"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "up in a 0700 directory: {err}");
+    assert!(
+        err.contains("gave that user search access")
+            && err.contains(&p.path().display().to_string()),
+        "up says which directory it opened to the engine user: {err}"
+    );
+    let rows = p.ok(&[
+        "execute",
+        "psql -tA postgres://postgres@postgres/postgres -c 'select 41+1'",
+    ]);
+    assert_eq!(rows.trim(), "42");
+    // Search only: the group class (the ACL mask) gains x, nobody gains read or write.
+    let mode = std::fs::metadata(p.path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o710, "the directory's mode with its ACL mask");
+    p.ok(&["down", "--all"]);
+    let again = p.vers(&["up"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        !stderr(&again).contains("search access"),
+        "a second up has nothing to open: {}",
+        stderr(&again)
+    );
+}

@@ -229,7 +229,7 @@ async def session_on_project():
             t = await ok(s, "integration_test", {"parallel": True})
             check(t["report"]["summary"] == {"total": 2, "passed": 2, "failed": 0} or
                   (t["report"]["summary"]["passed"], t["report"]["summary"]["total"]) == (2, 2),
-                  f"{t['report']['summary']}")
+                  json.dumps(t["report"], indent=1)[:6000])
             one = await ok(s, "integration_test", {"suite": "items", "branch_prefix": "add"})
             check(one["report"]["summary"]["total"] == 1, f"{one['report']['summary']}")
             await fails(s, "integration_test", {"branch_prefix": "zz"}, "starts with `zz`")

@@ -7,8 +7,10 @@
 //! `/run/vers/<key>`, are reachable by root and the engine user only.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
 use std::time::Duration;
+use vers_runtime::spawn::User;
 
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
@@ -32,18 +34,30 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Makes the project's `.vers/` private: mode 0700 for root, plus an access-control entry
-/// letting the engine user (`engine_uid`) traverse it (search only: no listing, no reading)
-/// so services reach their data volumes inside. On a file system without ACLs the directory
-/// is made 0711 instead.
-pub fn private_state_dir(dir: &Path, engine_uid: Option<u32>) -> std::io::Result<()> {
+/// letting the engine user traverse it (search only: no listing, no reading) so services
+/// reach their data volumes inside; on a file system without ACLs the directory is made 0711
+/// instead. Directories above it that the engine user cannot search get a search-only entry
+/// too ([`super::engine_reach::reach`]); they are returned, for the caller to say so.
+pub fn private_state_dir(dir: &Path, engine: Option<&User>) -> std::io::Result<Vec<PathBuf>> {
     private_dir(dir)?;
-    let Some(uid) = engine_uid else {
-        return Ok(());
+    let Some(user) = engine else {
+        return Ok(Vec::new());
     };
-    if grant_traverse(dir, uid).is_err() {
+    if super::engine_reach::private_but_searchable(dir, user.uid).is_err() {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
     }
-    Ok(())
+    super::engine_reach::reach(dir, user).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "engines run as user {} and must reach {}: {e}; give that user search access \
+                 to the directories above it (`setfacl -m u:{}:x DIR`) or move the project",
+                user.name,
+                dir.display(),
+                user.name
+            ),
+        )
+    })
 }
 
 /// Makes the project's runtime directory (`/run/vers/<key>`: the engines' unix sockets and
@@ -61,44 +75,6 @@ pub fn private_runtime_dir(dir: &Path, engine_gid: Option<u32>) -> std::io::Resu
         None => 0o700,
     };
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
-}
-
-/// Sets the POSIX access ACL `u::rwx,u:<uid>:--x,g::---,m::--x,o::---` on `dir`, written as
-/// the kernel's `system.posix_acl_access` extended attribute.
-fn grant_traverse(dir: &Path, uid: u32) -> std::io::Result<()> {
-    const UNDEFINED: u32 = u32::MAX;
-    // (tag, perm, id), sorted by tag as the kernel requires.
-    let entries: [(u16, u16, u32); 5] = [
-        (0x01, 7, UNDEFINED), // owner: rwx
-        (0x02, 1, uid),       // the engine user: search
-        (0x04, 0, UNDEFINED), // owning group: nothing
-        (0x10, 1, UNDEFINED), // mask
-        (0x20, 0, UNDEFINED), // others: nothing
-    ];
-    let mut value = 2u32.to_le_bytes().to_vec();
-    for (tag, perm, id) in entries {
-        value.extend_from_slice(&tag.to_le_bytes());
-        value.extend_from_slice(&perm.to_le_bytes());
-        value.extend_from_slice(&id.to_le_bytes());
-    }
-    let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
-        .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
-    // SAFETY: both pointers are valid NUL-terminated strings / a buffer of the given length
-    // for the duration of the call.
-    let r = unsafe {
-        libc::setxattr(
-            path.as_ptr(),
-            c"system.posix_acl_access".as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
 }
 
 /// Binds the unix socket at `path` (replacing a stale one) in a private directory, mode 0600.

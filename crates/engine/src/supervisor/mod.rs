@@ -5,6 +5,7 @@ pub mod access;
 mod chaos;
 pub mod client;
 pub mod diskfill;
+mod engine_reach;
 mod environments;
 mod forwards;
 mod probes;

@@ -38,7 +38,10 @@ use crate::project::Project;
 /// creates the snapshot store, so no client ever races another over either.
 pub async fn run(project: Project) -> anyhow::Result<()> {
     let engine = spawn::engine_user().ok();
-    super::access::private_state_dir(&project.state_dir, engine.as_ref().map(|u| u.uid))?;
+    let opened = super::access::private_state_dir(&project.state_dir, engine.as_ref())?;
+    if !opened.is_empty() {
+        eprintln!("gave the engine user search access to {opened:?}");
+    }
     let Some(_lock) = super::start::hold_daemon_lock(&project)? else {
         eprintln!(
             "another vers daemon already serves {}",

@@ -43,9 +43,19 @@ pub fn daemon_alive(project: &Project) -> bool {
 
 /// Starts the daemon unless a concurrent caller already did, and waits until it answers.
 pub async fn start_daemon(project: &Project, client: &Client) -> Result<(), EngineError> {
-    let engine_uid = vers_runtime::spawn::engine_user().ok().map(|u| u.uid);
-    super::access::private_state_dir(&project.state_dir, engine_uid)
+    let engine = vers_runtime::spawn::engine_user().ok();
+    let opened = super::access::private_state_dir(&project.state_dir, engine.as_ref())
         .map_err(|e| EngineError::io(&project.state_dir, e))?;
+    if let (Some(user), false) = (&engine, opened.is_empty()) {
+        let dirs: Vec<String> = opened.iter().map(|d| d.display().to_string()).collect();
+        eprintln!(
+            "vers: engines run as user {} and could not reach {}; gave that user search access \
+             (an ACL entry: no listing, no reading) to {}",
+            user.name,
+            project.state_dir.display(),
+            dirs.join(", ")
+        );
+    }
     let lock_path = project.daemon_start_lock_path();
     let file = open_lock(&lock_path)?;
     let _start_lock =
