@@ -71,6 +71,20 @@ async def ok(session, tool, args=None):
         return body
 
 
+def failed_logs(report):
+    """The report and the log of each branch that did not pass, for a failed check."""
+    out = [json.dumps(report, indent=1)[:4000]]
+    for suite in report.get("suites", []):
+        for b in suite.get("branches", []):
+            if b.get("status") != "passed" and b.get("log"):
+                try:
+                    with open(b["log"]) as f:
+                        out.append(f"--- {b['log']}:\n{f.read()[-3000:]}")
+                except OSError as e:
+                    out.append(f"--- {b['log']}: {e}")
+    return "\n".join(out)
+
+
 async def fails(session, tool, args, needle):
     """Calls a tool that must fail with `needle` in its message."""
     r = await session.call_tool(tool, args)
@@ -229,7 +243,7 @@ async def session_on_project():
             t = await ok(s, "integration_test", {"parallel": True})
             check(t["report"]["summary"] == {"total": 2, "passed": 2, "failed": 0} or
                   (t["report"]["summary"]["passed"], t["report"]["summary"]["total"]) == (2, 2),
-                  json.dumps(t["report"], indent=1)[:6000])
+                  failed_logs(t["report"]))
             one = await ok(s, "integration_test", {"suite": "items", "branch_prefix": "add"})
             check(one["report"]["summary"]["total"] == 1, f"{one['report']['summary']}")
             await fails(s, "integration_test", {"branch_prefix": "zz"}, "starts with `zz`")
