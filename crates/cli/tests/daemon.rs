@@ -868,3 +868,52 @@ fn a_noisy_test_keeps_the_tail_of_its_log_under_the_cap_and_never_hangs() {
     );
     p.ok(&["down", "--all"]);
 }
+
+#[test]
+fn down_with_services_stops_only_those_and_refuses_them_with_all() {
+    let p = TempProject::new(
+        "name: down-services\nservices:\n  redis:\n    template: redis@7\n  cache:\n    template: redis@7\n",
+    );
+    p.ok(&["up"]);
+    let socket = socket_of(p.path());
+    let (code, body) = http(
+        &socket,
+        "POST",
+        "/api/down",
+        Some(r#"{"services":["cache"],"all":true}"#),
+    );
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        json(&body)["message"].as_str().unwrap().contains("`all`"),
+        "{body}"
+    );
+    let (code, body) = http(
+        &socket,
+        "POST",
+        "/api/down",
+        Some(r#"{"services":["cache"]}"#),
+    );
+    assert_eq!(code, 200, "{body}");
+    let status = json(&p.ok(&["status", "--json"]));
+    let head = status["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["head"] == true)
+        .cloned()
+        .unwrap_or_else(|| panic!("HEAD keeps running: {status}"));
+    let states: std::collections::BTreeMap<String, String> = head["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(states["redis"], "running", "{head}");
+    assert_ne!(states["cache"], "running", "{head}");
+    p.ok(&["down", "--all"]);
+}

@@ -120,6 +120,7 @@ pub async fn down(file: Option<&Path>, args: DownArgs) -> Result<i32, Exit> {
     let req = DownRequest {
         all: args.all,
         deployments: args.deployments,
+        services: Vec::new(),
     };
     let answer = api
         .call(Method::POST, "/api/down", Some(&req), &Silent)

@@ -94,10 +94,7 @@ impl VersMcp {
     async fn integration_down(&self, Parameters(a): Parameters<DownArgs>) -> CallToolResult {
         let services = items(&a.services);
         if services.is_empty() {
-            let req = DownRequest {
-                all: false,
-                deployments: false,
-            };
+            let req = DownRequest::default();
             reply(self.call(Method::POST, "/api/down", Some(&req)).await)
         } else {
             let req = StopServicesRequest { services };

@@ -202,6 +202,9 @@ pub struct DownRequest {
     pub all: bool,
     /// With `all`: remove deployments and previews too.
     pub deployments: bool,
+    /// Stop only these services of HEAD, leaving its environment running (as
+    /// `/api/services/stop`); refused together with `all`.
+    pub services: Vec<String>,
 }
 
 /// `commit`.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
 use axum::Router;
@@ -91,7 +91,19 @@ async fn up(State(s): St, h: HeaderMap, Body(r): Body<UpRequest>) -> Response {
 }
 
 async fn down(State(s): St, h: HeaderMap, Body(r): Body<DownRequest>) -> Response {
-    ops::run(&s, &h, Op::Down(r)).await
+    if r.services.is_empty() {
+        return ops::run(&s, &h, Op::Down(r)).await;
+    }
+    if r.all {
+        return super::extract::rejection_response(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "request body: `services` stops services of HEAD and `all` every environment; \
+             send one of them"
+                .into(),
+        );
+    }
+    let services = r.services;
+    ops::run(&s, &h, Op::StopServices(StopServicesRequest { services })).await
 }
 
 async fn commit(State(s): St, h: HeaderMap, Body(r): Body<CommitRequest>) -> Response {
