@@ -651,3 +651,39 @@ fn a_project_in_a_private_directory_lets_its_engines_reach_their_data() {
         stderr(&again)
     );
 }
+
+#[test]
+fn commands_that_need_the_daemon_tell_a_user_without_root_to_use_sudo() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let p = TempProject::new("name: noroot\nservices:\n  redis:\n    template: redis@7\n");
+    // A copy of the binary that `nobody` can run, wherever the build tree lives.
+    let bin_dir = tempfile::Builder::new()
+        .prefix("vers-bin-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = bin_dir.path().join("vers");
+    std::fs::copy(vers_bin(), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        std::process::Command::new(&bin)
+            .args(args)
+            .current_dir(p.path())
+            .env("CI", "true")
+            .env_remove("VERS_ENV")
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap()
+    };
+    let validate = as_nobody(&["integration", "validate"]);
+    assert!(validate.status.success(), "{}", stderr(&validate));
+    let up = as_nobody(&["integration", "up"]);
+    assert_eq!(up.status.code(), Some(1), "{}", stderr(&up));
+    assert!(
+        stderr(&up).contains("need root") && stderr(&up).contains("sudo"),
+        "up without root says what to do: {}",
+        stderr(&up)
+    );
+}

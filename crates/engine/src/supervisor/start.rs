@@ -43,6 +43,13 @@ pub fn daemon_alive(project: &Project) -> bool {
 
 /// Starts the daemon unless a concurrent caller already did, and waits until it answers.
 pub async fn start_daemon(project: &Project, client: &Client) -> Result<(), EngineError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(EngineError::Forbidden(format!(
+            "vers runs environments in network namespaces, cgroups and mounts of their own, \
+             which need root: run `sudo vers …` in {} (validate, plan and init work without)",
+            project.dir.display()
+        )));
+    }
     let engine = vers_runtime::spawn::engine_user().ok();
     let opened = super::access::private_state_dir(&project.state_dir, engine.as_ref())
         .map_err(|e| EngineError::io(&project.state_dir, e))?;
