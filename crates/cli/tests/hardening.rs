@@ -687,3 +687,27 @@ fn commands_that_need_the_daemon_tell_a_user_without_root_to_use_sudo() {
         stderr(&up)
     );
 }
+
+#[test]
+fn git_never_sees_the_state_directory_of_a_project() {
+    let p = TempProject::new("name: gitignore\nservices:\n  redis:\n    template: redis@7\n");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(p.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    git(&["init", "-q"]);
+    p.ok(&["up"]);
+    assert!(p.path().join(".vers/btrfs.img").exists() || p.path().join(".vers/store").exists());
+    let untracked = git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert_eq!(
+        untracked.trim(),
+        "?? vers-integration.yaml",
+        "only the user's files are untracked"
+    );
+    p.ok(&["down", "--all"]);
+}

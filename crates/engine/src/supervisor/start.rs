@@ -63,6 +63,7 @@ pub async fn start_daemon(project: &Project, client: &Client) -> Result<(), Engi
             dirs.join(", ")
         );
     }
+    keep_out_of_git(&project.state_dir).map_err(|e| EngineError::io(&project.state_dir, e))?;
     let lock_path = project.daemon_start_lock_path();
     let file = open_lock(&lock_path)?;
     let _start_lock =
@@ -131,4 +132,18 @@ fn failed_to_start(log_path: &Path, why: &str) -> EngineError {
         log_path.display(),
         crate::logfile::tail_text(log_path, 10)
     ))
+}
+
+/// Writes `.vers/.gitignore` ignoring everything in `.vers` (as `.pytest_cache` and virtual
+/// environments do), so `git add -A` in a project whose own `.gitignore` does not name
+/// `.vers/` never picks up the store image, logs or state.
+fn keep_out_of_git(state_dir: &Path) -> std::io::Result<()> {
+    let path = state_dir.join(".gitignore");
+    if path.exists() {
+        return Ok(());
+    }
+    std::fs::write(
+        path,
+        "# vers's working state (store image, logs, state); never committed.\n*\n",
+    )
 }
