@@ -644,3 +644,25 @@ fn an_app_bound_to_loopback_fails_up_at_once_saying_why() {
         "{err}"
     );
 }
+
+/// A fixed host port another program holds fails `up` naming that program and the fixes,
+/// once (no doubled prefix).
+#[test]
+fn a_taken_fixed_host_port_names_who_holds_it() {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let p = TempProject::new(&format!(
+        "name: taken\nservices:\n  redis:\n    template: redis@7\n    ports: [\"{port}:6379\"]\n"
+    ));
+    let out = p.vers(&["up"]);
+    let err = stderr(&out);
+    assert!(!out.status.success(), "up with a taken port: {err}");
+    assert!(
+        err.contains(&format!("host port {port} for redis is in use"))
+            && err.contains(&format!("(pid {})", std::process::id()))
+            && err.contains("`ports:` of redis"),
+        "{err}"
+    );
+    assert!(!err.contains("supervisor: supervisor:"), "{err}");
+    p.ok(&["down", "--all"]);
+}

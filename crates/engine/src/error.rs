@@ -73,7 +73,11 @@ impl EngineError {
             "not_found" => EngineError::NotFound(message),
             "forbidden" => EngineError::Forbidden(message),
             "cancelled" => EngineError::Cancelled(message),
-            "daemon" => EngineError::Supervisor(message),
+            // The message is the error's whole text, prefix included: keep it once.
+            "daemon" => EngineError::Supervisor(match message.strip_prefix("supervisor: ") {
+                Some(rest) => rest.to_string(),
+                None => message,
+            }),
             _ => EngineError::Failed(message),
         }
     }

@@ -66,6 +66,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_daemon_error_keeps_one_prefix_across_the_wire() {
+        let e = EngineError::Supervisor("host port 5432 for db is in use".into());
+        let back = EngineError::from(ApiError::from(&e));
+        assert_eq!(
+            back.to_string(),
+            "supervisor: host port 5432 for db is in use"
+        );
+    }
+
+    #[test]
     fn error_codes_survive_the_wire() {
         let e = EngineError::NotFound("environment e9 does not exist".into());
         let line = serde_json::to_string(&Frame::Error(ApiError::from(&e))).unwrap();

@@ -42,15 +42,29 @@ pub(super) async fn open(
                 for (_, _, task) in forwards {
                     JoinHandle::abort(&task);
                 }
-                return Err(internal(format!(
-                    "host port {} for {}: {e}",
-                    hp.host.unwrap_or(0),
-                    spec.name
-                )));
+                return Err(internal(match (e.kind(), hp.host) {
+                    (std::io::ErrorKind::AddrInUse, Some(host)) => in_use(spec, host, hp.container),
+                    _ => format!("host port {} for {}: {e}", hp.host.unwrap_or(0), spec.name),
+                }));
             }
         }
     }
     Ok(forwards)
+}
+
+/// The error for a fixed host port another program holds: who holds it and the two fixes.
+fn in_use(spec: &ServiceSpec, host: u16, container: u16) -> String {
+    let holder = match super::port_owner::listener_of(host) {
+        Some((pid, comm)) => format!("{comm} (pid {pid}) listens there"),
+        None => "another program holds it".to_string(),
+    };
+    format!(
+        "host port {host} for {} is in use: {holder}; stop it, or map another host port in \
+         `ports:` of {} (e.g. \"{}:{container}\")",
+        spec.name,
+        spec.name,
+        host.saturating_add(1)
+    )
 }
 
 /// Whether forward `f` listens on host port `host`.

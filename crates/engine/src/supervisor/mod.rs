@@ -8,6 +8,7 @@ pub mod diskfill;
 mod engine_reach;
 mod environments;
 mod forwards;
+mod port_owner;
 mod probes;
 pub mod protocol;
 pub mod server;

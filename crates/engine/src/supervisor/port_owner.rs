@@ -1,0 +1,80 @@
+//! Who holds a host port: when a fixed host port (`ports: ["5432:5432"]`) cannot be bound,
+//! the error names the program listening there, as `ss -ltnp` would, so the user knows what
+//! to stop.
+
+use std::collections::BTreeSet;
+
+/// The first process (pid, command name) with a socket listening on TCP `port` in this
+/// process's network namespace; `None` when none is found (or /proc cannot be read).
+pub(super) fn listener_of(port: u16) -> Option<(i32, String)> {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return None;
+    }
+    let procs = std::fs::read_dir("/proc").ok()?;
+    for entry in procs.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| {
+                let t = target.to_string_lossy();
+                t.strip_prefix("socket:[")
+                    .and_then(|rest| rest.strip_suffix(']'))
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .is_some_and(|n| inodes.contains(&n))
+            })
+        });
+        if holds {
+            let comm = std::fs::read_to_string(entry.path().join("comm"))
+                .map(|c| c.trim().to_string())
+                .unwrap_or_default();
+            return Some((pid, comm));
+        }
+    }
+    None
+}
+
+/// Inodes of the sockets listening on TCP `port` (IPv4 and IPv6).
+fn listening_inodes(port: u16) -> BTreeSet<u64> {
+    let mut inodes = BTreeSet::new();
+    for file in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        let Ok(table) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in table.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local address, state (0A: listening), inode.
+            let (Some(local), Some("0A"), Some(inode)) = (f.get(1), f.get(3).copied(), f.get(9))
+            else {
+                continue;
+            };
+            let on_port = local
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                == Some(port);
+            if let (true, Ok(n)) = (on_port, inode.parse::<u64>()) {
+                inodes.insert(n);
+            }
+        }
+    }
+    inodes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_this_process_listening_and_nobody_on_a_closed_port() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (pid, _) = listener_of(port).expect("this test's listener");
+        assert_eq!(pid, std::process::id() as i32);
+        drop(l);
+        assert_eq!(listener_of(port), None);
+    }
+}
