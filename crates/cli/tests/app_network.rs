@@ -130,3 +130,28 @@ fn faults_reach_a_single_replica_app() {
     ]);
     assert_eq!(code, "200");
 }
+
+/// An app whose `PORT` is written with a default (`${APP_PORT:-8000}`) listens on the port
+/// the interpolation gives, and its name answers there: vers neither replaces that `PORT`
+/// with 3000 nor probes 3000 for its health.
+#[test]
+fn an_interpolated_port_is_the_port_the_app_gets_and_serves() {
+    let p = TempProject::new(
+        r#"
+name: envport
+services:
+  api:
+    build: ./api
+    command: python3 -m http.server "$PORT"
+    env:
+      PORT: "${VERS_TEST_APP_PORT_UNSET:-8000}"
+"#,
+    );
+    p.write("api/who", "api\n");
+    p.ok(&["up", "--no-checkpoints"]);
+    let seen = p.ok(&[
+        "execute",
+        "curl -sf http://api:8000/who; echo $VERS_API_PORT",
+    ]);
+    assert_eq!(seen, "api\n8000\n");
+}

@@ -280,12 +280,16 @@ pub const SCHEMA_REGISTRY_PORT: u16 = 8081;
 /// Whether an app service says where it listens (`ports:` or a `PORT` in its env): one that
 /// does not may be a worker that listens on nothing. Catalog services always do.
 pub fn declares_port(service: &Service) -> bool {
-    service.template.is_some()
-        || !service.ports.is_empty()
-        || service
-            .env
-            .get("PORT")
-            .is_some_and(|p| p.trim().parse::<u16>().is_ok())
+    service.template.is_some() || !service.ports.is_empty() || env_port(service).is_some()
+}
+
+/// The port an app's `env.PORT` names, after interpolation (`PORT: "${API_PORT:-8000}"`)
+/// with the caller's variables, as the engine expands the env it starts the app with.
+fn env_port(service: &Service) -> Option<u16> {
+    let raw = service.env.get("PORT")?;
+    let lookup = |k: &str| std::env::var(k).ok();
+    let value = crate::interpolate(raw, &lookup).ok()?;
+    value.trim().parse::<u16>().ok()
 }
 
 /// Standard ports of a service, main first: its template's (plus the Schema Registry's for a
@@ -308,11 +312,7 @@ pub fn standard_ports(service: &Service) -> Vec<u16> {
         }
     }
     if ports.is_empty() {
-        let from_env = service
-            .env
-            .get("PORT")
-            .and_then(|p| p.trim().parse::<u16>().ok());
-        ports.push(from_env.unwrap_or(DEFAULT_APP_PORT));
+        ports.push(env_port(service).unwrap_or(DEFAULT_APP_PORT));
     }
     ports
 }
@@ -386,6 +386,12 @@ mod tests {
         assert_eq!(standard_ports(&s), vec![3000]);
         s.env.insert("PORT".into(), "8081".into());
         assert_eq!(standard_ports(&s), vec![8081]);
+        s.env.insert(
+            "PORT".into(),
+            "${VERS_TEST_UNSET_PORT_VARIABLE:-8000}".into(),
+        );
+        assert_eq!(standard_ports(&s), vec![8000]);
+        assert!(declares_port(&s));
         s.ports.push(PortMap {
             host: 3001,
             container: 4000,
