@@ -155,3 +155,28 @@ services:
     ]);
     assert_eq!(seen, "api\n8000\n");
 }
+
+/// Compose's exec form: a service `command` written as a list of words runs with each word
+/// as one argument, and a `["CMD", "sh", "-c", "…"]` health check keeps its script whole.
+#[test]
+fn list_commands_and_cmd_health_checks_run_word_for_word() {
+    let p = TempProject::new(
+        r#"
+name: execform
+services:
+  web:
+    build: ./web
+    command: ["sh", "-c", "exec python3 -m http.server 3000"]
+    healthcheck:
+      command: ["CMD", "sh", "-c", "curl -sf http://localhost:3000/who"]
+"#,
+    );
+    p.write("web/who", "web\n");
+    p.ok(&["up", "--no-checkpoints"]);
+    let st = p.json(&["status", "--json"]);
+    assert_eq!(
+        st["environments"][0]["services"][0]["health"], "healthy",
+        "{st}"
+    );
+    assert_eq!(p.ok(&["execute", "curl -sf http://web:3000/who"]), "web\n");
+}

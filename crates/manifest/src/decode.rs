@@ -265,7 +265,29 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
         ix.build_pos.insert(name.to_string(), n.pos);
     }
     if let Some(n) = f.get("command") {
-        svc.command = read::template_string(cx, n, &format!("`command` of {what}"));
+        let cw = format!("`command` of {what}");
+        svc.command = match &n.kind {
+            // Compose's exec form: `command: ["python3", "app.py", "--port", "8000"]`.
+            NodeKind::Seq(_) => {
+                let parts: Vec<String> = read::string_list(cx, n, &cw)
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect();
+                if parts.is_empty() {
+                    cx.err_help(
+                        n.pos,
+                        format!("{cw} is an empty list"),
+                        "write the command as a string or a list of its words",
+                    );
+                    None
+                } else {
+                    let joined = exec_form(&parts);
+                    read::check_interp(cx, n, &joined, &cw);
+                    Some(joined)
+                }
+            }
+            _ => read::template_string(cx, n, &cw),
+        };
     }
     if let Some(n) = f.get("config") {
         svc.config = n.to_json();
@@ -445,6 +467,35 @@ fn decode_build(cx: &mut Ctx, node: &Node, what: &str) -> Option<Build> {
     })
 }
 
+/// The shell text running the words of an exec-form command (`["sh", "-c", "curl -sf x"]`)
+/// as written: each word the shell would split is double-quoted, leaving `$VAR` to expand
+/// as in the string form. One word is taken as shell text, as the string form is.
+fn exec_form(parts: &[String]) -> String {
+    if parts.len() == 1 {
+        return parts[0].clone();
+    }
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@,+%${}".contains(c);
+    parts
+        .iter()
+        .map(|p| {
+            if !p.is_empty() && p.chars().all(safe) {
+                p.clone()
+            } else {
+                let mut q = String::from("\"");
+                for c in p.chars() {
+                    if matches!(c, '"' | '\\' | '`') {
+                        q.push('\\');
+                    }
+                    q.push(c);
+                }
+                q.push('"');
+                q
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn decode_healthcheck(cx: &mut Ctx, node: &Node, what: &str) -> Option<Healthcheck> {
     let hw = format!("`healthcheck` of {what}");
     let f = read::fields(cx, node, Some(HEALTHCHECK_KEYS), &hw)?;
@@ -454,11 +505,11 @@ fn decode_healthcheck(cx: &mut Ctx, node: &Node, what: &str) -> Option<Healthche
                 .into_iter()
                 .map(|(s, _)| s)
                 .collect();
-            let skip = usize::from(matches!(
-                parts.first().map(String::as_str),
-                Some("CMD" | "CMD-SHELL")
-            ));
-            Some(parts[skip..].join(" "))
+            match parts.first().map(String::as_str) {
+                Some("CMD-SHELL") => Some(parts[1..].join(" ")),
+                Some("CMD") => Some(exec_form(&parts[1..])),
+                _ => Some(exec_form(&parts)),
+            }
         }
         _ => read::template_string(cx, n, &format!("`healthcheck.command` of {what}")),
     });
@@ -1106,5 +1157,46 @@ mod reference_doc {
         ] {
             assert!(doc.contains(ext), "{ext} must be marked as an extension");
         }
+    }
+}
+
+#[cfg(test)]
+mod exec_form_tests {
+    use std::path::Path;
+
+    fn parse(yaml: &str) -> crate::Manifest {
+        crate::parse_str(yaml, Path::new("vers-integration.yaml")).unwrap()
+    }
+
+    #[test]
+    fn list_commands_keep_their_words() {
+        let m = parse(
+            r#"
+name: x
+services:
+  api:
+    command: ["python3", "-m", "http.server", "$PORT"]
+    healthcheck:
+      command: ["CMD", "sh", "-c", "curl -sf \"http://localhost:$PORT/\""]
+  worker:
+    command: ["sh", "-c", "while true; do sleep 1; done"]
+    healthcheck:
+      command: ["CMD-SHELL", "test -e /tmp/ok || exit 1"]
+"#,
+        );
+        let api = &m.services["api"];
+        assert_eq!(api.command.as_deref(), Some("python3 -m http.server $PORT"));
+        let hc = api.healthcheck.as_ref().and_then(|h| h.command.as_deref());
+        assert_eq!(hc, Some(r#"sh -c "curl -sf \"http://localhost:$PORT/\"""#));
+        let worker = &m.services["worker"];
+        assert_eq!(
+            worker.command.as_deref(),
+            Some(r#"sh -c "while true; do sleep 1; done""#)
+        );
+        let hc = worker
+            .healthcheck
+            .as_ref()
+            .and_then(|h| h.command.as_deref());
+        assert_eq!(hc, Some("test -e /tmp/ok || exit 1"));
     }
 }
