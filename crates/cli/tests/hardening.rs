@@ -711,3 +711,29 @@ fn git_never_sees_the_state_directory_of_a_project() {
     );
     p.ok(&["down", "--all"]);
 }
+
+/// A silent health command (`curl -sf`, `false`) that keeps failing: `up`'s error says how
+/// it failed (its exit code) instead of a bare "failed".
+#[test]
+fn a_failing_silent_health_command_reports_its_exit_code() {
+    let p = TempProject::new(
+        r#"
+name: silentcheck
+services:
+  worker:
+    command: sleep 600
+    healthcheck:
+      command: exit 7
+      interval: 100ms
+      timeout: 1s
+      retries: 3
+"#,
+    );
+    let out = p.vers(&["up", "--no-checkpoints"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("health command exited with code 7, printing nothing"),
+        "{err}"
+    );
+}

@@ -234,9 +234,22 @@ async fn exec_probe(d: &Daemon, env: &EnvSpec, p: &ProcessSpec, limit: Duration)
         Ok(Ok(out)) => {
             let mut detail = String::from_utf8_lossy(&out.stdout).into_owned();
             detail.push_str(&String::from_utf8_lossy(&out.stderr));
+            let mut detail = detail.trim().to_string();
+            if !out.status.success() {
+                // A silent check (`curl -sf …`) still says how it failed.
+                let how = match out.status.code() {
+                    Some(code) => format!("health command exited with code {code}"),
+                    None => format!("health command ended by {}", out.status),
+                };
+                detail = if detail.is_empty() {
+                    format!("{how}, printing nothing")
+                } else {
+                    format!("{how}: {detail}")
+                };
+            }
             ProbeResult {
                 healthy: out.status.success(),
-                detail: detail.trim().to_string(),
+                detail,
                 running_only: false,
                 fatal: false,
             }
