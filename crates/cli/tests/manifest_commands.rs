@@ -271,3 +271,52 @@ fn init_and_add_report_as_json() {
         .unwrap()
         .contains("cache:"));
 }
+
+/// Compose habits: top-level `x-…` keys holding anchors, and YAML merge keys (`<<: *app`)
+/// reusing them; a service's own keys win over the merged ones.
+#[test]
+fn anchors_merge_keys_and_x_extension_keys_are_accepted() {
+    let p = TempProject::new(
+        r#"
+name: anchors
+x-app: &app
+  command: python3 -m http.server 3000
+  env: &env
+    LOG_LEVEL: debug
+    REGION: eu
+services:
+  db:
+    template: redis@7
+  api:
+    <<: *app
+    depends_on: [db]
+  worker:
+    <<: *app
+    env:
+      <<: *env
+      REGION: us
+"#,
+    );
+    let out = p.vers(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan = p.json(&["plan", "--json"]);
+    assert_eq!(
+        plan["waves"],
+        serde_json::json!([["db", "worker"], ["api"]])
+    );
+    let out = p.vers(&["validate", "--json"]);
+    assert_eq!(json_of(&out)["valid"], true);
+
+    // A merge key that names no mapping is an error at its line.
+    p.write(
+        "vers-integration.yaml",
+        "name: t\nservices:\n  api:\n    <<: 3\n    command: sleep 1\n",
+    );
+    let out = p.vers(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("vers-integration.yaml:4:9"),
+        "{}",
+        stderr(&out)
+    );
+}

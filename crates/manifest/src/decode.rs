@@ -129,6 +129,20 @@ pub struct FaultAt {
 pub fn decode(cx: &mut Ctx, root: &Node, path: &Path) -> (Manifest, Index) {
     let mut m = Manifest::empty(path);
     let mut ix = Index::default();
+    // Compose's extension fields: top-level `x-…` keys hold anchors to reuse and are skipped.
+    let root = &match &root.kind {
+        NodeKind::Map(entries) => Node {
+            pos: root.pos,
+            kind: NodeKind::Map(
+                entries
+                    .iter()
+                    .filter(|(k, _)| !k.scalar().is_some_and(|k| k.starts_with("x-")))
+                    .cloned()
+                    .collect(),
+            ),
+        },
+        _ => root.clone(),
+    };
     let Some(top) = read::fields(cx, root, Some(TOP_KEYS), "the manifest") else {
         return (m, ix);
     };

@@ -224,7 +224,7 @@ pub fn parse(src: &str) -> Result<Option<Node>, YamlError> {
                 Some(Open::Map(p, entries, None, anchor)) => Some((
                     Node {
                         pos: p,
-                        kind: NodeKind::Map(entries),
+                        kind: NodeKind::Map(merge_keys(entries)?),
                     },
                     anchor,
                 )),
@@ -258,6 +258,57 @@ pub fn parse(src: &str) -> Result<Option<Node>, YamlError> {
         }
     }
     Ok(root)
+}
+
+/// Applies YAML merge keys (`<<: *defaults`, `<<: [*a, *b]`), as Docker Compose does: the
+/// merged mappings' entries come after the mapping's own, which win over them; of several
+/// merged mappings the first that has a key wins.
+fn merge_keys(entries: Vec<(Node, Node)>) -> Result<Vec<(Node, Node)>, YamlError> {
+    let is_merge =
+        |k: &Node| matches!(&k.kind, NodeKind::Scalar { value, plain: true } if value == "<<");
+    if !entries.iter().any(|(k, _)| is_merge(k)) {
+        return Ok(entries);
+    }
+    let mut own = Vec::new();
+    let mut merged: Vec<(Node, Node)> = Vec::new();
+    for (k, v) in entries {
+        if !is_merge(&k) {
+            own.push((k, v));
+            continue;
+        }
+        let sources = match v.kind {
+            NodeKind::Map(m) => vec![m],
+            NodeKind::Seq(items) => {
+                let mut maps = Vec::new();
+                for item in items {
+                    match item.kind {
+                        NodeKind::Map(m) => maps.push(m),
+                        _ => return Err(not_mergeable(item.pos)),
+                    }
+                }
+                maps
+            }
+            _ => return Err(not_mergeable(v.pos)),
+        };
+        merged.extend(sources.into_iter().flatten());
+    }
+    let mut out = own;
+    for (k, v) in merged {
+        let taken = out
+            .iter()
+            .any(|(have, _)| have.scalar().is_some() && have.scalar() == k.scalar());
+        if !taken {
+            out.push((k, v));
+        }
+    }
+    Ok(out)
+}
+
+fn not_mergeable(pos: Pos) -> YamlError {
+    YamlError {
+        pos,
+        message: "a merge key `<<` takes a mapping (`<<: *defaults`) or a list of mappings".into(),
+    }
 }
 
 fn count(node: &Node) -> usize {
@@ -339,6 +390,17 @@ mod tests {
         assert_eq!(j["d"], 1.5);
         assert!(j["e"].is_null());
         assert_eq!(j["f"], true);
+    }
+
+    #[test]
+    fn merge_keys_fill_in_what_a_mapping_does_not_say() {
+        let src = "base: &b\n  a: 1\n  b: 2\nother: &o\n  c: 3\nx:\n  <<: [*b, *o]\n  b: 9\n";
+        let root = parse(src).unwrap().unwrap();
+        assert_eq!(
+            root.to_json()["x"],
+            serde_json::json!({"b": 9, "a": 1, "c": 3})
+        );
+        assert!(parse("x:\n  <<: 1\n").is_err());
     }
 
     #[test]
