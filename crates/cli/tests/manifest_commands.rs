@@ -320,3 +320,42 @@ services:
         stderr(&out)
     );
 }
+
+/// Compose's long form of `depends_on` (`db: {condition: service_healthy}`) orders the start
+/// like the list form; `required: false` is a soft dependency; a condition vers cannot honour
+/// is an error at its line.
+#[test]
+fn depends_on_in_compose_long_form() {
+    let p = TempProject::new(
+        r#"
+name: longdeps
+services:
+  db:
+    template: postgres@16
+  cache:
+    template: redis@7
+  api:
+    command: sleep 600
+    depends_on:
+      db:
+        condition: service_healthy
+      cache:
+        condition: service_started
+        required: false
+"#,
+    );
+    let out = p.vers(&["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let plan = p.json(&["plan", "--json"]);
+    assert_eq!(plan["waves"], serde_json::json!([["db", "cache"], ["api"]]));
+
+    p.write(
+        "vers-integration.yaml",
+        "name: t\nservices:\n  db:\n    template: redis@7\n  api:\n    command: sleep 1\n    depends_on:\n      db:\n        condition: service_completed_successfully\n      nope: {}\n",
+    );
+    let out = p.vers(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("vers-integration.yaml:9:20"), "{err}");
+    assert!(err.contains("vers-integration.yaml:10:7"), "{err}");
+}

@@ -334,10 +334,24 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
     if let Some(n) = f.get("env") {
         svc.env = read::env_map(cx, n, &format!("`env` of {what}"));
     }
+    // Compose's long form: `depends_on: {db: {condition: service_healthy}}`; an entry with
+    // `required: false` is a soft dependency.
+    let mut long_soft: Vec<(String, &Node)> = Vec::new();
     for (key, kind) in [("depends_on", 0), ("soft_depends_on", 1)] {
         let Some(n) = f.get(key) else { continue };
         let mut list: Vec<String> = Vec::new();
-        for (dep, dn) in read::string_list(cx, n, &format!("`{key}` of {what}")) {
+        let mut entries = match &n.kind {
+            NodeKind::Map(_) if kind == 0 => {
+                let (hard, soft) = depends_on_long_form(cx, n, &what);
+                long_soft = soft;
+                hard
+            }
+            _ => read::string_list(cx, n, &format!("`{key}` of {what}")),
+        };
+        if kind == 1 {
+            entries.splice(0..0, std::mem::take(&mut long_soft));
+        }
+        for (dep, dn) in entries {
             if list.contains(&dep) {
                 cx.err(
                     dn.pos,
@@ -358,6 +372,15 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
         } else {
             svc.soft_depends_on = list;
         }
+    }
+    for (dep, dn) in long_soft {
+        ix.refs.push((
+            dn.pos,
+            dep.clone(),
+            RefKind::Service,
+            format!("`depends_on` of {what}"),
+        ));
+        svc.soft_depends_on.push(dep);
     }
     for dep in &svc.depends_on {
         if svc.soft_depends_on.contains(dep) {
@@ -479,6 +502,57 @@ fn decode_build(cx: &mut Ctx, node: &Node, what: &str) -> Option<Build> {
         context: PathBuf::from(context),
         command,
     })
+}
+
+/// The hard and the soft (`required: false`) dependencies of a `depends_on` mapping
+/// (Compose's long form), each with the node of its name.
+#[allow(clippy::type_complexity)]
+fn depends_on_long_form<'n>(
+    cx: &mut Ctx,
+    node: &'n Node,
+    what: &str,
+) -> (Vec<(String, &'n Node)>, Vec<(String, &'n Node)>) {
+    let dw = format!("`depends_on` of {what}");
+    let (mut hard, mut soft) = (Vec::new(), Vec::new());
+    let NodeKind::Map(entries) = &node.kind else {
+        return (hard, soft);
+    };
+    for (k, v) in entries {
+        let Some(dep) = read::string(cx, k, &format!("a key of {dw}")) else {
+            continue;
+        };
+        let ew = format!("{dw}, entry {}", quote(&dep));
+        let mut required = true;
+        if let Some(f) = read::fields(cx, v, Some(&["condition", "required", "restart"]), &ew) {
+            if let Some(c) = f.get("condition") {
+                match read::string(cx, c, &format!("`condition` of {ew}")).as_deref() {
+                    Some("service_started" | "service_healthy") | None => {}
+                    Some("service_completed_successfully") => cx.err_help(
+                        c.pos,
+                        format!("{ew}: `condition: service_completed_successfully` is not supported"),
+                        "run a one-off job as a checkpoint (`checkpoints: [{name: migrated, after: scripts/migrate.sh}]`) or a suite's `setup`",
+                    ),
+                    Some(other) => cx.err_help(
+                        c.pos,
+                        format!("unknown `condition` {} in {ew}", quote(other)),
+                        "use service_healthy or service_started (vers starts a service after its dependencies are healthy)",
+                    ),
+                }
+            }
+            if let Some(r) = f.get("required") {
+                required = read::boolean(cx, r, &format!("`required` of {ew}")).unwrap_or(true);
+            }
+            if let Some(r) = f.get("restart") {
+                read::boolean(cx, r, &format!("`restart` of {ew}"));
+            }
+        }
+        if required {
+            hard.push((dep, k));
+        } else {
+            soft.push((dep, k));
+        }
+    }
+    (hard, soft)
 }
 
 /// The shell text running the words of an exec-form command (`["sh", "-c", "curl -sf x"]`)
