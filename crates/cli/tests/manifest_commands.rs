@@ -359,3 +359,27 @@ services:
     assert!(err.contains("vers-integration.yaml:9:20"), "{err}");
     assert!(err.contains("vers-integration.yaml:10:7"), "{err}");
 }
+
+/// A checkpoint script that is not there (a typo in its name) is a `validate` error at the
+/// `after` line with the likely fix, and `up` refuses before starting anything; a script in
+/// a directory that does not exist yet (a build may write it) is left for `up`.
+#[test]
+fn a_missing_checkpoint_script_is_named_at_its_line() {
+    let p = TempProject::new(
+        "name: t\nservices:\n  kv:\n    template: redis@7\ncheckpoints:\n  - name: seeded\n    after: scripts/seed.sh\n  - name: later\n    after: dist/load.js\n",
+    );
+    p.write("scripts/sead.sh", "true\n");
+    let out = p.vers(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("vers-integration.yaml:7:12"), "{err}");
+    assert!(
+        err.contains("`scripts/seed.sh`, which does not exist"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `scripts/sead.sh`?"), "{err}");
+    assert!(!err.contains("dist/load.js"), "{err}");
+    let out = p.vers(&["up"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(!p.path().join(".vers/HEAD").exists());
+}

@@ -114,6 +114,7 @@ fn parse(src: &str, path: &Path, project_dir: Option<&Path>) -> Result<Manifest,
     validate::check(&mut cx, &manifest, &index);
     if let Some(dir) = project_dir {
         validate::check_build_contexts(&mut cx, &manifest, &index, dir);
+        validate::check_checkpoint_scripts(&mut cx, &manifest, &index, dir);
     }
     if cx.has_errors() {
         Err(cx.finish())

@@ -41,6 +41,60 @@ pub fn check_build_contexts(cx: &mut Ctx, m: &Manifest, ix: &Index, project_dir:
     }
 }
 
+/// Checks that every checkpoint script (`after: scripts/seed.sh`) is a file under
+/// `project_dir`. A script in a directory that does not exist yet is not an error here: a
+/// build may write it (`dist/seed.js`); `up` reports it if it is still missing.
+pub fn check_checkpoint_scripts(
+    cx: &mut Ctx,
+    m: &Manifest,
+    ix: &Index,
+    project_dir: &std::path::Path,
+) {
+    for (c, pos) in m.checkpoints.iter().zip(ix.after_pos.iter()) {
+        let AfterSelector::Script(path) = &c.after else {
+            continue;
+        };
+        if path.is_absolute() {
+            continue;
+        }
+        let full = project_dir.join(path);
+        let dir_exists = full.parent().is_some_and(|d| d.is_dir());
+        if !dir_exists || full.exists() {
+            continue;
+        }
+        let shown = path.display().to_string();
+        let what = format!("`after` of checkpoint {}", quote(&c.name));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let near = full
+            .parent()
+            .and_then(|d| std::fs::read_dir(d).ok())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        let help = match name
+            .as_deref()
+            .and_then(|n| suggest(n, near.iter().map(String::as_str)))
+        {
+            Some(s) => format!("did you mean `{}`?", path.with_file_name(s).display()),
+            None => {
+                format!("create {shown}, or correct the path (relative to the project directory)")
+            }
+        };
+        cx.err_help(
+            *pos,
+            format!(
+                "{what} runs {}, which does not exist in {}",
+                quote(&shown),
+                project_dir.display()
+            ),
+            help,
+        );
+    }
+}
+
 /// Runs [`crate::FaultSpec::check`] on every scenario's fault, each error at the key it is
 /// about (the fault's mapping when the key is missing).
 fn check_faults(cx: &mut Ctx, m: &Manifest, ix: &Index) {
