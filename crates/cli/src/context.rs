@@ -18,14 +18,15 @@ pub fn project(file: Option<&Path>) -> Result<Project, Exit> {
 
 /// Loads and validates the manifest, printing diagnostics (file:line:col) on failure.
 pub fn manifest(project: &Project) -> Result<Manifest, Exit> {
-    vers_manifest::load(&project.manifest_path).map_err(|d| Exit::usage(d.to_string()))
+    vers_manifest::load(&project.manifest_path)
+        .map_err(|d| Exit::manifest(&project.manifest_path, &d))
 }
 
 /// Checks the names suites fork from (a suite's `checkpoint`, a branch's `from`) against the
 /// manifest's checkpoints and the project's tags, printing diagnostics (file:line:col) on
 /// failure. The state is read only when the project has one (nothing is created).
 pub fn fork_points(project: &Project, m: &Manifest) -> Result<(), Exit> {
-    fork_point_errors(project, m).map_err(|d| Exit::usage(d.to_string()))
+    fork_point_errors(project, m).map_err(|d| Exit::manifest(&project.manifest_path, &d))
 }
 
 /// [`fork_points`] as diagnostics (for `validate --json`).

@@ -7,6 +7,8 @@ use vers_engine::EngineError;
 pub struct Exit {
     code: i32,
     message: String,
+    /// What a `--json` run prints on stdout instead of nothing (manifest errors).
+    json: Option<serde_json::Value>,
 }
 
 impl Exit {
@@ -15,6 +17,7 @@ impl Exit {
         Exit {
             code: 1,
             message: format!("error: {}", message.into()),
+            json: None,
         }
     }
 
@@ -23,6 +26,7 @@ impl Exit {
         Exit {
             code: 2,
             message: message.into(),
+            json: None,
         }
     }
 
@@ -31,13 +35,41 @@ impl Exit {
         Exit {
             code,
             message: String::new(),
+            json: None,
         }
     }
 
-    /// Code and message.
-    pub fn render(self) -> (i32, String) {
-        (self.code, self.message)
+    /// Manifest errors (exit 2): the diagnostics on stderr, and for `--json` runs the
+    /// document `validate --json` prints (`{"valid": false, "file", "errors": [...]}`).
+    pub fn manifest(file: &std::path::Path, d: &vers_manifest::Diagnostics) -> Exit {
+        Exit {
+            code: 2,
+            message: d.to_string(),
+            json: Some(diagnostics_json(file, d)),
+        }
     }
+
+    /// Code, message, and the JSON document to print on stdout when run with `--json`.
+    pub fn render(self) -> (i32, String, Option<serde_json::Value>) {
+        (self.code, self.message, self.json)
+    }
+}
+
+/// The `validate --json` document of a manifest's diagnostics.
+pub fn diagnostics_json(
+    file: &std::path::Path,
+    d: &vers_manifest::Diagnostics,
+) -> serde_json::Value {
+    let errors: Vec<serde_json::Value> =
+        d.0.iter()
+            .map(|e| {
+                serde_json::json!({
+                    "file": e.file, "line": e.line, "column": e.column,
+                    "message": e.message, "help": e.help,
+                })
+            })
+            .collect();
+    serde_json::json!({"valid": false, "file": file, "errors": errors})
 }
 
 impl From<EngineError> for Exit {

@@ -20,7 +20,10 @@ fn main() {
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            let (code, msg) = e.render();
+            let (code, msg, json) = e.render();
+            if let Some(doc) = json.filter(|_| std::env::args().any(|a| a == "--json")) {
+                println!("{doc}");
+            }
             if !msg.is_empty() {
                 eprintln!("{msg}");
             }

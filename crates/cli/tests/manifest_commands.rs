@@ -383,3 +383,27 @@ fn a_missing_checkpoint_script_is_named_at_its_line() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!p.path().join(".vers/HEAD").exists());
 }
+
+/// A `--json` run of a command that reads the manifest (`plan`, `test`, `up`) prints, when
+/// the manifest is broken, the same document as `validate --json` on stdout (exit 2), not
+/// nothing.
+#[test]
+fn json_commands_print_manifest_errors_as_json() {
+    let p = TempProject::new("name: t\nservices:\n  a:\n    comand: sleep 1\n");
+    for args in [
+        &["plan", "--json"][..],
+        &["test", "--json"],
+        &["up", "--json"],
+        &["validate", "--json"],
+    ] {
+        let out = p.vers(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let doc = json_of(&out);
+        assert_eq!(doc["valid"], false, "{args:?}: {doc}");
+        assert_eq!(doc["errors"][1]["line"], 4, "{args:?}: {doc}");
+        assert_eq!(
+            doc["errors"][1]["help"], "did you mean `command`?",
+            "{args:?}"
+        );
+    }
+}

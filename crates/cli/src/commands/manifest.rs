@@ -33,18 +33,9 @@ pub fn validate(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
         }
         Err(d) => {
             if json {
-                let errors: Vec<serde_json::Value> =
-                    d.0.iter()
-                        .map(|e| {
-                            serde_json::json!({
-                                "file": e.file, "line": e.line, "column": e.column,
-                                "message": e.message, "help": e.help,
-                            })
-                        })
-                        .collect();
                 println!(
                     "{}",
-                    serde_json::json!({"valid": false, "file": project.manifest_path, "errors": errors})
+                    crate::exit::diagnostics_json(&project.manifest_path, &d)
                 );
                 Err(Exit::silent(2))
             } else {
