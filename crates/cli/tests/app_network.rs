@@ -180,3 +180,34 @@ services:
     );
     assert_eq!(p.ok(&["execute", "curl -sf http://web:3000/who"]), "web\n");
 }
+
+/// `${PORT}` in an app's own command and health command is the port the app is given (its
+/// `env.PORT`, or 3000), not an empty caller variable.
+#[test]
+fn port_in_an_apps_own_command_is_its_port() {
+    let p = TempProject::new(
+        r#"
+name: ownport
+services:
+  api:
+    build: ./api
+    command: python3 -m http.server ${PORT}
+    env:
+      PORT: 8089
+    healthcheck:
+      command: curl -sf http://localhost:${PORT}/who
+      interval: 200ms
+      retries: 20
+  plain:
+    build: ./api
+    command: python3 -m http.server ${PORT:-1}
+"#,
+    );
+    p.write("api/who", "api\n");
+    p.ok(&["up", "--no-checkpoints"]);
+    let seen = p.ok(&[
+        "execute",
+        "curl -sf http://api:8089/who; curl -sf http://plain:3000/who",
+    ]);
+    assert_eq!(seen, "api\napi\n");
+}

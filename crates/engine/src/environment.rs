@@ -89,6 +89,25 @@ impl EnvContext {
             .map_err(|e| EngineError::Failed(format!("interpolating `{s}`: {e}")))
     }
 
+    /// [`EnvContext::interpolate`] for a service's own `command` and health command: after
+    /// the environment's variables, the service's `env` (`own`) is seen before the caller's,
+    /// so `--port ${PORT}` is the port the service is given.
+    pub fn interpolate_for_service(
+        &self,
+        s: &str,
+        own: &BTreeMap<String, String>,
+    ) -> Result<String, EngineError> {
+        let lookup = |k: &str| {
+            self.vars
+                .get(k)
+                .or_else(|| own.get(k))
+                .cloned()
+                .or_else(|| std::env::var(k).ok())
+        };
+        vers_manifest::interpolate(s, &lookup)
+            .map_err(|e| EngineError::Failed(format!("interpolating `{s}`: {e}")))
+    }
+
     /// The version a service runs: matrix override by service or template name, else the manifest's.
     pub fn version_of(&self, name: &str, svc: &Service) -> Option<String> {
         let tmpl = svc.template.as_ref()?;
@@ -278,7 +297,7 @@ fn instance_ctx(
         .join(format!("{name}-{replica}"));
     let build_context = svc.build.as_ref().map(|b| ctx.build_context(&b.context));
     let command = match &svc.command {
-        Some(c) => Some(ctx.interpolate(c)?),
+        Some(c) => Some(ctx.interpolate_for_service(c, &own_vars(svc, p, &env))?),
         None => build_context
             .as_deref()
             .and_then(vers_catalog::app::detect_command),
@@ -550,6 +569,34 @@ pub fn pod_of(ctx: &EnvContext, name: &str, replica: u32) -> Option<String> {
         .map(|pod| pod.netns(&ctx.project.netns_name(&ctx.env_id)))
 }
 
+/// What `${…}` in a service's own command sees besides the environment's variables: its
+/// interpolated `env`, and for an app the `PORT` and `HOST` it is started with.
+fn own_vars(
+    svc: &Service,
+    p: &Placement,
+    env: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut own = env.clone();
+    if svc.template.is_none() {
+        own.insert(
+            "PORT".into(),
+            p.ports
+                .first()
+                .copied()
+                .unwrap_or(vers_manifest::DEFAULT_APP_PORT)
+                .to_string(),
+        );
+        own.insert("HOST".into(), "0.0.0.0".into());
+    }
+    own
+}
+
+/// The placement of service `name` in the environment.
+fn p_of<'a>(ctx: &'a EnvContext, name: &str) -> Result<&'a Placement, EngineError> {
+    crate::topology::find(&ctx.placements, name)
+        .ok_or_else(|| EngineError::Failed(format!("no placement for service {name}")))
+}
+
 /// The probes of a service: the manifest's `healthcheck` (command or path) else the template's.
 fn probes(ctx: &EnvContext, name: &str, started: &Started) -> Result<Vec<ProbeSpec>, EngineError> {
     let svc = service(&ctx.manifest, name)?;
@@ -561,7 +608,8 @@ fn probes(ctx: &EnvContext, name: &str, started: &Started) -> Result<Vec<ProbeSp
         if let Some(cmd) = hc.and_then(|h| h.command.as_ref()) {
             // A service's own health command runs in its pod, as in a container of its own:
             // `localhost` there is the service itself.
-            let cmd = ctx.interpolate(cmd)?;
+            let cmd =
+                ctx.interpolate_for_service(cmd, &own_vars(svc, p_of(ctx, name)?, &inst.env))?;
             let mut env = exec::passed_through(&ctx.manifest.pass_env);
             env.extend(tmpl.connection_env(inst));
             env.extend(inst.env.clone());
