@@ -407,3 +407,21 @@ fn json_commands_print_manifest_errors_as_json() {
         );
     }
 }
+
+/// Compose's spellings get the vers key as the fix: `environment` → `env`, a health check's
+/// `test` → `command`, `image` → `template`.
+#[test]
+fn compose_keys_are_answered_with_the_vers_key() {
+    let p = TempProject::new(
+        "name: t\nservices:\n  db:\n    image: postgres:16\n  app:\n    command: sleep 1\n    environment:\n      A: b\n    healthcheck:\n      test: [\"CMD\", \"true\"]\n",
+    );
+    let out = p.vers(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("vers-integration.yaml:4:5"), "{err}");
+    assert!(err.contains("vers calls it `template`"), "{err}");
+    assert!(err.contains("vers-integration.yaml:7:5"), "{err}");
+    assert!(err.contains("vers calls it `env`"), "{err}");
+    assert!(err.contains("vers-integration.yaml:10:7"), "{err}");
+    assert!(err.contains("vers calls it `command`"), "{err}");
+}
