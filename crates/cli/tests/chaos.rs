@@ -195,6 +195,39 @@ fn pause_stalls_requests_until_recover() {
     assert!(active_faults(&p).is_empty());
 }
 
+/// A checkpoint of an environment with a paused service does not wait on that service
+/// (its quiesce step cannot be answered) and leaves it paused.
+#[test]
+fn commit_with_a_paused_service_is_prompt_and_keeps_the_pause() {
+    let p = TempProject::new(STACK);
+    p.ok(&["up"]);
+    p.ok(&[
+        "chaos",
+        "inject",
+        "--service",
+        "redis",
+        "--action",
+        "pause",
+        "--duration",
+        "60s",
+    ]);
+    let t = Instant::now();
+    p.ok(&["commit", "--tag", "while-paused"]);
+    // A second fault takes its own `pre-chaos-N` checkpoint the same way.
+    p.ok(&["chaos", "inject", "--service", "stripe", "--action", "kill"]);
+    let took = t.elapsed();
+    assert!(
+        took < Duration::from_secs(20),
+        "commit and inject with redis paused took {took:?}"
+    );
+    assert_eq!(service_state(&p, "redis"), "paused");
+    assert_eq!(service_state(&p, "stripe"), "stopped");
+    let out = p.vers(&["execute", "timeout 2 redis-cli -h redis ping"]);
+    assert_eq!(code(&out), Some(124), "{}", stdout(&out));
+    p.ok(&["chaos", "recover"]);
+    assert_eq!(service_state(&p, "redis"), "running");
+}
+
 #[test]
 fn kill_stops_the_service_and_recover_restarts_it_with_its_data() {
     let p = TempProject::new(STACK);

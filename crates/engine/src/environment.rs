@@ -910,12 +910,27 @@ pub fn log_tail(ctx: &EnvContext, name: &str, n: usize) -> String {
 }
 
 /// Runs every template's quiesce step (e.g. PostgreSQL CHECKPOINT) before a snapshot; best effort.
+/// A service that is paused or stopped (a chaos fault) is skipped: it cannot answer, and
+/// waiting for it would hold the checkpoint for the step's whole timeout.
 pub async fn quiesce(
     ctx: &EnvContext,
     services: &[String],
     engines: &BTreeMap<String, EngineBinary>,
 ) {
+    let idle: Vec<String> = match ctx.client.envs().await {
+        Ok(envs) => envs
+            .iter()
+            .filter(|e| e.id == ctx.env_id)
+            .flat_map(|e| e.services.iter())
+            .filter(|s| s.state == "paused" || s.state == "stopped")
+            .map(|s| s.name.clone())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     for name in services {
+        if idle.contains(name) {
+            continue;
+        }
         let Ok(svc) = service(&ctx.manifest, name) else {
             continue;
         };
