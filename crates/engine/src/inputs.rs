@@ -2,7 +2,9 @@
 //! git would track (outside git: all but `.vers/`)"): tracked files and untracked files git
 //! does not ignore when the project is in a git work tree; otherwise every file under the
 //! project directory except `.vers/`, `.git/` and `node_modules/` (installed dependencies,
-//! which their lockfile already stands for).
+//! which their lockfile already stands for). Either way `vers-export/` at the project's top,
+//! where `vers export` writes what it derives from the manifest, is left out, so exporting
+//! never makes the next `up` or `test` re-seed.
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -16,6 +18,9 @@ use sha2::{Digest, Sha256};
 /// Directories never part of a project's inputs.
 const SKIPPED_DIRS: &[&str] = &[".vers", ".git", "node_modules"];
 
+/// Top-level directories vers itself writes into (`vers export`'s default output).
+const OUTPUT_DIRS: &[&str] = &["vers-export"];
+
 /// The content hash of every input file of a project, by path relative to the project.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectFiles {
@@ -28,9 +33,10 @@ impl ProjectFiles {
     pub fn read(dir: &Path) -> ProjectFiles {
         let mut paths = git_files(dir).unwrap_or_else(|| walk(dir));
         paths.retain(|p| {
-            p.components()
-                .next()
-                .is_none_or(|c| !SKIPPED_DIRS.contains(&c.as_os_str().to_string_lossy().as_ref()))
+            p.components().next().is_none_or(|c| {
+                let first = c.as_os_str().to_string_lossy();
+                !SKIPPED_DIRS.contains(&first.as_ref()) && !OUTPUT_DIRS.contains(&first.as_ref())
+            })
         });
         paths.sort();
         paths.dedup();
@@ -321,6 +327,7 @@ mod tests {
             ".vers/state.json",
             "node_modules/x/index.js",
             "services/a/node_modules/y/index.js",
+            "vers-export/compose/compose.yaml",
         ] {
             write(d.path(), f, "1");
         }
