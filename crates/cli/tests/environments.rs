@@ -514,6 +514,16 @@ fn a_worker_without_a_port_is_up_once_it_keeps_running() {
     assert!(beats > 0, "the worker ran");
     let st = p.json(&["status", "--json"]);
     assert_eq!(svc(&st, "worker")["health"], "healthy", "{st}");
+    // Remembered once it has run a while more without ever listening.
+    let workers = p.path().join(".vers/workers");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_to_string(&workers).is_ok_and(|t| t.lines().any(|l| l == "worker")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker is never remembered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
     let began = std::time::Instant::now();
     p.ok(&["branch", "--alias", "side"]);
     let took = began.elapsed();
@@ -664,5 +674,42 @@ fn a_taken_fixed_host_port_names_who_holds_it() {
         "{err}"
     );
     assert!(!err.contains("supervisor: supervisor:"), "{err}");
+    p.ok(&["down", "--all"]);
+}
+
+/// An app wrongly remembered as a worker (it only started slowly once) is forgotten as soon
+/// as it is seen listening, so later starts wait for it to serve again.
+#[test]
+fn an_app_seen_listening_is_no_longer_taken_for_a_worker() {
+    let p = TempProject::new(
+        "name: slowweb\nservices:\n  web:\n    command: sleep 2; exec python3 -m http.server $PORT\n",
+    );
+    let workers = p.path().join(".vers/workers");
+    std::fs::create_dir_all(workers.parent().unwrap()).unwrap();
+    std::fs::write(&workers, "other\nweb\n").unwrap();
+    p.ok(&["up"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(&workers).unwrap_or_default();
+        if !text.lines().any(|l| l == "web") {
+            assert!(
+                text.lines().any(|l| l == "other"),
+                "other labels stay: {text:?}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "web listens on its port and is still listed as a worker: {text:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    // The next start waits for it to serve: right after `branch`, it answers.
+    p.ok(&["branch", "--alias", "side"]);
+    let page = p.ok(&[
+        "execute",
+        "curl -sf -o /dev/null -w '%{http_code}' http://web:3000/",
+    ]);
+    assert_eq!(page.trim(), "200");
     p.ok(&["down", "--all"]);
 }

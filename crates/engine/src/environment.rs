@@ -660,41 +660,24 @@ const WORKER_SETTLE: Duration = Duration::from_secs(10);
 /// nothing): only long enough to catch a crash at start.
 const KNOWN_WORKER_SETTLE: Duration = Duration::from_millis(500);
 
-/// The file listing the app services of a project seen running as workers, one per line.
-fn workers_file(ctx: &EnvContext) -> PathBuf {
-    ctx.project.state_dir.join("workers")
-}
-
 fn worker_settle(ctx: &EnvContext, name: &str) -> Duration {
-    let known = std::fs::read_to_string(workers_file(ctx))
-        .map(|t| t.lines().any(|l| l == name))
-        .unwrap_or(false);
-    if known {
+    if crate::workers::listed(&ctx.project.state_dir, name) {
         KNOWN_WORKER_SETTLE
     } else {
         WORKER_SETTLE
     }
 }
 
-/// Records that app `name` runs as a worker, so its next starts settle in
-/// [`KNOWN_WORKER_SETTLE`]; tells the user the first time.
-fn remember_worker(ctx: &EnvContext, name: &str, progress: &dyn Progress) {
-    let path = workers_file(ctx);
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
-    if text.lines().any(|l| l == name) {
-        return;
+/// Tells the user, the first time, that app `name` was taken for a worker (running,
+/// listening on nothing); the daemon then watches it ([`crate::workers`]).
+fn tell_worker(ctx: &EnvContext, name: &str, progress: &dyn Progress) {
+    if !crate::workers::listed(&ctx.project.state_dir, name) {
+        progress.event(Event::Info(format!(
+            "{name} declares no port and no healthcheck and listens on no port after {}s: \
+             started as a worker (give it `ports:` or a `healthcheck:` to wait for it to serve)",
+            WORKER_SETTLE.as_secs()
+        )));
     }
-    let mut text = text;
-    text.push_str(name);
-    text.push('\n');
-    if let Err(e) = crate::atomic_file::write(&path, text.as_bytes()) {
-        tracing::warn!("{}: {e}", path.display());
-    }
-    progress.event(Event::Info(format!(
-        "{name} declares no port and no healthcheck and listens on no port after {}s: \
-         started as a worker (give it `ports:` or a `healthcheck:` to wait for it to serve)",
-        WORKER_SETTLE.as_secs()
-    )));
 }
 
 /// Checks a running service once: `healthy` when every replica passes its probe.
@@ -804,7 +787,10 @@ async fn wait_healthy(
                 last_detail = r.detail;
                 still.push(i);
             } else if r.running_only {
-                remember_worker(ctx, name, progress);
+                tell_worker(ctx, name, progress);
+            } else if matches!(probes[i], ProbeSpec::TcpOrRunning { .. }) {
+                // Seen serving: whatever it was taken for once, its starts wait for it.
+                crate::workers::set_listed(&ctx.project.state_dir, name, false);
             }
         }
         pending = still;

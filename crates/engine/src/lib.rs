@@ -40,6 +40,7 @@ pub mod store_space;
 pub mod supervisor;
 pub mod testrun;
 pub mod topology;
+pub mod workers;
 
 pub use error::EngineError;
 pub use project::Project;

@@ -151,11 +151,53 @@ async fn running_for(
             settle.as_millis()
         ));
     }
+    watch_worker(d, service, proc.pid, port);
     Ok(ProbeResult {
         healthy: true,
         detail: format!("listens on no port, running for {} ms", ran.as_millis()),
         running_only: true,
         fatal: false,
+    })
+}
+
+/// Starts watching process `pid` of `service`, just taken for a worker, once per process
+/// ([`crate::workers::confirm`]).
+fn watch_worker(d: &Daemon, service: &str, pid: i32, port: u16) {
+    static WATCHED: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+    {
+        let Ok(mut watched) = WATCHED.lock() else {
+            return;
+        };
+        // Forget processes that are gone, so the list stays as long as the live workers.
+        watched.retain(|p| std::path::Path::new(&format!("/proc/{p}")).exists());
+        if watched.contains(&pid) {
+            return;
+        }
+        watched.push(pid);
+    }
+    tokio::spawn(crate::workers::confirm(
+        d.project.state_dir.clone(),
+        service.to_string(),
+        pid,
+        port,
+        listens,
+    ));
+}
+
+/// Whether a socket listens on TCP `port`, on any address, in the network namespace of
+/// process `pid`.
+fn listens(pid: i32, port: u16) -> bool {
+    ["tcp", "tcp6"].iter().any(|file| {
+        std::fs::read_to_string(format!("/proc/{pid}/net/{file}")).is_ok_and(|table| {
+            table.lines().skip(1).any(|line| {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                f.get(3) == Some(&"0A")
+                    && f.get(1)
+                        .and_then(|l| l.rsplit_once(':'))
+                        .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
+                        == Some(port)
+            })
+        })
     })
 }
 
