@@ -397,8 +397,9 @@ mod tests {
             loopback_listener(me, port),
             Some(format!("127.0.0.1:{port}"))
         );
+        // (Not checked after closing it: the table is the whole namespace's, and any other
+        // process may bind the freed port at once.)
         drop(lo);
-        assert_eq!(loopback_listener(me, port), None);
         let any = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
         let port = any.local_addr().unwrap().port();
         assert_eq!(loopback_listener(me, port), None);
