@@ -40,28 +40,47 @@ pub(super) fn listener_of(port: u16) -> Option<(i32, String)> {
 
 /// Inodes of the sockets listening on TCP `port` (IPv4 and IPv6).
 fn listening_inodes(port: u16) -> BTreeSet<u64> {
-    let mut inodes = BTreeSet::new();
-    for file in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
-        let Ok(table) = std::fs::read_to_string(file) else {
-            continue;
-        };
-        for line in table.lines().skip(1) {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            // local address, state (0A: listening), inode.
-            let (Some(local), Some("0A"), Some(inode)) = (f.get(1), f.get(3).copied(), f.get(9))
-            else {
-                continue;
-            };
-            let on_port = local
-                .rsplit_once(':')
-                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
-                == Some(port);
-            if let (true, Ok(n)) = (on_port, inode.parse::<u64>()) {
-                inodes.insert(n);
-            }
-        }
-    }
-    inodes
+    listeners("/proc/self", port)
+        .into_iter()
+        .map(|l| l.inode)
+        .collect()
+}
+
+/// A socket listening on TCP, as `/proc/PID/net/tcp{,6}` lists it.
+pub(super) struct Listener {
+    /// Its local address as the table writes it (hex words; see `probes::proc_net_addr`).
+    pub addr: String,
+    /// Whether it came from the IPv6 table.
+    pub v6: bool,
+    /// The socket's inode (`socket:[N]` among a process's file descriptors).
+    pub inode: u64,
+}
+
+/// The sockets listening on TCP `port` in the network namespace of the process whose
+/// `/proc` directory is `proc_dir` (`/proc/self`, `/proc/1234`); none when unreadable.
+pub(super) fn listeners(proc_dir: &str, port: u16) -> Vec<Listener> {
+    [("tcp", false), ("tcp6", true)]
+        .into_iter()
+        .flat_map(move |(file, v6)| {
+            let table =
+                std::fs::read_to_string(format!("{proc_dir}/net/{file}")).unwrap_or_default();
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    let f: Vec<&str> = line.split_whitespace().collect();
+                    // Local address, state (0A: TCP_LISTEN), inode.
+                    let (local, state, inode) = (f.get(1)?, f.get(3)?, f.get(9)?);
+                    let (addr, p) = local.split_once(':')?;
+                    (*state == "0A" && u16::from_str_radix(p, 16).ok()? == port).then(|| Listener {
+                        addr: addr.to_string(),
+                        v6,
+                        inode: inode.parse().unwrap_or(0),
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 #[cfg(test)]

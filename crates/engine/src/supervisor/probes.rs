@@ -9,6 +9,7 @@ use axum::Json;
 use tokio::net::TcpStream;
 use vers_runtime::spawn::{self, SpawnSpec};
 
+use super::port_owner::listeners;
 use super::protocol::*;
 use super::services::spawn_spec;
 use super::state::*;
@@ -187,18 +188,7 @@ fn watch_worker(d: &Daemon, service: &str, pid: i32, port: u16) {
 /// Whether a socket listens on TCP `port`, on any address, in the network namespace of
 /// process `pid`.
 fn listens(pid: i32, port: u16) -> bool {
-    ["tcp", "tcp6"].iter().any(|file| {
-        std::fs::read_to_string(format!("/proc/{pid}/net/{file}")).is_ok_and(|table| {
-            table.lines().skip(1).any(|line| {
-                let f: Vec<&str> = line.split_whitespace().collect();
-                f.get(3) == Some(&"0A")
-                    && f.get(1)
-                        .and_then(|l| l.rsplit_once(':'))
-                        .and_then(|(_, p)| u16::from_str_radix(p, 16).ok())
-                        == Some(port)
-            })
-        })
-    })
+    !listeners(&format!("/proc/{pid}"), port).is_empty()
 }
 
 /// A loopback address (`127.0.0.1:3000`) a socket listens on, on TCP `port`, in the
@@ -206,36 +196,17 @@ fn listens(pid: i32, port: u16) -> bool {
 /// listens there on any other address: such an app is reachable from its own pod only.
 fn loopback_listener(pid: i32, port: u16) -> Option<String> {
     let mut loopback = None;
-    for (file, v6) in [("tcp", false), ("tcp6", true)] {
-        let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/{file}")) else {
-            continue;
-        };
-        for line in table.lines().skip(1) {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(local), Some(state)) = (fields.get(1), fields.get(3)) else {
-                continue;
-            };
-            // 0A is TCP_LISTEN.
-            if *state != "0A" {
-                continue;
+    for l in listeners(&format!("/proc/{pid}"), port) {
+        match proc_net_addr(&l.addr, l.v6) {
+            Some(ip) if ip.is_loopback() => {
+                loopback = Some(match ip {
+                    IpAddr::V4(_) => format!("{ip}:{port}"),
+                    IpAddr::V6(_) => format!("[{ip}]:{port}"),
+                })
             }
-            let Some((addr, p)) = local.split_once(':') else {
-                continue;
-            };
-            if u16::from_str_radix(p, 16).ok() != Some(port) {
-                continue;
-            }
-            match proc_net_addr(addr, v6) {
-                Some(ip) if ip.is_loopback() => {
-                    loopback = Some(match ip {
-                        IpAddr::V4(_) => format!("{ip}:{port}"),
-                        IpAddr::V6(_) => format!("[{ip}]:{port}"),
-                    })
-                }
-                // Reachable from the other pods (or unreadable): the probe failed for
-                // another reason (a full backlog, a frozen process).
-                _ => return None,
-            }
+            // Reachable from the other pods (or unreadable): the probe failed for
+            // another reason (a full backlog, a frozen process).
+            _ => return None,
         }
     }
     loopback
