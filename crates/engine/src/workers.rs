@@ -1,12 +1,12 @@
 //! Which app services of a project run as workers: apps that declare no port and no health
 //! check and listen on nothing. The first start of such an app waits a settle time before it
-//! counts as up; the daemon then watches it for [`CONFIRM`] and lists it in
+//! counts as up; the daemon then watches it for [`CONFIRM`] (`supervisor::probes`) and lists it in
 //! `.vers/workers` only if it never listens on its port all that time, so its later starts
 //! settle fast. An app seen listening is taken off the list (a web app that once started too
 //! slowly must not be waited for as briefly as a worker).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long an app taken for a worker is watched before it is listed as one.
 pub const CONFIRM: Duration = Duration::from_secs(30);
@@ -37,31 +37,6 @@ pub fn set_listed(state_dir: &Path, name: &str, worker: bool) {
     }
     if let Err(e) = crate::atomic_file::write(&path, new.as_bytes()) {
         tracing::warn!("{}: {e}", path.display());
-    }
-}
-
-/// Watches process `pid` of app `name`, just taken for a worker, for [`CONFIRM`]: listed as
-/// a worker if it never listens on TCP `port` (as `listens` tells) and keeps running; taken
-/// off the list the moment it listens; left alone if it exits.
-pub async fn confirm(
-    state_dir: PathBuf,
-    name: String,
-    pid: i32,
-    port: u16,
-    listens: fn(i32, u16) -> bool,
-) {
-    let deadline = Instant::now() + CONFIRM;
-    loop {
-        if listens(pid, port) {
-            return set_listed(&state_dir, &name, false);
-        }
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            return;
-        }
-        if Instant::now() > deadline {
-            return set_listed(&state_dir, &name, true);
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 

@@ -162,7 +162,7 @@ async fn running_for(
 }
 
 /// Starts watching process `pid` of `service`, just taken for a worker, once per process
-/// ([`crate::workers::confirm`]).
+/// (see [`crate::workers`]).
 fn watch_worker(d: &Daemon, service: &str, pid: i32, port: u16) {
     static WATCHED: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
     {
@@ -176,13 +176,24 @@ fn watch_worker(d: &Daemon, service: &str, pid: i32, port: u16) {
         }
         watched.push(pid);
     }
-    tokio::spawn(crate::workers::confirm(
-        d.project.state_dir.clone(),
-        service.to_string(),
-        pid,
-        port,
-        listens,
-    ));
+    // Listed as a worker if it keeps running for `CONFIRM` never listening on `port`; taken
+    // off the list the moment it listens; left alone if it exits.
+    let (state_dir, name) = (d.project.state_dir.clone(), service.to_string());
+    tokio::spawn(async move {
+        let deadline = std::time::Instant::now() + crate::workers::CONFIRM;
+        loop {
+            if listens(pid, port) {
+                return crate::workers::set_listed(&state_dir, &name, false);
+            }
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                return crate::workers::set_listed(&state_dir, &name, true);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
 }
 
 /// Whether a socket listens on TCP `port`, on any address, in the network namespace of
