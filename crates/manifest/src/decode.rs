@@ -415,7 +415,7 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
         svc.resources = decode_resources(cx, n, &what);
     }
     if let Some(n) = f.get("ports") {
-        svc.ports = decode_ports(cx, n, &what);
+        svc.ports = crate::ports::decode(cx, n, &what);
     }
     let declared = ["template", "build", "command"]
         .iter()
@@ -702,53 +702,6 @@ fn decode_resources(cx: &mut Ctx, node: &Node, what: &str) -> Option<Resources> 
         cpu,
         storage,
     })
-}
-
-fn parse_port(s: &str) -> Option<u16> {
-    s.trim().parse::<u16>().ok().filter(|p| *p > 0)
-}
-
-fn decode_ports(cx: &mut Ctx, node: &Node, what: &str) -> Vec<PortMap> {
-    let mut out: Vec<PortMap> = Vec::new();
-    let items: Vec<&Node> = match &node.kind {
-        NodeKind::Seq(items) => items.iter().collect(),
-        _ => {
-            cx.err(
-                node.pos,
-                format!(
-                    "`ports` of {what} must be a list like [\"3001:3000\"], found {}",
-                    describe(node)
-                ),
-            );
-            return out;
-        }
-    };
-    for item in items {
-        let Some(s) = read::string(cx, item, &format!("an item of `ports` of {what}")) else {
-            continue;
-        };
-        let parsed = match s.split_once(':') {
-            Some((h, c)) => parse_port(h).zip(parse_port(c)),
-            None => parse_port(&s).map(|p| (p, p)),
-        };
-        match parsed {
-            Some((host, container)) => {
-                if out.iter().any(|p| p.host == host) {
-                    cx.err(
-                        item.pos,
-                        format!("host port {host} is forwarded twice in {what}"),
-                    );
-                }
-                out.push(PortMap { host, container });
-            }
-            None => cx.err_help(
-                item.pos,
-                format!("invalid port mapping {} in {what}", quote(&s)),
-                "use \"HOST:CONTAINER\" with ports 1-65535, e.g. \"3001:3000\"",
-            ),
-        }
-    }
-    out
 }
 
 fn decode_tests(cx: &mut Ctx, node: &Node, m: &mut Manifest, ix: &mut Index) {

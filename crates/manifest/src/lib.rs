@@ -23,6 +23,7 @@ mod interpolate;
 mod model;
 mod names;
 mod plan;
+mod ports;
 mod read;
 pub mod scaffold;
 mod scenario;

@@ -218,6 +218,25 @@ fn durations_sizes_ports_and_resources() {
         &format!("{BASE}    ports: [\"99999:5432\"]\n"),
         "invalid port mapping `99999:5432`",
     );
+    one(
+        &format!("{BASE}    ports: [\"0.0.0.0:15432:5432\"]\n"),
+        "vers forwards host ports on 127.0.0.1 only",
+    );
+    one(
+        &format!("{BASE}    ports:\n      - target: 5432\n        protocol: udp\n"),
+        "vers forwards TCP only",
+    );
+    let m = ok(&format!(
+        "{BASE}    ports:\n      - \"127.0.0.1:25432:5432/tcp\"\n      - target: 5432\n        published: \"35432\"\n        host_ip: 127.0.0.1\n"
+    ));
+    let db = &m.services["db"];
+    assert_eq!(
+        db.ports
+            .iter()
+            .map(|p| (p.host, p.container))
+            .collect::<Vec<_>>(),
+        [(25432, 5432), (35432, 5432)]
+    );
     let m = ok(&format!(
         "{BASE}    ports: [\"15432:5432\"]\n    healthcheck:\n      command: pg_isready\n      interval: 2s\n      retries: 30\n      start_period: 60000\n    resources:\n      memory: 512mb\n      cpu: {{request: 500m, limit: 2}}\n"
     ));
