@@ -713,3 +713,41 @@ fn an_app_seen_listening_is_no_longer_taken_for_a_worker() {
     assert_eq!(page.trim(), "200");
     p.ok(&["down", "--all"]);
 }
+
+/// `execute --service` runs with the service's variables as the running service got them,
+/// whatever the caller's shell holds now, and a catalog service's client variables, so
+/// `psql` with no arguments reaches the service's own database.
+#[test]
+fn execute_in_a_service_sees_what_the_service_runs_with() {
+    let p = TempProject::new(
+        r#"
+name: svcenv
+services:
+  db:
+    template: postgres@15
+    config:
+      databases: [shop]
+  api:
+    command: python3 -m http.server $PORT
+    env:
+      GREETING: "${GREETING:-hello}"
+"#,
+    );
+    let up = std::process::Command::new(vers_bin())
+        .current_dir(p.path())
+        .args(["up", "--no-checkpoints"])
+        .env("CI", "true")
+        .env("GREETING", "from-up")
+        .output()
+        .unwrap();
+    assert!(up.status.success(), "{}", stderr(&up));
+    let seen = p.ok(&["execute", "--service", "api", "echo \"$GREETING $PORT\""]);
+    assert_eq!(seen, "from-up 3000\n");
+    let db = p.ok(&[
+        "execute",
+        "--service",
+        "db",
+        "psql -XAtc 'select current_database(), current_user'",
+    ]);
+    assert_eq!(db, "shop|postgres\n");
+}

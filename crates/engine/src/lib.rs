@@ -31,6 +31,7 @@ pub mod pool;
 pub mod progress;
 pub mod project;
 pub mod prune;
+pub mod service_env;
 pub mod services;
 pub mod stack;
 pub mod state;

@@ -260,12 +260,12 @@ pub async fn execute(
         Op::Logs(r) => logs(project, r).await,
         Op::ExecSpec(r) => {
             let (stack, warning) = open_serving(project).await?;
-            let spec = exec_spec(&stack, r.service.as_deref())?;
+            let spec = exec_spec(&stack, r.service.as_deref()).await?;
             to_value(&ExecSpec { warning, ..spec })
         }
         Op::Exec(r) => {
             let (stack, warning) = open_serving(project).await?;
-            let spec = exec_spec(&stack, r.service.as_deref())?;
+            let spec = exec_spec(&stack, r.service.as_deref()).await?;
             let cmd = EnvCommand {
                 netns: spec.netns.clone(),
                 ..EnvCommand::shell(&r.command, &spec.cwd, &spec.vars)
@@ -607,7 +607,7 @@ async fn logs(project: &Project, r: LogsRequest) -> Result<Value, EngineError> {
 
 /// Where and how a command runs for `execute`/`connect`: its variables, working directory and,
 /// with `service`, the service's own network namespace.
-pub fn exec_spec(stack: &Stack, service: Option<&str>) -> Result<ExecSpec, EngineError> {
+pub async fn exec_spec(stack: &Stack, service: Option<&str>) -> Result<ExecSpec, EngineError> {
     let env = branches::running_head(stack)?;
     let ctx = stack.env_context(&env.id, &env.name, &env.matrix, BTreeMap::new());
     let mut vars = stack::command_env(stack, &ctx, &BTreeMap::new())?;
@@ -615,9 +615,7 @@ pub fn exec_spec(stack: &Stack, service: Option<&str>) -> Result<ExecSpec, Engin
     let mut netns = None;
     if let Some(name) = service {
         let svc = stack.require_service(name)?;
-        for (k, v) in &svc.env {
-            vars.insert(k.clone(), ctx.interpolate(v)?);
-        }
+        vars.extend(crate::service_env::of_service(stack, &ctx, name).await?);
         if let Some(b) = &svc.build {
             cwd = ctx.build_context(&b.context);
         }
