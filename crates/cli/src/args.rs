@@ -447,7 +447,8 @@ pub struct TestArgs {
     /// Print one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Run only shard I of N (1-based), e.g. 2/4.
+    /// Run only shard I of N (1-based), e.g. 2/4; a shard also runs the suites its suites
+    /// `depends_on`.
     #[arg(long)]
     pub shard: Option<String>,
     /// Ignore the checkpoint cache: take every checkpoint and suite setup afresh.

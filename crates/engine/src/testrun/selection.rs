@@ -1,6 +1,6 @@
 //! Which suites and branches a test run covers, in what order, and which shard runs what.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use vers_manifest::{Branch, ChaosScenario, Manifest};
 
@@ -120,10 +120,18 @@ pub fn select(
         }
     }
     if let Some((i, n)) = shard {
+        let mine = |k: usize| k % n == i - 1;
+        let needed = prerequisites_of(
+            m,
+            flat.iter()
+                .enumerate()
+                .filter(|(k, _)| mine(*k))
+                .map(|(_, b)| b.suite.clone()),
+        );
         flat = flat
             .into_iter()
             .enumerate()
-            .filter(|(k, _)| k % n == i - 1)
+            .filter(|(k, b)| mine(*k) || needed.contains(&b.suite))
             .map(|(_, b)| b)
             .collect();
     }
@@ -143,6 +151,22 @@ pub fn select(
             })
         })
         .collect())
+}
+
+/// The suites `suites` wait for, transitively: a shard runs all of their branches as well,
+/// as Playwright runs a sharded project's dependencies in every shard, so that a suite never
+/// starts in one shard while its prerequisite fails in another.
+fn prerequisites_of(m: &Manifest, suites: impl Iterator<Item = String>) -> BTreeSet<String> {
+    let mut todo: Vec<String> = suites.collect();
+    let mut needed = BTreeSet::new();
+    while let Some(s) = todo.pop() {
+        for p in vers_manifest::suite_prerequisites(m, &s) {
+            if needed.insert(p.clone()) {
+                todo.push(p);
+            }
+        }
+    }
+    needed
 }
 
 #[cfg(test)]
@@ -193,8 +217,13 @@ tests:
         let s1 = select(&m, &[], &[], Some((1, 2))).unwrap();
         let s2 = select(&m, &[], &[], Some((2, 2))).unwrap();
         let count = |p: &Vec<PlannedSuite>| p.iter().map(|s| s.branches.len()).sum::<usize>();
-        assert_eq!(count(&s1) + count(&s2), 4);
-        assert_eq!(count(&s1), 2);
+        // Shard 1 has `urgent` and `later`/a; `later` waits for `first`, whose only branch
+        // fell to shard 2, so shard 1 runs it too.
+        let names = |p: &Vec<PlannedSuite>| p.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&s1), ["urgent", "first", "later"]);
+        assert_eq!(count(&s1), 3);
+        assert_eq!(names(&s2), ["first", "later"]);
+        assert_eq!(count(&s2), 2);
         assert!(select(&m, &["nope".into()], &[], None).is_err());
         assert!(select(&m, &[], &["zzz".into()], None).is_err());
     }
