@@ -13,6 +13,7 @@
 //!   `build:` contexts are ([`check_build_context`]).
 
 mod build_context;
+mod compose_keys;
 mod config;
 mod ctx;
 mod decode;

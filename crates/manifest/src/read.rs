@@ -107,8 +107,15 @@ pub fn fields<'n>(
         }
         if let Some(allowed) = allowed {
             if !allowed.contains(&key) {
-                let help =
-                    compose_hint(key, allowed).unwrap_or_else(|| suggestion_help(key, allowed));
+                let in_service = allowed.contains(&"template");
+                let help = compose_hint(key, allowed)
+                    .or_else(|| {
+                        in_service
+                            .then(|| crate::compose_keys::instead_of(key))
+                            .flatten()
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_else(|| suggestion_help(key, allowed));
                 cx.err_help(k.pos, format!("unknown key {} in {what}", quote(key)), help);
                 continue;
             }

@@ -462,3 +462,26 @@ mod never_panics {
         }
     }
 }
+
+/// Compose keys vers has no key for are answered with what vers does instead, at their line.
+#[test]
+fn compose_only_service_keys_say_what_vers_does_instead() {
+    let d = one(
+        &format!("{BASE}    restart: unless-stopped\n"),
+        "unknown key `restart`",
+    );
+    assert_eq!(d.line, 5);
+    let help = d.help.unwrap_or_default();
+    assert!(help.contains("restarts no service on its own"), "{help}");
+    let d = one(
+        &format!("{BASE}    env_file: .env\n"),
+        "unknown key `env_file`",
+    );
+    assert!(d.help.unwrap_or_default().contains("under `env:`"));
+    // Outside a service the usual list of keys is the help.
+    let d = one(
+        "name: t\nrestart: always\nservices:\n  db:\n    template: postgres@15\n",
+        "unknown key `restart`",
+    );
+    assert!(!d.help.unwrap_or_default().contains("restarts no service"));
+}
