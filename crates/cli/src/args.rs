@@ -481,7 +481,8 @@ pub struct MatrixArgs {
 pub struct ExecuteArgs {
     /// Shell command to run.
     pub command: String,
-    /// Run in this service's context (its env and working directory).
+    /// Run in this service's context: its network, working directory and the env it was
+    /// started with (a catalog service adds its client variables, e.g. PGHOST).
     #[arg(long)]
     pub service: Option<String>,
 }
