@@ -737,3 +737,47 @@ services:
         "{err}"
     );
 }
+
+/// A daemon whose binary was replaced on disk (an upgrade, a rebuild) still starts built-in
+/// mocks and stress actions: they run the daemon's own binary, not the vanished file.
+#[test]
+fn a_daemon_keeps_starting_mocks_after_its_binary_is_replaced() {
+    let bin = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        bin.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let exe = bin.path().join("vers");
+    std::fs::copy(vers_bin(), &exe).unwrap();
+    let p = TempProject::new("name: upgraded\nservices:\n  stripe:\n    template: stripe-mock\n");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(&exe)
+            .current_dir(p.path())
+            .args(args)
+            .env("CI", "true")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "vers {args:?}: {}", stderr(&out));
+        stdout(&out)
+    };
+    run(&["up", "--no-checkpoints"]);
+    // What an upgrade does: a new file renamed over the old one, whose inode lives on.
+    let fresh = bin.path().join("vers.new");
+    std::fs::copy(vers_bin(), &fresh).unwrap();
+    std::fs::rename(&fresh, &exe).unwrap();
+    run(&["commit", "--tag", "before"]);
+    let branched = run(&["branch", "--from", "before", "--json"]);
+    assert!(branched.contains("\"id\""), "{branched}");
+    run(&[
+        "chaos",
+        "inject",
+        "--service",
+        "stripe",
+        "--action",
+        "cpu-stress",
+        "--duration",
+        "1s",
+    ]);
+    run(&["down", "--all"]);
+}

@@ -322,7 +322,7 @@ fn instance_ctx(
         env,
         user_uid: ctx.user.uid,
         user_gid: ctx.user.gid,
-        vers_exe: std::env::current_exe().map_err(|e| EngineError::io(Path::new("vers"), e))?,
+        vers_exe: crate::own_binary::path(),
         public_name: name.to_string(),
         memory_limit,
         command,

@@ -27,6 +27,7 @@ pub mod logfile;
 pub mod manifest_edit;
 pub mod manifest_store;
 pub mod matrix;
+pub mod own_binary;
 pub mod pool;
 pub mod progress;
 pub mod project;

@@ -144,7 +144,7 @@ pub(super) async fn chaos(
             svc.stopped = true;
         }
         ChaosAction::CpuStress { workers, load } => {
-            let exe = std::env::current_exe().map_err(internal)?;
+            let exe = crate::own_binary::path();
             let id = svc.stresses.start("cpu-stress");
             stress = Some(id);
             for _ in 0..*workers {
@@ -157,7 +157,7 @@ pub(super) async fn chaos(
             }
         }
         ChaosAction::MemoryStress { bytes } => {
-            let exe = std::env::current_exe().map_err(internal)?;
+            let exe = crate::own_binary::path();
             let p = stress_process(
                 vec!["stress-memory".into(), bytes.to_string()],
                 &exe.display().to_string(),
