@@ -416,8 +416,11 @@ pub struct LogsArgs {
     #[arg(long)]
     pub since: Option<String>,
     /// Keep printing new lines.
-    #[arg(long, short = 'F')]
+    #[arg(long, short = 'F', conflicts_with = "json")]
     pub follow: bool,
+    /// Print one JSON document on stdout: `{"environment","service","replicas","files":[{"path","lines"}]}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `test`.

@@ -422,6 +422,14 @@ fn service_logs_are_capped_read_lossily_and_filtered_by_line_time() {
         "{recent}"
     );
     assert!(recent.lines().count() <= 10, "{recent}");
+    // --json: the same lines in one document, as MCP's integration_logs gives them.
+    let doc = p.json(&["logs", "noisy", "--lines", "2", "--json"]);
+    assert_eq!(doc["service"], "noisy", "{doc}");
+    let lines = doc["files"][0]["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "{doc}");
+    assert!(lines[1].as_str().unwrap().starts_with("tick "), "{doc}");
+    let both = p.vers(&["logs", "noisy", "--json", "--follow"]);
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

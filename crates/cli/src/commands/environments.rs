@@ -329,6 +329,13 @@ pub async fn logs(file: Option<&Path>, args: LogsArgs) -> Result<i32, Exit> {
     }
     let answer = api.call::<()>(Method::GET, &path, None, &Silent).await?;
     context::warn(&answer);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).unwrap_or_else(|_| answer.to_string())
+        );
+        return Ok(0);
+    }
     let replicas = answer["replicas"].as_u64().unwrap_or(1);
     let mut files = Vec::new();
     for f in answer["files"].as_array().into_iter().flatten() {
