@@ -425,3 +425,43 @@ fn compose_keys_are_answered_with_the_vers_key() {
     assert!(err.contains("vers-integration.yaml:10:7"), "{err}");
     assert!(err.contains("vers calls it `command`"), "{err}");
 }
+
+/// `vers-integration.yml` is found as Compose finds `compose.yml`, from a subdirectory too,
+/// and the stack comes up from it; a `.yaml` beside it wins.
+#[test]
+fn a_manifest_with_the_yml_extension_is_found() {
+    let p = TempProject::new("name: short\nservices:\n  cache:\n    template: redis@7\n");
+    std::fs::rename(
+        p.path().join("vers-integration.yaml"),
+        p.path().join("vers-integration.yml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(p.path().join("src/deep")).unwrap();
+    let out = vers_in(&p.path().join("src/deep"), &["validate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("vers-integration.yml: valid"),
+        "{}",
+        stdout(&out)
+    );
+    p.ok(&["up", "--no-checkpoints"]);
+    let ping = p.ok(&["execute", "redis-cli -h cache ping"]);
+    assert_eq!(ping.trim(), "PONG");
+    let init = p.vers(&["init", "other"]);
+    assert!(
+        stderr(&init).contains("vers-integration.yml already exists"),
+        "{}",
+        stderr(&init)
+    );
+    p.write(
+        "vers-integration.yaml",
+        "name: long\nservices:\n  db:\n    template: postgres@15\n",
+    );
+    let out = p.vers(&["validate"]);
+    assert!(
+        stdout(&out).contains("vers-integration.yaml: valid"),
+        "{}",
+        stdout(&out)
+    );
+    p.ok(&["down", "--all"]);
+}

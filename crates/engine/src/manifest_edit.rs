@@ -12,7 +12,7 @@ use crate::api::client::{ApiClient, Method};
 use crate::api::requests::RetireServiceRequest;
 use crate::error::EngineError;
 use crate::progress::Silent;
-use crate::project::{Project, MANIFEST_FILE};
+use crate::project::{Project, MANIFEST_FILE, MANIFEST_FILE_YML};
 use crate::services::{self, RemoveOutcome, RetireOutcome};
 
 /// Result of [`init`].
@@ -39,7 +39,10 @@ pub struct AddOutcome {
 /// existing one), and adds `.vers/` to the directory's `.gitignore`.
 pub fn init(dir: &Path, name: &str, template: &str) -> Result<InitOutcome, EngineError> {
     let path = dir.join(MANIFEST_FILE);
-    if path.exists() {
+    if let Some(path) = [path.clone(), dir.join(MANIFEST_FILE_YML)]
+        .into_iter()
+        .find(|p| p.exists())
+    {
         return Err(EngineError::Manifest(format!(
             "{} already exists; vers never overwrites a manifest (edit it, or use `vers integration add`)",
             path.display()

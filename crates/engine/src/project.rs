@@ -9,6 +9,8 @@ use crate::error::EngineError;
 
 /// The manifest file name looked up from the current directory upwards.
 pub const MANIFEST_FILE: &str = "vers-integration.yaml";
+/// The same file with the shorter extension, found when there is no `.yaml` one.
+pub const MANIFEST_FILE_YML: &str = "vers-integration.yml";
 
 /// A project: where its manifest is and where its state lives.
 #[derive(Debug, Clone)]
@@ -48,8 +50,12 @@ impl Project {
                 let mut dir = Some(cwd);
                 let mut found = None;
                 while let Some(d) = dir {
-                    let candidate = d.join(MANIFEST_FILE);
-                    if candidate.is_file() {
+                    // `.yml` as Compose accepts it; `.yaml` wins when both are there.
+                    if let Some(candidate) = [MANIFEST_FILE, MANIFEST_FILE_YML]
+                        .iter()
+                        .map(|name| d.join(name))
+                        .find(|c| c.is_file())
+                    {
                         found = Some(candidate);
                         break;
                     }
