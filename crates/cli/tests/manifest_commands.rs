@@ -430,7 +430,9 @@ fn compose_keys_are_answered_with_the_vers_key() {
 /// and the stack comes up from it; a `.yaml` beside it wins.
 #[test]
 fn a_manifest_with_the_yml_extension_is_found() {
-    let p = TempProject::new("name: short\nservices:\n  cache:\n    template: redis@7\n");
+    let p = TempProject::new(
+        "name: short\nservices:\n  cache:\n    template: redis@7\ncheckpoints:\n  - name: seeded\n    after: redis-cli -h cache set seed yes\n    warm: 1\n",
+    );
     std::fs::rename(
         p.path().join("vers-integration.yaml"),
         p.path().join("vers-integration.yml"),
@@ -444,9 +446,20 @@ fn a_manifest_with_the_yml_extension_is_found() {
         "{}",
         stdout(&out)
     );
-    p.ok(&["up", "--no-checkpoints"]);
-    let ping = p.ok(&["execute", "redis-cli -h cache ping"]);
-    assert_eq!(ping.trim(), "PONG");
+    p.ok(&["up"]);
+    let ping = p.ok(&["execute", "redis-cli -h cache get seed"]);
+    assert_eq!(ping.trim(), "yes");
+    // The daemon reads the same file: it keeps the checkpoint's warm branch.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !p.json(&["status", "--json"])["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["warm"] == true)
+    {
+        assert!(std::time::Instant::now() < deadline, "no warm branch");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let init = p.vers(&["init", "other"]);
     assert!(
         stderr(&init).contains("vers-integration.yml already exists"),

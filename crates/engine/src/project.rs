@@ -12,6 +12,19 @@ pub const MANIFEST_FILE: &str = "vers-integration.yaml";
 /// The same file with the shorter extension, found when there is no `.yaml` one.
 pub const MANIFEST_FILE_YML: &str = "vers-integration.yml";
 
+/// The manifest of a project in `dir`: `vers-integration.yaml`, else `.yml` as Compose
+/// accepts it (the `.yaml` one wins when both are there; when neither exists, the `.yaml`
+/// path).
+pub fn manifest_in(dir: &Path) -> PathBuf {
+    let yaml = dir.join(MANIFEST_FILE);
+    let yml = dir.join(MANIFEST_FILE_YML);
+    if !yaml.is_file() && yml.is_file() {
+        yml
+    } else {
+        yaml
+    }
+}
+
 /// A project: where its manifest is and where its state lives.
 #[derive(Debug, Clone)]
 pub struct Project {
@@ -50,12 +63,8 @@ impl Project {
                 let mut dir = Some(cwd);
                 let mut found = None;
                 while let Some(d) = dir {
-                    // `.yml` as Compose accepts it; `.yaml` wins when both are there.
-                    if let Some(candidate) = [MANIFEST_FILE, MANIFEST_FILE_YML]
-                        .iter()
-                        .map(|name| d.join(name))
-                        .find(|c| c.is_file())
-                    {
+                    let candidate = manifest_in(d);
+                    if candidate.is_file() {
                         found = Some(candidate);
                         break;
                     }
