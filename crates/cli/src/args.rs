@@ -705,6 +705,9 @@ pub struct DaemonArgs {
     /// Project directory whose environments this supervisor owns.
     #[arg(long)]
     pub project: PathBuf,
+    /// The manifest the project was found by (`-f`); default: the one in `--project`.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
 }
 
 /// Built-in mock servers.

@@ -478,3 +478,26 @@ fn a_manifest_with_the_yml_extension_is_found() {
     );
     p.ok(&["down", "--all"]);
 }
+
+/// A project found through `-f FILE` keeps its warm pools: the daemon reads that file.
+#[test]
+fn the_daemon_reads_the_manifest_named_by_f() {
+    let p = TempProject::new("name: unused\nservices: {}\n");
+    p.write(
+        "stacks/ci.yaml",
+        "name: named\nservices:\n  cache:\n    template: redis@7\ncheckpoints:\n  - name: seeded\n    after: redis-cli -h cache set seed yes\n    warm: 1\n",
+    );
+    let f = ["-f", "stacks/ci.yaml"];
+    p.ok(&[f[0], f[1], "up"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !p.json(&[f[0], f[1], "status", "--json"])["environments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["warm"] == true)
+    {
+        assert!(std::time::Instant::now() < deadline, "no warm branch");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    p.ok(&[f[0], f[1], "down", "--all"]);
+}

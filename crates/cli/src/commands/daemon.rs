@@ -11,7 +11,9 @@ pub async fn run(args: DaemonArgs) -> Result<i32, Exit> {
         .project
         .canonicalize()
         .map_err(|e| Exit::failure(format!("{}: {e}", args.project.display())))?;
-    let manifest = vers_engine::project::manifest_in(&dir);
+    let manifest = args
+        .manifest
+        .unwrap_or_else(|| vers_engine::project::manifest_in(&dir));
     let project = Project::at(dir, manifest);
     vers_engine::supervisor::server::run(project)
         .await

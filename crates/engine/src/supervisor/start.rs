@@ -110,6 +110,8 @@ fn spawn(project: &Project, log_path: &PathBuf) -> Result<std::process::Child, E
     cmd.arg("daemon")
         .arg("--project")
         .arg(&project.dir)
+        .arg("--manifest")
+        .arg(&project.manifest_path)
         .stdin(std::process::Stdio::null())
         .stdout(log)
         .stderr(log2)
