@@ -147,3 +147,26 @@ fn kafka_topics_checkpoint_and_isolated_branches() {
         branch_time.as_millis()
     );
 }
+
+/// An option the Kafka stand-in cannot honour is refused by `up` at its place in the
+/// manifest (file:line:column), like a validation error, with the fix; the error does not
+/// repeat the service's name.
+#[test]
+fn kafka_option_the_stand_in_refuses_names_its_line() {
+    let p = TempProject::new(
+        "name: refused\nservices:\n  events:\n    template: kafka@3\n    config:\n      topics:\n        - { name: orders, partitions: 3 }\n      consumer_groups:\n        - { name: billing, topics: [orders] }\n",
+    );
+    p.ok(&["validate"]);
+    let out = p.vers(&["up"]);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!out.status.success(), "{text}");
+    let file = p.path().join("vers-integration.yaml");
+    let expected = format!(
+        "{}:8:7: service `events`: config.consumer_groups:",
+        file.display()
+    );
+    assert!(text.contains(&expected), "{expected}\n{text}");
+    assert!(text.contains("remove consumer_groups"), "{text}");
+    assert!(!text.contains("events: events:"), "{text}");
+    p.vers(&["down", "--all"]);
+}

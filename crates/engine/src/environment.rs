@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vers_catalog::{EngineBinary, Exec, InstanceCtx, Probe, Template};
+use vers_catalog::{CatalogError, EngineBinary, Exec, InstanceCtx, Probe, Template};
 use vers_manifest::{Manifest, Service};
 use vers_runtime::spawn::User;
 
@@ -164,6 +164,25 @@ pub fn preflight(
             missing.join("\n")
         )))
     }
+}
+
+/// A template's error for service `name`. A refused `config` option (one the serving
+/// implementation cannot honour, found only once the engine is known) names the manifest's
+/// file, line and column of the option, as validation errors do; the message already says
+/// the service, the option and the fix.
+pub fn catalog_failure(m: &Manifest, name: &str, e: CatalogError) -> EngineError {
+    if let CatalogError::Config { key, .. } = &e {
+        let at = std::fs::read_to_string(&m.path)
+            .ok()
+            .and_then(|src| vers_manifest::config_key_position(&src, name, key));
+        let line = at.map_or(m.services.get(name).map_or(0, |s| s.line), |p| p.line);
+        if line > 0 {
+            let column = at.map_or(1, |p| p.column);
+            return EngineError::Failed(format!("{}:{line}:{column}: {e}", m.path.display()));
+        }
+        return EngineError::Failed(e.to_string());
+    }
+    EngineError::Failed(format!("{name}: {e}"))
 }
 
 /// A service of the manifest by name.
@@ -366,14 +385,15 @@ async fn start_one(
                 .map_err(|e| EngineError::Failed(format!("{}: {e}", ictx.run_dir.display())))?;
         }
         if r == 0 && fresh {
-            crate::init_cache::initialise(tmpl, &ictx, engine, &ctx.user).await?;
+            let failure = |e| catalog_failure(&ctx.manifest, name, e);
+            crate::init_cache::initialise_with(tmpl, &ictx, engine, &ctx.user, &failure).await?;
         }
         let launch = tmpl
             .launch(&ictx, engine)
-            .map_err(|e| EngineError::Failed(format!("{name}: {e}")))?;
+            .map_err(|e| catalog_failure(&ctx.manifest, name, e))?;
         let companions = tmpl
             .companions(&ictx, engine)
-            .map_err(|e| EngineError::Failed(format!("{name}: {e}")))?;
+            .map_err(|e| catalog_failure(&ctx.manifest, name, e))?;
         let pod = p
             .pods
             .get(r as usize)
@@ -838,7 +858,7 @@ async fn run_setup(ctx: &EnvContext, name: &str, started: &Started) -> Result<()
     if let Some(inst) = started.instances.first() {
         let steps = tmpl
             .setup(inst, &started.engine)
-            .map_err(|e| EngineError::Failed(format!("{name}: {e}")))?;
+            .map_err(|e| catalog_failure(&ctx.manifest, name, e))?;
         for step in steps {
             let cmd = engine_step(ctx, name, &step);
             let done = exec::run_in_env(

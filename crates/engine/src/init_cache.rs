@@ -36,11 +36,24 @@ pub async fn initialise(
     user: &User,
 ) -> Result<(), EngineError> {
     let service = ictx.service.as_str();
+    let failure = |e: vers_catalog::CatalogError| EngineError::Failed(format!("{service}: {e}"));
+    initialise_with(tmpl, ictx, engine, user, &failure).await
+}
+
+/// [`initialise`], with `failure` turning the template's refusal of its config into the
+/// error reported (the environment names the manifest's line of the option).
+pub async fn initialise_with(
+    tmpl: &dyn Template,
+    ictx: &InstanceCtx,
+    engine: &EngineBinary,
+    user: &User,
+    failure: &(dyn Fn(vers_catalog::CatalogError) -> EngineError + Sync),
+) -> Result<(), EngineError> {
+    let service = ictx.service.as_str();
     let steps_for = |data_dir: &Path| {
         let mut c = ictx.clone();
         c.data_dir = data_dir.to_path_buf();
-        tmpl.init_data(&c, engine)
-            .map_err(|e| EngineError::Failed(format!("{service}: {e}")))
+        tmpl.init_data(&c, engine).map_err(failure)
     };
     let keyed = steps_for(Path::new(KEY_DATA_DIR))?;
     if keyed.is_empty() {

@@ -21,6 +21,7 @@ mod diagnostic;
 mod fault;
 mod fork;
 mod interpolate;
+mod locate;
 mod model;
 mod names;
 mod plan;
@@ -46,6 +47,7 @@ pub use fault::{
 };
 pub use fork::check_fork_points;
 pub use interpolate::{check_interpolation, interpolate, InterpolationError};
+pub use locate::config_key_position;
 pub use model::{
     Branch, Build, Chaos, ChaosScenario, Checkpoint, Deploy, Expect, Healthcheck, Limit, Manifest,
     PortMap, Resources, Scaling, Service, Suite, TemplateRef, Vm, MAX_WARM,
