@@ -427,6 +427,23 @@ fn decode_service(cx: &mut Ctx, name: &str, key: &Node, node: &Node, ix: &mut In
             "use `template: postgres@15` for a catalog service, or `build: .` / `command: …` for your app",
         );
     }
+    if let (Some(t), Some(n)) = (&svc.template, f.get("replicas")) {
+        if svc.replicas > 1 {
+            // Every instance of a template service would run on the service's one data
+            // directory: two brokers or databases on the same files fail (or corrupt them).
+            cx.err_help(
+                n.pos,
+                format!(
+                    "`replicas` of {what} is {}, but replicas are for apps: the instances of a `{}` service would share its one data directory",
+                    svc.replicas, t.name
+                ),
+                format!(
+                    "remove `replicas` (or set it to 1); for several independent {} servers declare one service each ({name}-1, {name}-2, ...)",
+                    t.name
+                ),
+            );
+        }
+    }
     if svc.template.is_some() && svc.build.is_some() {
         if let Some(n) = f.get("build") {
             cx.err(

@@ -485,3 +485,22 @@ fn compose_only_service_keys_say_what_vers_does_instead() {
     );
     assert!(!d.help.unwrap_or_default().contains("restarts no service"));
 }
+
+/// `replicas` is for apps: N brokers or databases of one template service would all run on
+/// its one data directory (two tansu brokers lock each other out of their SQLite file and
+/// `up` waits 120 s for health), so `validate` refuses it at the key, with the fix.
+#[test]
+fn replicas_of_a_template_service_are_refused_at_the_key() {
+    let d = one(
+        "name: t\nservices:\n  broker:\n    template: kafka@3\n    replicas: 2\n  web:\n    command: python3 -m http.server\n    replicas: 3\n",
+        "`replicas` of service `broker` is 2, but replicas are for apps",
+    );
+    assert_eq!((d.line, d.column), (5, 15));
+    assert!(
+        d.help.as_deref().unwrap_or("").contains("broker-1"),
+        "{d:?}"
+    );
+    // One instance, written out, is fine; so are an app's replicas.
+    let m = ok("name: t\nservices:\n  broker:\n    template: kafka@3\n    replicas: 1\n  web:\n    command: python3 -m http.server\n    replicas: 3\n");
+    assert_eq!(m.services["web"].replicas, 3);
+}
