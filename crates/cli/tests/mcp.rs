@@ -278,3 +278,37 @@ fn missing_or_malformed_tool_arguments_are_invalid_params_naming_the_argument() 
         "{list}"
     );
 }
+
+#[test]
+fn arguments_a_tool_does_not_take_are_invalid_params_naming_them() {
+    // An agent that guesses an argument's name (`name` for vers_branch_create's `alias`)
+    // must be told, not have the call run without it (a branch with a generated name).
+    let p = TempProject::new("name: mcp-extra\nservices:\n  redis:\n    template: redis@7\n");
+    let mut s = RawSession::start(p.path());
+    let answer = s.request(
+        "tools/call",
+        serde_json::json!({"name": "vers_branch_create", "arguments": {"name": "feature"}}),
+    );
+    assert_eq!(answer["error"]["code"], -32602, "{answer}");
+    let m = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        m.contains("vers_branch_create") && m.contains("`name`") && m.contains("`alias`"),
+        "{m}"
+    );
+    assert_eq!(answer["error"]["data"]["argument"], "name", "{answer}");
+    let m = s.invalid_params(
+        serde_json::json!({"name": "vers_commit", "arguments": {"tag": "t", "mesage": "typo"}}),
+    );
+    assert!(m.contains("`mesage`") && m.contains("`message`"), "{m}");
+    // The schemas say so too.
+    let tools = s.request("tools/list", serde_json::json!({}));
+    for tool in tools["result"]["tools"].as_array().unwrap() {
+        let schema = &tool["inputSchema"];
+        if schema["properties"]
+            .as_object()
+            .is_some_and(|p| !p.is_empty())
+        {
+            assert_eq!(schema["additionalProperties"], false, "{tool}");
+        }
+    }
+}

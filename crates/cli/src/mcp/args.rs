@@ -44,8 +44,11 @@ fn invalid_arguments(tool: &str, e: &serde_path_to_error::Error<serde_json::Erro
     let path = e.path().to_string();
     let inner = e.inner().to_string();
     let (message, argument) = if path == "." {
-        let missing = inner
-            .strip_prefix("missing field `")
+        // The argument missing, or one the tool does not take (serde names the ones it
+        // does: "unknown field `name`, expected `alias` or `from`").
+        let missing = ["missing field `", "unknown field `"]
+            .iter()
+            .find_map(|p| inner.strip_prefix(p))
             .and_then(|rest| rest.split('`').next())
             .map(str::to_string);
         (format!("{tool}: invalid arguments: {inner}"), missing)
@@ -121,6 +124,7 @@ fn option_text(v: &Value) -> String {
 
 /// Which postgres service and database (`db_*` tools).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DbTargetArgs {
     /// Database name (default: the service's first configured database).
     #[serde(default)]

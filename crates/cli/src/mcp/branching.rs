@@ -13,6 +13,7 @@ use super::{reply, segment, VersMcp};
 
 /// `vers_branch_create`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BranchCreateArgs {
     /// Name of the new branch (default: a generated one).
     #[serde(default)]
@@ -24,6 +25,7 @@ pub struct BranchCreateArgs {
 
 /// `vers_branch_checkout`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CheckoutArgs {
     /// Branch (name or id) to make HEAD, or a checkpoint tag (a fresh branch is forked from it).
     pub branch: String,
@@ -31,6 +33,7 @@ pub struct CheckoutArgs {
 
 /// `vers_branch_delete`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BranchDeleteArgs {
     /// Branch name, id, or glob (`feature-*`).
     pub branch: String,
@@ -41,6 +44,7 @@ pub struct BranchDeleteArgs {
 
 /// `vers_commit`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CommitArgs {
     /// Tag of the new checkpoint.
     pub tag: String,
@@ -51,6 +55,7 @@ pub struct CommitArgs {
 
 /// `vers_rollback`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RollbackArgs {
     /// Checkpoint tag or id, or `HEAD` for the checkpoint HEAD was started from.
     pub target: String,

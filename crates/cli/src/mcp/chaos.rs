@@ -14,6 +14,7 @@ use super::{reply, VersMcp};
 
 /// `chaos_inject`: every option of `vers chaos inject`, plus `intensity`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InjectArgs {
     /// Target service of HEAD.
     pub service: String,
@@ -53,6 +54,7 @@ pub struct InjectArgs {
 
 /// `chaos_recover`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RecoverArgs {
     /// Only this service's faults (default: all).
     #[serde(default)]

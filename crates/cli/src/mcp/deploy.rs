@@ -22,6 +22,7 @@ use super::{reply, segment, VersMcp};
 
 /// `integration_deploy`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeployArgs {
     /// Deployment name: a `deploy:` target of the manifest (`target: local`; hosted targets
     /// need the hosted service) or any name.
@@ -33,6 +34,7 @@ pub struct DeployArgs {
 
 /// `integration_rollback`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RollbackArgs {
     /// Deployment name.
     pub name: String,
@@ -43,6 +45,7 @@ pub struct RollbackArgs {
 
 /// `integration_preview_create`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PreviewCreateArgs {
     /// Preview name, e.g. `pr-42`.
     pub name: String,
@@ -57,6 +60,7 @@ pub struct PreviewCreateArgs {
 
 /// `integration_preview_delete`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PreviewDeleteArgs {
     /// Preview name.
     pub name: String,
@@ -64,6 +68,7 @@ pub struct PreviewDeleteArgs {
 
 /// `integration_export`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExportArgs {
     /// `compose` or `kubernetes` (`oci`, `raw`, `ami`, `gce` need the hosted service).
     pub format: String,

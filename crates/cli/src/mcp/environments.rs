@@ -16,6 +16,7 @@ use super::{reply, segment, VersMcp};
 
 /// `integration_up`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpArgs {
     /// Start only these services and their dependencies (array or comma-separated; default: all).
     #[serde(default)]
@@ -30,6 +31,7 @@ pub struct UpArgs {
 
 /// `integration_down`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DownArgs {
     /// Stop only these services of HEAD, leaving the environment running (array or
     /// comma-separated). Without it, HEAD's whole environment stops.
@@ -39,6 +41,7 @@ pub struct DownArgs {
 
 /// `integration_logs`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LogsArgs {
     /// Service of HEAD.
     pub service: String,
@@ -52,6 +55,7 @@ pub struct LogsArgs {
 
 /// `vers_execute`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExecuteArgs {
     /// Shell command, run with `sh -c` inside HEAD (services reachable by name).
     pub command: String,
@@ -62,6 +66,7 @@ pub struct ExecuteArgs {
 
 /// `vers_connect`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ConnectArgs {
     /// Open the shell in this service's context.
     #[serde(default)]

@@ -18,6 +18,7 @@ use super::{reply, reply_text, VersMcp};
 
 /// `vers_diff`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DiffArgs {
     /// Branch (name or id) or checkpoint (tag or id) to compare HEAD with.
     pub target: String,
@@ -30,6 +31,7 @@ pub struct DiffArgs {
 
 /// `integration_compare_branches`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CompareArgs {
     /// The older side: branch (name or id), checkpoint (tag or id) or `HEAD`.
     pub branch1: String,
@@ -42,6 +44,7 @@ pub struct CompareArgs {
 
 /// `db_query`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct QueryArgs {
     /// SQL to run; with several statements the last one's rows are returned.
     pub query: String,
@@ -55,6 +58,7 @@ pub struct QueryArgs {
 
 /// `db_schema_dump`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SchemaArgs {
     /// Database name (default: the service's first configured database).
     #[serde(default)]

@@ -14,6 +14,7 @@ use super::{reply, to_value, VersMcp};
 
 /// `integration_init`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct InitArgs {
     /// Project name written into the manifest.
     pub name: String,
@@ -25,6 +26,7 @@ pub struct InitArgs {
 
 /// `integration_add_service`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AddArgs {
     /// Template and version, e.g. `postgres@15`, `redis@7`, `kafka`.
     pub service: String,
@@ -38,6 +40,7 @@ pub struct AddArgs {
 
 /// `integration_remove_service`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RemoveArgs {
     /// Service to remove (refused while other services or suites depend on it).
     pub service: String,

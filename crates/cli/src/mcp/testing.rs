@@ -14,6 +14,7 @@ use super::{reply, reply_text, segment, VersMcp};
 
 /// `integration_test`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TestArgs {
     /// Run only these suites (array or comma-separated; default: all).
     #[serde(default)]
@@ -28,6 +29,7 @@ pub struct TestArgs {
 
 /// `integration_matrix`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MatrixArgs {
     /// Only combinations with these values, as `{"postgres": "15"}` or `postgres=15` items.
     #[serde(default)]
@@ -42,6 +44,7 @@ pub struct MatrixArgs {
 
 /// `integration_docs`.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DocsArgs {
     /// Test run whose traffic to use (default: the latest finished run).
     #[serde(default)]
