@@ -312,3 +312,77 @@ fn arguments_a_tool_does_not_take_are_invalid_params_naming_them() {
         }
     }
 }
+
+#[test]
+fn a_commit_racing_a_checkout_of_another_branch_answers() {
+    // The checkout pauses (freezes) the HEAD the commit is quiescing; the commit's quiesce
+    // command (psql CHECKPOINT) froze with it and the commit never answered.
+    let p = TempProject::new(
+        "name: mcp-race\nservices:\n  postgres:\n    template: postgres@15\n    config:\n      databases: [app]\n",
+    );
+    p.ok(&["integration", "up"]);
+    p.ok(&["commit", "--tag", "base"]);
+    p.ok(&["branch", "--alias", "other", "--from", "base"]);
+    let mut s = RawSession::start(p.path());
+    // A stuck call is ended by killing the server, so the test fails instead of hanging.
+    let pid = s.child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            for _ in 0..240 {
+                if done.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        })
+    };
+    let mut targets = ["other", "root"].iter().cycle();
+    for round in 0..4 {
+        let commit = 1000 + round * 2;
+        s.send(
+            &serde_json::json!({"jsonrpc": "2.0", "id": commit, "method": "tools/call",
+            "params": {"name": "vers_commit", "arguments": {"tag": format!("race-{round}")}}}),
+        );
+        s.send(
+            &serde_json::json!({"jsonrpc": "2.0", "id": commit + 1, "method": "tools/call",
+            "params": {"name": "vers_branch_checkout",
+                       "arguments": {"branch": targets.next().unwrap()}}}),
+        );
+        let mut answered = Vec::new();
+        while answered.len() < 2 {
+            use std::io::BufRead;
+            let mut line = String::new();
+            let n = s.out.read_line(&mut line).unwrap();
+            assert!(
+                n > 0,
+                "round {round}: the commit or the checkout never answered (answered: {answered:?})"
+            );
+            let msg: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if msg["id"] == commit || msg["id"] == commit + 1 {
+                answered.push(msg);
+            }
+        }
+        for a in &answered {
+            assert!(a.get("result").is_some(), "round {round}: {a}");
+            if a["result"]["isError"] == true {
+                let text = a["result"]["content"][0]["text"].as_str().unwrap_or("");
+                assert!(text.contains("is paused"), "round {round}: {a}");
+            }
+        }
+    }
+    // Every environment is in the state its record says: the paused one is frozen, HEAD
+    // answers.
+    let q = s.request(
+        "tools/call",
+        serde_json::json!({"name": "db_query", "arguments": {"query": "select 1 as one"}}),
+    );
+    assert!(q["result"]["isError"] != true, "{q}");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watchdog.join();
+    drop(s);
+}

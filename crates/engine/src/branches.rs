@@ -111,6 +111,14 @@ pub async fn commit_env(
             })?,
         None => head(stack)?,
     };
+    // Nothing freezes the environment between the quiesce and the snapshot; one paused
+    // while this waited is refused by the check below, read again under the lock.
+    let _paused = state::lock_env(&stack.project.state_dir, &env.id).await?;
+    let env = state::read(&stack.project.state_dir)?
+        .envs
+        .get(&env.id)
+        .cloned()
+        .unwrap_or(env);
     require_running(&env)?;
     let ctx = stack.env_context(&env.id, &env.name, &env.matrix, BTreeMap::new());
     let engines = environment::preflight(&ctx, &env.services)?;
@@ -306,12 +314,16 @@ pub async fn checkout(
     } else {
         target
     };
+    // The previous HEAD stays locked until the state says it is paused, so no commit
+    // quiesces it frozen (see `state::lock_env`).
+    let mut _paused = None;
     if let Some(prev) = st.head.as_ref().filter(|h| **h != target.id) {
         if st
             .envs
             .get(prev)
             .is_some_and(|e| e.status == EnvStatus::Running)
         {
+            _paused = Some(state::lock_env(&stack.project.state_dir, prev).await?);
             stack.client.freeze(prev).await?;
         }
     }

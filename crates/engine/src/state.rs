@@ -218,6 +218,30 @@ impl StateGuard {
     }
 }
 
+/// Waits for and takes the lock of one environment's pause state (`.vers/locks/ENV.lock`):
+/// held by a commit from its quiesce to its snapshot, and by whatever freezes the
+/// environment (checkout pausing the previous HEAD, `PATCH /api/vm/{id}/state`) until the
+/// state records it. Operations run in separate worker processes; without it a checkout
+/// could freeze an environment while a commit's quiesce command runs in it, and that
+/// command (frozen, SIGKILL pending) would never end. A dead holder's lock goes with it.
+pub async fn lock_env(state_dir: &Path, env_id: &str) -> Result<Flock<File>, EngineError> {
+    let dir = state_dir.join("locks");
+    let path = dir.join(format!("{env_id}.lock"));
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| EngineError::io(&path, e))?;
+        Flock::lock(file, FlockArg::LockExclusive)
+            .map_err(|(_, e)| EngineError::io(&path, e.into()))
+    })
+    .await
+    .map_err(|e| EngineError::Failed(format!("waiting for environment {env_id}: {e}")))?
+}
+
 /// Locks and loads the state of a project's state directory (created if missing).
 pub fn lock(state_dir: &Path) -> Result<StateGuard, EngineError> {
     std::fs::create_dir_all(state_dir).map_err(|e| EngineError::io(state_dir, e))?;

@@ -465,6 +465,8 @@ async fn set_state(project: &Project, r: SetStateRequest) -> Result<Value, Engin
         .find_env(&r.env)
         .cloned()
         .ok_or_else(|| EngineError::NotFound(format!("environment `{}` does not exist", r.env)))?;
+    // Held until the state records the pause (see `state::lock_env`).
+    let _paused = state::lock_env(&project.state_dir, &rec.id).await?;
     let status = match r.state.as_str() {
         "paused" => {
             stack.client.freeze(&rec.id).await?;

@@ -196,12 +196,18 @@ pub(super) async fn snapshot_env(
 ) -> Result<Json<Reply>, ApiError> {
     let task = tokio::spawn(async move {
         let mut env = d.env(&id).await?;
+        // A paused environment stays paused after its snapshot.
+        let was_frozen = env.frozen;
         freeze_locked(&mut env, true)?;
         let snap = d.snap.clone();
         let (env_id, checkpoint) = (id.clone(), req.checkpoint.clone());
         let committed =
             tokio::task::spawn_blocking(move || snap.commit(&env_id, &checkpoint)).await;
-        let thawed = freeze_locked(&mut env, false);
+        let thawed = if was_frozen {
+            Ok(())
+        } else {
+            freeze_locked(&mut env, false)
+        };
         match committed {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(internal(e)),
