@@ -386,3 +386,69 @@ fn a_commit_racing_a_checkout_of_another_branch_answers() {
     let _ = watchdog.join();
     drop(s);
 }
+
+#[test]
+fn branches_created_at_once_under_one_name_are_one_branch() {
+    // Each call checked the name, then made its branch (a warm one handed out, or a new
+    // one): calls at once made several branches of one name. A race: several rounds.
+    let p = TempProject::new(
+        "name: mcp-names\nservices:\n  postgres:\n    template: postgres@15\n  redis:\n    template: redis@7\n",
+    );
+    p.ok(&["integration", "up"]);
+    p.ok(&["commit", "--tag", "base"]);
+    let mut s = RawSession::start(p.path());
+    for round in 0..4u64 {
+        let alias = format!("same-{round}");
+        let calls = [
+            serde_json::json!({"alias": alias, "from": "base"}),
+            serde_json::json!({"alias": alias, "from": "base"}),
+            serde_json::json!({"alias": alias, "from": "base"}),
+            serde_json::json!({"from": "base"}),
+        ];
+        let first = 500 + round * 10;
+        for (i, args) in calls.iter().enumerate() {
+            s.send(
+                &serde_json::json!({"jsonrpc": "2.0", "id": first + i as u64,
+                "method": "tools/call",
+                "params": {"name": "vers_branch_create", "arguments": args}}),
+            );
+        }
+        let mut answers = std::collections::BTreeMap::new();
+        while answers.len() < calls.len() {
+            use std::io::BufRead;
+            let mut line = String::new();
+            assert!(
+                s.out.read_line(&mut line).unwrap() > 0,
+                "vers mcp closed stdout"
+            );
+            let msg: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if let Some(id) = msg["id"]
+                .as_u64()
+                .filter(|id| (first..first + 4).contains(id))
+            {
+                answers.insert(id, msg);
+            }
+        }
+        let made = answers
+            .values()
+            .filter(|a| a["result"]["isError"] != true)
+            .count();
+        assert_eq!(made, 2, "round {round}: {answers:?}");
+        for a in answers.values().filter(|a| a["result"]["isError"] == true) {
+            let text = a["result"]["content"][0]["text"].as_str().unwrap_or("");
+            assert!(text.contains(&format!("`{alias}` already exists")), "{a}");
+        }
+    }
+    let list = p.json(&["branch", "list", "--format", "json"]);
+    let mut names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["name"].as_str())
+        .collect();
+    names.sort();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(before, names.len(), "two branches share a name: {list}");
+    assert_eq!(before, 9, "{list}");
+}

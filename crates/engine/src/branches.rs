@@ -241,17 +241,30 @@ pub async fn branch(
             resolve_checkpoint(stack, &id)?
         }
     };
-    let st = state::read(&stack.project.state_dir)?;
-    let name = match alias {
-        Some(a) => {
-            if st.envs.values().any(|e| e.name == a) {
+    // The name is checked and the branch made under the name's lock: two calls at once
+    // with one alias make one branch, and generated names do not collide.
+    let mut bump = 0;
+    let (name, _named) = loop {
+        let st = state::read(&stack.project.state_dir)?;
+        let name = match alias {
+            Some(a) => a.to_string(),
+            None => format!("branch-{}", st.next_id + 1 + bump),
+        };
+        let lock = state::lock_branch_name(&stack.project.state_dir, &name).await?;
+        let taken = state::read(&stack.project.state_dir)?
+            .envs
+            .values()
+            .any(|e| e.name == name);
+        match (taken, alias) {
+            (false, _) => break (name, lock),
+            (true, Some(a)) => {
                 return Err(EngineError::Failed(format!(
                     "a branch named `{a}` already exists"
-                )));
+                )))
             }
-            a.to_string()
+            // Another branch has the generated name: try the next number.
+            (true, None) => bump += 1,
         }
-        None => format!("branch-{}", st.next_id + 1),
     };
     let id = fork(stack, &name, &ckpt, None, false, BTreeMap::new(), progress).await?;
     let st = state::read(&stack.project.state_dir)?;

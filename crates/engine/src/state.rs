@@ -225,8 +225,20 @@ impl StateGuard {
 /// could freeze an environment while a commit's quiesce command runs in it, and that
 /// command (frozen, SIGKILL pending) would never end. A dead holder's lock goes with it.
 pub async fn lock_env(state_dir: &Path, env_id: &str) -> Result<Flock<File>, EngineError> {
+    lock_file(state_dir, env_id).await
+}
+
+/// Waits for and takes the lock of a branch name (`.vers/locks/name-NAME.lock`), held from
+/// the check that no branch has the name until its record is written, so two branches
+/// created at once under one name are one branch and a refusal.
+pub async fn lock_branch_name(state_dir: &Path, name: &str) -> Result<Flock<File>, EngineError> {
+    lock_file(state_dir, &format!("name-{name}")).await
+}
+
+async fn lock_file(state_dir: &Path, key: &str) -> Result<Flock<File>, EngineError> {
+    let what = key.to_string();
     let dir = state_dir.join("locks");
-    let path = dir.join(format!("{env_id}.lock"));
+    let path = dir.join(format!("{key}.lock"));
     tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
         let file = OpenOptions::new()
@@ -239,7 +251,7 @@ pub async fn lock_env(state_dir: &Path, env_id: &str) -> Result<Flock<File>, Eng
             .map_err(|(_, e)| EngineError::io(&path, e.into()))
     })
     .await
-    .map_err(|e| EngineError::Failed(format!("waiting for environment {env_id}: {e}")))?
+    .map_err(|e| EngineError::Failed(format!("waiting for the lock of {what}: {e}")))?
 }
 
 /// Locks and loads the state of a project's state directory (created if missing).
