@@ -482,3 +482,56 @@ fn branches_created_at_once_under_one_name_are_one_branch() {
     assert_eq!(before, names.len(), "two branches share a name: {list}");
     assert_eq!(before, 13, "{list}");
 }
+
+#[test]
+fn a_cancelled_integration_test_stops_its_branches() {
+    // An agent that gives up on a long test run sends notifications/cancelled; the run went
+    // on to its end for nobody, its branches running.
+    let p = TempProject::new(
+        "name: mcp-cancel\nservices:\n  redis:\n    template: redis@7\ntests:\n  slow:\n    command: sleep 150\n",
+    );
+    p.ok(&["integration", "up"]);
+    let mut s = RawSession::start(p.path());
+    s.send(
+        &serde_json::json!({"jsonrpc": "2.0", "id": 900, "method": "tools/call",
+        "params": {"name": "integration_test", "arguments": {}}}),
+    );
+    let branches = |p: &TempProject| -> Vec<String> {
+        stdout(&p.vers(&["branch", "list", "--format", "names"]))
+            .lines()
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && *n != "root")
+            .map(str::to_string)
+            .collect()
+    };
+    let began = Instant::now();
+    while branches(&p).is_empty() {
+        assert!(
+            began.elapsed().as_secs() < 90,
+            "the test branch never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    s.send(
+        &serde_json::json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+        "params": {"requestId": 900, "reason": "the agent gave up"}}),
+    );
+    let cancelled = Instant::now();
+    loop {
+        let left = branches(&p);
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            cancelled.elapsed().as_secs() < 40,
+            "the cancelled run's branches still run: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    // The server keeps serving.
+    let st = s.request(
+        "tools/call",
+        serde_json::json!({"name": "vers_status", "arguments": {}}),
+    );
+    assert!(st["result"]["isError"] != true, "{st}");
+}

@@ -172,6 +172,21 @@ fn malformed_tool_call(params: Option<Value>) -> ErrorData {
     }
 }
 
+/// Waits for `call` unless the client cancels the request first (`notifications/cancelled`).
+/// Dropping the call closes its connection to the daemon, which stops a test run or matrix
+/// and its branches; without this they ran to their end for nobody.
+async fn unless_cancelled(
+    context: &RequestContext<RoleServer>,
+    call: impl std::future::Future<Output = Result<Value, EngineError>>,
+) -> Result<Value, EngineError> {
+    tokio::select! {
+        result = call => result,
+        _ = context.ct.cancelled() => Err(EngineError::Failed(
+            "cancelled by the client; the operation was stopped".into(),
+        )),
+    }
+}
+
 /// A tool's answer: the value as pretty JSON, or the engine's message with `isError`.
 fn reply(result: Result<Value, EngineError>) -> CallToolResult {
     match result {

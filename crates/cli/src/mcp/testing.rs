@@ -2,7 +2,8 @@
 //! their traffic: `integration_docs`.
 
 use rmcp::model::CallToolResult;
-use rmcp::{tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{tool, tool_router, RoleServer};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use vers_engine::api::client::Method;
@@ -10,7 +11,7 @@ use vers_engine::api::requests::{MatrixRequest, TestRequest};
 use vers_engine::EngineError;
 
 use super::args::{items, KeyValues, List, Parameters};
-use super::{reply, reply_text, segment, VersMcp};
+use super::{reply, reply_text, segment, unless_cancelled, VersMcp};
 
 /// `integration_test`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -65,14 +66,19 @@ impl VersMcp {
     /// checkpoint; the report has every branch's status, duration and output. Failing tests
     /// are a report, not a tool error.
     #[tool]
-    async fn integration_test(&self, Parameters(a): Parameters<TestArgs>) -> CallToolResult {
+    async fn integration_test(
+        &self,
+        Parameters(a): Parameters<TestArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let req = TestRequest {
             suites: items(&a.suite),
             parallel: a.parallel,
             branch_prefix: a.branch_prefix,
             ..Default::default()
         };
-        reply(self.call(Method::POST, "/api/test", Some(&req)).await)
+        let run = self.call(Method::POST, "/api/test", Some(&req));
+        reply(unless_cancelled(&context, run).await)
     }
 
     /// Integration docs of the stack from the manifest and the traffic recorded during a test
@@ -105,14 +111,19 @@ impl VersMcp {
 
     /// Run checkpoints and tests once per combination of the manifest's version matrix.
     #[tool]
-    async fn integration_matrix(&self, Parameters(a): Parameters<MatrixArgs>) -> CallToolResult {
+    async fn integration_matrix(
+        &self,
+        Parameters(a): Parameters<MatrixArgs>,
+        context: RequestContext<RoleServer>,
+    ) -> CallToolResult {
         let req = MatrixRequest {
             filter: a.filter.as_ref().map(KeyValues::pairs).unwrap_or_default(),
             parallel: a.parallel,
             continue_on_failure: a.continue_on_failure,
             ..Default::default()
         };
-        let answer = self.call(Method::POST, "/api/matrix", Some(&req)).await;
+        let answer =
+            unless_cancelled(&context, self.call(Method::POST, "/api/matrix", Some(&req))).await;
         reply(answer.and_then(|a| {
             crate::output::matrix_report::matrix_document(&a).map_err(EngineError::Failed)
         }))
