@@ -20,10 +20,10 @@ pub enum NameError {
     #[error("it is longer than {MAX_NAME_LEN} characters")]
     TooLong,
     /// The first character is not an ASCII letter or digit.
-    #[error("it starts with {0:?}; start with a letter or digit")]
+    #[error("it starts with {0:?}")]
     BadStart(char),
     /// A character other than ASCII letters, digits, `-` and `_`.
-    #[error("it contains {0:?}; use letters, digits, - and _")]
+    #[error("it contains {0:?}")]
     BadChar(char),
 }
 
@@ -63,6 +63,9 @@ mod tests {
         assert_eq!(check_name("a b"), Err(NameError::BadChar(' ')));
         assert_eq!(check_name("é"), Err(NameError::BadStart('é')));
         assert_eq!(check_name(&"x".repeat(64)), Err(NameError::TooLong));
+        // The reason alone: callers add the rule once.
+        let shown = format!("{}", NameError::BadChar(' '));
+        assert_eq!(shown, "it contains ' '");
     }
 
     proptest! {
