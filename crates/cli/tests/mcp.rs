@@ -300,16 +300,20 @@ fn arguments_a_tool_does_not_take_are_invalid_params_naming_them() {
         serde_json::json!({"name": "vers_commit", "arguments": {"tag": "t", "mesage": "typo"}}),
     );
     assert!(m.contains("`mesage`") && m.contains("`message`"), "{m}");
-    // The schemas say so too.
+    // A tool that takes none refuses them too, and still answers a call without any.
+    let m = s.invalid_params(
+        serde_json::json!({"name": "vers_branch_list", "arguments": {"all": true}}),
+    );
+    assert!(m.contains("vers_branch_list") && m.contains("`all`"), "{m}");
+    let listed = s.request(
+        "tools/call",
+        serde_json::json!({"name": "vers_branch_list", "arguments": {}}),
+    );
+    assert!(listed["result"].is_object(), "{listed}");
+    // The schemas say so too, every one of them.
     let tools = s.request("tools/list", serde_json::json!({}));
     for tool in tools["result"]["tools"].as_array().unwrap() {
-        let schema = &tool["inputSchema"];
-        if schema["properties"]
-            .as_object()
-            .is_some_and(|p| !p.is_empty())
-        {
-            assert_eq!(schema["additionalProperties"], false, "{tool}");
-        }
+        assert_eq!(tool["inputSchema"]["additionalProperties"], false, "{tool}");
     }
 }
 

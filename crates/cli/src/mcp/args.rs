@@ -122,6 +122,12 @@ fn option_text(v: &Value) -> String {
     }
 }
 
+/// The arguments of a tool that takes none: any given is refused as invalid params, as
+/// for the other tools, instead of being ignored.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
 /// Which postgres service and database (`db_*` tools).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use vers_engine::api::client::Method;
 use vers_engine::api::requests::{BranchRequest, CheckoutRequest, CommitRequest, RollbackRequest};
 
-use super::args::Parameters;
+use super::args::{NoArgs, Parameters};
 use super::{reply, segment, VersMcp};
 
 /// `vers_branch_create`.
@@ -66,7 +66,7 @@ impl VersMcp {
     /// Every environment of the project: id, name, whether it is HEAD, status, the
     /// checkpoint it came from, its services.
     #[tool]
-    async fn vers_branch_list(&self) -> CallToolResult {
+    async fn vers_branch_list(&self, Parameters(_): Parameters<NoArgs>) -> CallToolResult {
         reply(self.call::<()>(Method::GET, "/api/branches", None).await)
     }
 

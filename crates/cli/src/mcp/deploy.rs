@@ -17,7 +17,7 @@ use vers_engine::api::requests::{
 use vers_engine::export::{Exported, Format};
 use vers_engine::EngineError;
 
-use super::args::Parameters;
+use super::args::{NoArgs, Parameters};
 use super::{reply, segment, VersMcp};
 
 /// `integration_deploy`.
@@ -126,7 +126,10 @@ impl VersMcp {
     /// Deployments and previews: version, source checkpoint, started time (Unix seconds),
     /// state, versions, expiry (previews) and host endpoints.
     #[tool]
-    async fn integration_deployments_list(&self) -> CallToolResult {
+    async fn integration_deployments_list(
+        &self,
+        Parameters(_): Parameters<NoArgs>,
+    ) -> CallToolResult {
         let result = async {
             let views = self
                 .call::<()>(Method::GET, "/api/deployments", None)

@@ -11,7 +11,7 @@ use vers_engine::api::requests::{
     DownRequest, ExecRequest, ExecSpecRequest, StopServicesRequest, UpRequest,
 };
 
-use super::args::{items, List, Parameters};
+use super::args::{items, List, NoArgs, Parameters};
 use super::{reply, segment, VersMcp};
 
 /// `integration_up`.
@@ -77,7 +77,7 @@ pub struct ConnectArgs {
 impl VersMcp {
     /// Environments of the project (HEAD marked), their services, state, health and endpoints.
     #[tool]
-    async fn vers_status(&self) -> CallToolResult {
+    async fn vers_status(&self, Parameters(_): Parameters<NoArgs>) -> CallToolResult {
         reply(self.call::<()>(Method::GET, "/api/status", None).await)
     }
 
@@ -112,7 +112,10 @@ impl VersMcp {
 
     /// Services of HEAD: state, health, engine, address and host endpoint.
     #[tool]
-    async fn integration_service_status(&self) -> CallToolResult {
+    async fn integration_service_status(
+        &self,
+        Parameters(_): Parameters<NoArgs>,
+    ) -> CallToolResult {
         let status = self.call::<()>(Method::GET, "/api/status", None).await;
         reply(status.and_then(|s| {
             let head = s["environments"]
