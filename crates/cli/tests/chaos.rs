@@ -399,6 +399,10 @@ fn bad_input_exits_2_and_applies_nothing() {
             "unknown service",
         ),
         (
+            &["--service", "reids", "--action", "pause"],
+            "unknown service `reids`; did you mean `redis`?",
+        ),
+        (
             &["--service", "redis", "--action", "explode"],
             "names no chaos action",
         ),

@@ -69,11 +69,7 @@ pub fn removal_edit(
     name: &str,
 ) -> Result<String, EngineError> {
     if !manifest.services.contains_key(name) {
-        let known: Vec<&str> = manifest.services.keys().map(String::as_str).collect();
-        return Err(EngineError::Manifest(format!(
-            "unknown service `{name}`; the manifest has: {}",
-            known.join(", ")
-        )));
+        return Err(crate::stack::unknown_service(manifest, name));
     }
     let deps = dependants(manifest, name);
     if !deps.is_empty() {

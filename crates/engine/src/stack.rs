@@ -89,13 +89,10 @@ impl Stack {
 
     /// A service of the manifest by name; an unknown name is a usage error listing the known ones.
     pub fn require_service(&self, name: &str) -> Result<&vers_manifest::Service, EngineError> {
-        self.manifest.services.get(name).ok_or_else(|| {
-            let known: Vec<&str> = self.manifest.services.keys().map(String::as_str).collect();
-            EngineError::Manifest(format!(
-                "unknown service `{name}`; the manifest has: {}",
-                known.join(", ")
-            ))
-        })
+        self.manifest
+            .services
+            .get(name)
+            .ok_or_else(|| unknown_service(&self.manifest, name))
     }
 
     /// Services to start: `only` and their dependencies, or all.
@@ -655,4 +652,20 @@ fn interpreter(path: &std::path::Path) -> (PathBuf, Vec<String>) {
 pub fn suite_services(stack: &Stack, suite: &str) -> Result<Vec<String>, EngineError> {
     let wanted = vers_manifest::suite_services(&stack.manifest, suite);
     stack.closure(&wanted)
+}
+
+/// The usage error for a service name `m` does not have: the closest name when one is
+/// near (`dcos` → `docs`), else every name it has.
+pub fn unknown_service(m: &vers_manifest::Manifest, name: &str) -> EngineError {
+    let known: Vec<&str> = m.services.keys().map(String::as_str).collect();
+    match vers_manifest::suggest(name, known.iter().copied()) {
+        Some(close) => EngineError::Manifest(format!(
+            "unknown service `{name}`; did you mean `{close}`? (the manifest has: {})",
+            known.join(", ")
+        )),
+        None => EngineError::Manifest(format!(
+            "unknown service `{name}`; the manifest has: {}",
+            known.join(", ")
+        )),
+    }
 }

@@ -39,6 +39,7 @@ use std::path::Path;
 
 pub use build_context::{check_build_context, BuildContextError};
 pub use config::{Shape, OAUTH_PROVIDERS, REDIS_POLICIES};
+pub use ctx::suggest;
 pub use decode::DEPLOY_TARGETS;
 pub use diagnostic::{cut, quote, Diagnostic, Diagnostics, MAX_QUOTED_CHARS};
 pub use fault::{
