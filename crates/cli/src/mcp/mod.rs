@@ -8,6 +8,7 @@
 mod args;
 mod branching;
 mod chaos;
+mod cli_terms;
 mod deploy;
 mod environments;
 mod inspect;
@@ -208,7 +209,9 @@ fn reply_text(result: Result<String, EngineError>) -> CallToolResult {
 
 /// `isError: true` with the engine's message.
 fn failure(e: &EngineError) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(e.to_string())])
+    CallToolResult::error(vec![ContentBlock::text(cli_terms::for_agents(
+        &e.to_string(),
+    ))])
 }
 
 /// A value as JSON.
