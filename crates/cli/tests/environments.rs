@@ -170,6 +170,15 @@ fn broken_manifest_leaves_running_environment_untouched() {
         stdout(&p.vers(&["execute", "redis-cli -h redis get k"])).trim(),
         "v"
     );
+    // Stopping a service needs no valid manifest: the one HEAD started with is used.
+    p.write(
+        "vers-integration.yaml",
+        "name: keep\nservices:\n  redis:\n    templat: redis@7\n",
+    );
+    let out = p.vers(&["down", "--services", "redis"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("stopped redis"), "{}", stdout(&out));
+    assert!(stderr(&out).contains("warning:"), "{}", stderr(&out));
 }
 
 #[test]

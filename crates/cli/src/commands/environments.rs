@@ -183,15 +183,20 @@ pub async fn down(file: Option<&Path>, args: DownArgs) -> Result<i32, Exit> {
 
 /// `down --services a,b`: only those services of HEAD stop.
 async fn down_services(file: Option<&Path>, args: &DownArgs) -> Result<i32, Exit> {
-    let api = context::validated_api(file).await?;
+    // Stopping what runs needs no valid manifest on disk: the daemon uses the one HEAD was
+    // started with, and says so.
+    let api = context::serving_api(file).await?;
     let req = StopServicesRequest {
         services: args.services.clone(),
     };
-    let done: vers_engine::services::StopOutcome = api
-        .call_as(Method::POST, "/api/services/stop", Some(&req), &Silent)
+    let answer = api
+        .call(Method::POST, "/api/services/stop", Some(&req), &Silent)
         .await?;
+    context::warn(&answer);
+    let done: vers_engine::services::StopOutcome = serde_json::from_value(answer.clone())
+        .map_err(|e| Exit::failure(format!("reading the daemon's answer: {e}")))?;
     if args.json {
-        let text = serde_json::to_string_pretty(&done)
+        let text = serde_json::to_string_pretty(&answer)
             .map_err(|e| Exit::failure(format!("rendering JSON: {e}")))?;
         println!("{text}");
         return Ok(0);

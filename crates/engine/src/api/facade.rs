@@ -304,8 +304,9 @@ pub async fn execute(
             to_value(&diff::diff(&stack, &r.from, to, &aspects).await?)
         }
         Op::StopServices(r) => {
-            let stack = open(project).await?;
-            to_value(&services::stop_services(&stack, &r.services).await?)
+            let (stack, warning) = open_serving(project).await?;
+            let outcome = to_value(&services::stop_services(&stack, &r.services).await?)?;
+            Ok(with_warning(outcome, warning))
         }
         Op::RetireService(r) => {
             let stack = open(project).await?;
