@@ -450,16 +450,7 @@ fn a_manifest_with_the_yml_extension_is_found() {
     let ping = p.ok(&["execute", "redis-cli -h cache get seed"]);
     assert_eq!(ping.trim(), "yes");
     // The daemon reads the same file: it keeps the checkpoint's warm branch.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !p.json(&["status", "--json"])["environments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|e| e["warm"] == true)
-    {
-        assert!(std::time::Instant::now() < deadline, "no warm branch");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    wait_for_a_warm_branch(&p, &[]);
     let init = p.vers(&["init", "other"]);
     assert!(
         stderr(&init).contains("vers-integration.yml already exists"),
@@ -489,8 +480,15 @@ fn the_daemon_reads_the_manifest_named_by_f() {
     );
     let f = ["-f", "stacks/ci.yaml"];
     p.ok(&[f[0], f[1], "up"]);
+    wait_for_a_warm_branch(&p, &f);
+    p.ok(&[f[0], f[1], "down", "--all"]);
+}
+
+/// Polls `status --json` (after the global arguments `global`) until a warm branch shows.
+fn wait_for_a_warm_branch(p: &TempProject, global: &[&str]) {
+    let args: Vec<&str> = global.iter().copied().chain(["status", "--json"]).collect();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !p.json(&[f[0], f[1], "status", "--json"])["environments"]
+    while !p.json(&args)["environments"]
         .as_array()
         .unwrap()
         .iter()
@@ -499,5 +497,4 @@ fn the_daemon_reads_the_manifest_named_by_f() {
         assert!(std::time::Instant::now() < deadline, "no warm branch");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    p.ok(&[f[0], f[1], "down", "--all"]);
 }

@@ -1,6 +1,6 @@
 //! `up` and `down`: the root environment's lifecycle.
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -39,19 +39,7 @@ pub struct UpOutcome {
 /// replaces the root environment: operations run in worker processes, so two `up` at once
 /// would each replace the roots they saw and leave two. A dead holder's lock goes with it.
 async fn one_up(state_dir: &std::path::Path) -> Result<Flock<std::fs::File>, EngineError> {
-    let path = state_dir.join("up.lock");
-    tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| EngineError::io(&path, e))?;
-        Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| EngineError::io(&path, e.into()))
-    })
-    .await
-    .map_err(|e| EngineError::Failed(format!("waiting for another `up`: {e}")))?
+    crate::state::wait_for_lock(state_dir.join("up.lock"), "another `up`").await
 }
 
 /// Starts the root environment and makes it HEAD. A previous root environment of the project

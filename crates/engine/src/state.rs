@@ -236,11 +236,20 @@ pub async fn lock_branch_name(state_dir: &Path, name: &str) -> Result<Flock<File
 }
 
 async fn lock_file(state_dir: &Path, key: &str) -> Result<Flock<File>, EngineError> {
-    let what = key.to_string();
     let dir = state_dir.join("locks");
-    let path = dir.join(format!("{key}.lock"));
+    std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+    wait_for_lock(
+        dir.join(format!("{key}.lock")),
+        &format!("the lock of {key}"),
+    )
+    .await
+}
+
+/// Waits for and takes an exclusive `flock` of the file at `path` (created if missing) off
+/// the async threads; `what` names it in the error. A dead holder's lock goes with it.
+pub(crate) async fn wait_for_lock(path: PathBuf, what: &str) -> Result<Flock<File>, EngineError> {
+    let what = what.to_string();
     tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -251,7 +260,7 @@ async fn lock_file(state_dir: &Path, key: &str) -> Result<Flock<File>, EngineErr
             .map_err(|(_, e)| EngineError::io(&path, e.into()))
     })
     .await
-    .map_err(|e| EngineError::Failed(format!("waiting for the lock of {what}: {e}")))?
+    .map_err(|e| EngineError::Failed(format!("waiting for {what}: {e}")))?
 }
 
 /// Locks and loads the state of a project's state directory (created if missing).
