@@ -241,31 +241,7 @@ pub async fn branch(
             resolve_checkpoint(stack, &id)?
         }
     };
-    // The name is checked and the branch made under the name's lock: two calls at once
-    // with one alias make one branch, and generated names do not collide.
-    let mut bump = 0;
-    let (name, _named) = loop {
-        let st = state::read(&stack.project.state_dir)?;
-        let name = match alias {
-            Some(a) => a.to_string(),
-            None => format!("branch-{}", st.next_id + 1 + bump),
-        };
-        let lock = state::lock_branch_name(&stack.project.state_dir, &name).await?;
-        let taken = state::read(&stack.project.state_dir)?
-            .envs
-            .values()
-            .any(|e| e.name == name);
-        match (taken, alias) {
-            (false, _) => break (name, lock),
-            (true, Some(a)) => {
-                return Err(EngineError::Failed(format!(
-                    "a branch named `{a}` already exists"
-                )))
-            }
-            // Another branch has the generated name: try the next number.
-            (true, None) => bump += 1,
-        }
-    };
+    let (name, _named) = claim_name(stack, alias, "branch").await?;
     let id = fork(stack, &name, &ckpt, None, false, BTreeMap::new(), progress).await?;
     let st = state::read(&stack.project.state_dir)?;
     st.envs
@@ -289,7 +265,7 @@ pub async fn checkout(
                     "no branch or tag named `{name}` (see `vers branch list` and `vers log`)"
                 ))
             })?;
-            let alias = format!("{name}-{}", st.next_id + 1);
+            let (alias, _named) = claim_name(stack, None, name).await?;
             let id = fork(stack, &alias, &ckpt, None, false, BTreeMap::new(), progress).await?;
             state::read(&stack.project.state_dir)?
                 .envs
@@ -536,4 +512,38 @@ pub fn log(stack: &Stack) -> Result<Vec<LogEntry>, EngineError> {
     }
     walk(None, 0, &children, &mut out);
     Ok(out)
+}
+
+/// A name for a new branch, held under the name's lock until the returned guard drops:
+/// `alias` when no branch has it (else an error), or the first free `PREFIX-N` from the
+/// project's next id. Two calls at once with one alias make one branch, and generated
+/// names do not collide.
+async fn claim_name(
+    stack: &Stack,
+    alias: Option<&str>,
+    prefix: &str,
+) -> Result<(String, nix::fcntl::Flock<std::fs::File>), EngineError> {
+    let mut bump = 0;
+    loop {
+        let st = state::read(&stack.project.state_dir)?;
+        let name = match alias {
+            Some(a) => a.to_string(),
+            None => format!("{prefix}-{}", st.next_id + 1 + bump),
+        };
+        let lock = state::lock_branch_name(&stack.project.state_dir, &name).await?;
+        let taken = state::read(&stack.project.state_dir)?
+            .envs
+            .values()
+            .any(|e| e.name == name);
+        match (taken, alias) {
+            (false, _) => return Ok((name, lock)),
+            (true, Some(a)) => {
+                return Err(EngineError::Failed(format!(
+                    "a branch named `{a}` already exists"
+                )))
+            }
+            // Another branch has the generated name: try the next number.
+            (true, None) => bump += 1,
+        }
+    }
 }
