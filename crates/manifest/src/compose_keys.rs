@@ -1,9 +1,43 @@
-//! Docker Compose service keys that vers has no key for, each answered with what vers does
+//! Docker Compose keys written in a manifest, answered with the vers way: the vers key for
+//! one vers spells otherwise, and for a service key vers has no key for, what vers does
 //! instead, so a user porting a `docker-compose.yml` learns the way rather than a list of
 //! allowed keys.
 
+/// The help for unknown key `key` of a mapping whose keys are `allowed`, when it is a
+/// Compose key; `None` for other keys.
+pub(crate) fn hint(key: &str, allowed: &[&str]) -> Option<String> {
+    // A service is the mapping that takes `template`.
+    let in_service = allowed.contains(&"template");
+    renamed(key, allowed).or_else(|| {
+        in_service
+            .then(|| instead_of(key))
+            .flatten()
+            .map(str::to_string)
+    })
+}
+
+/// The vers key for a Docker Compose key written where vers spells it otherwise
+/// (`environment` → `env`, a health check's `test` → `command`, `image` → `template`).
+fn renamed(key: &str, allowed: &[&str]) -> Option<String> {
+    let (want, note) = match key {
+        "environment" => ("env", ""),
+        "test" if allowed.contains(&"path") => {
+            ("command", " (shell text, or [\"CMD\", …] as in Compose)")
+        }
+        "test" => ("command", ""),
+        "image" => (
+            "template",
+            " (a catalog template such as postgres@16, or `build:`/`command:` for your app; vers runs no container images)",
+        ),
+        _ => return None,
+    };
+    allowed
+        .contains(&want)
+        .then(|| format!("vers calls it `{want}`{note}"))
+}
+
 /// What to write instead of Compose service key `key`; `None` for other keys.
-pub(crate) fn instead_of(key: &str) -> Option<&'static str> {
+fn instead_of(key: &str) -> Option<&'static str> {
     Some(match key {
         "restart" => {
             "vers restarts no service on its own: one that exits shows as failed in `status` and its log says why (`vers up` or `vers chaos recover` starts it again); remove the key"

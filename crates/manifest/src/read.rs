@@ -46,26 +46,6 @@ impl<'n> Fields<'n> {
     }
 }
 
-/// The vers key for a Docker Compose key written where vers spells it otherwise
-/// (`environment` → `env`, a health check's `test` → `command`, `image` → `template`).
-fn compose_hint(key: &str, allowed: &[&str]) -> Option<String> {
-    let (want, note) = match key {
-        "environment" => ("env", ""),
-        "test" if allowed.contains(&"path") => {
-            ("command", " (shell text, or [\"CMD\", …] as in Compose)")
-        }
-        "test" => ("command", ""),
-        "image" => (
-            "template",
-            " (a catalog template such as postgres@16, or `build:`/`command:` for your app; vers runs no container images)",
-        ),
-        _ => return None,
-    };
-    allowed
-        .contains(&want)
-        .then(|| format!("vers calls it `{want}`{note}"))
-}
-
 /// Reads a mapping whose keys must be among `allowed` (`None`: any key). Unknown keys get a
 /// "did you mean" at the key's position; duplicate and non-scalar keys are errors. A null
 /// node reads as an empty mapping.
@@ -107,14 +87,7 @@ pub fn fields<'n>(
         }
         if let Some(allowed) = allowed {
             if !allowed.contains(&key) {
-                let in_service = allowed.contains(&"template");
-                let help = compose_hint(key, allowed)
-                    .or_else(|| {
-                        in_service
-                            .then(|| crate::compose_keys::instead_of(key))
-                            .flatten()
-                            .map(str::to_string)
-                    })
+                let help = crate::compose_keys::hint(key, allowed)
                     .unwrap_or_else(|| suggestion_help(key, allowed));
                 cx.err_help(k.pos, format!("unknown key {} in {what}", quote(key)), help);
                 continue;
