@@ -12,7 +12,7 @@ use crate::api::client::{ApiClient, Method};
 use crate::api::requests::RetireServiceRequest;
 use crate::error::EngineError;
 use crate::progress::Silent;
-use crate::project::{Project, MANIFEST_FILE, MANIFEST_FILE_YML};
+use crate::project::Project;
 use crate::services::{self, RemoveOutcome, RetireOutcome};
 
 /// Result of [`init`].
@@ -38,11 +38,9 @@ pub struct AddOutcome {
 /// Writes a new manifest named `name` from stack `template` into `dir` (never over an
 /// existing one), and adds `.vers/` to the directory's `.gitignore`.
 pub fn init(dir: &Path, name: &str, template: &str) -> Result<InitOutcome, EngineError> {
-    let path = dir.join(MANIFEST_FILE);
-    if let Some(path) = [path.clone(), dir.join(MANIFEST_FILE_YML)]
-        .into_iter()
-        .find(|p| p.exists())
-    {
+    // The `.yaml` path when neither spelling exists.
+    let path = crate::project::manifest_in(dir);
+    if path.exists() {
         return Err(EngineError::Manifest(format!(
             "{} already exists; vers never overwrites a manifest (edit it, or use `vers integration add`)",
             path.display()

@@ -658,14 +658,11 @@ pub fn suite_services(stack: &Stack, suite: &str) -> Result<Vec<String>, EngineE
 /// near (`dcos` → `docs`), else every name it has.
 pub fn unknown_service(m: &vers_manifest::Manifest, name: &str) -> EngineError {
     let known: Vec<&str> = m.services.keys().map(String::as_str).collect();
-    match vers_manifest::suggest(name, known.iter().copied()) {
-        Some(close) => EngineError::Manifest(format!(
-            "unknown service `{name}`; did you mean `{close}`? (the manifest has: {})",
-            known.join(", ")
-        )),
-        None => EngineError::Manifest(format!(
-            "unknown service `{name}`; the manifest has: {}",
-            known.join(", ")
-        )),
-    }
+    let list = known.join(", ");
+    EngineError::Manifest(match vers_manifest::suggest(name, known.iter().copied()) {
+        Some(close) => {
+            format!("unknown service `{name}`; did you mean `{close}`? (the manifest has: {list})")
+        }
+        None => format!("unknown service `{name}`; the manifest has: {list}"),
+    })
 }

@@ -7,7 +7,7 @@ use crate::ctx::Ctx;
 use crate::diagnostic::quote;
 use crate::model::PortMap;
 use crate::read::{self, describe};
-use crate::yaml::{Node, NodeKind};
+use crate::yaml::{Node, NodeKind, Pos};
 
 /// Keys of the long form of an item of `ports`.
 const LONG_FORM: &[&str] = &["target", "published", "host_ip", "protocol", "mode", "name"];
@@ -19,6 +19,13 @@ const MAX_RANGE: u16 = 100;
 struct Refusal {
     message: String,
     help: String,
+}
+
+impl Refusal {
+    /// Records the refusal at `pos`, saying whose `ports` it is in.
+    fn report(self, cx: &mut Ctx, pos: Pos, what: &str) {
+        cx.err_help(pos, format!("{} in {what}", self.message), self.help);
+    }
 }
 
 /// Reads `ports:` of `what`; every mapping found is returned, errors are recorded in `cx`.
@@ -42,10 +49,7 @@ pub(crate) fn decode(cx: &mut Ctx, node: &Node, what: &str) -> Vec<PortMap> {
                 else {
                     continue;
                 };
-                Some(short_form(&s).map_err(|r| Refusal {
-                    message: format!("{} in {what}", r.message),
-                    help: r.help,
-                }))
+                Some(short_form(&s))
             }
         };
         match parsed {
@@ -60,7 +64,7 @@ pub(crate) fn decode(cx: &mut Ctx, node: &Node, what: &str) -> Vec<PortMap> {
                     out.push(map);
                 }
             }
-            Some(Err(r)) => cx.err_help(item.pos, r.message, r.help),
+            Some(Err(r)) => r.report(cx, item.pos, what),
             None => {}
         }
     }
@@ -119,13 +123,12 @@ fn long_form(cx: &mut Ctx, node: &Node, what: &str) -> Option<Result<Vec<PortMap
             "published" => published = Some(text),
             "host_ip" => {
                 if let Err(r) = check_address(&text, &text) {
-                    cx.err_help(value.pos, format!("{} in {what}", r.message), r.help);
+                    r.report(cx, value.pos, what);
                     return None;
                 }
             }
             "protocol" if !text.eq_ignore_ascii_case("tcp") => {
-                let r = protocol_refusal(&text, &text);
-                cx.err_help(value.pos, format!("{} in {what}", r.message), r.help);
+                protocol_refusal(&text, &text).report(cx, value.pos, what);
                 return None;
             }
             _ => {}
@@ -143,10 +146,7 @@ fn long_form(cx: &mut Ctx, node: &Node, what: &str) -> Option<Result<Vec<PortMap
         Some(p) => format!("{p}:{target}"),
         None => target,
     };
-    Some(short_form(&spec).map_err(|r| Refusal {
-        message: format!("{} in {what}", r.message),
-        help: r.help,
-    }))
+    Some(short_form(&spec))
 }
 
 /// Strips `/tcp`; any other protocol is returned as the error.

@@ -39,28 +39,24 @@ pub(super) fn for_agents(message: &str) -> String {
     // Advice is on the first line; what follows may be a log excerpt, whose flags are the
     // app's own.
     let advice = message.lines().next().unwrap_or_default();
-    let mut said: Vec<String> = Vec::new();
-    for quoted in advice.split('`').skip(1).step_by(2) {
-        if !quoted.starts_with("vers ") {
-            continue;
-        }
-        if let Some(tool) = tool_for(quoted) {
-            let line = format!("`{quoted}` is the `{tool}` tool");
-            if !said.contains(&line) {
-                said.push(line);
-            }
-        }
-    }
-    let flags: Vec<String> = advice
+    let tools = advice
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|quoted| quoted.starts_with("vers "))
+        .filter_map(|quoted| {
+            tool_for(quoted).map(|tool| format!("`{quoted}` is the `{tool}` tool"))
+        });
+    let arguments = advice
         .split(|c: char| c.is_whitespace() || c == '`' || c == '(' || c == ',')
         .filter_map(|w| w.strip_prefix("--"))
         .map(|f| f.split('=').next().unwrap_or(f))
         .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
-        .map(|f| format!("--{f} is the argument `{}`", f.replace('-', "_")))
-        .collect();
-    for f in flags {
-        if !said.contains(&f) {
-            said.push(f);
+        .map(|f| format!("--{f} is the argument `{}`", f.replace('-', "_")));
+    let mut said: Vec<String> = Vec::new();
+    for line in tools.chain(arguments) {
+        if !said.contains(&line) {
+            said.push(line);
         }
     }
     if said.is_empty() {
