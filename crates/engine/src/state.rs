@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
@@ -248,34 +247,27 @@ async fn lock_file(state_dir: &Path, key: &str) -> Result<Flock<File>, EngineErr
 /// Waits for and takes an exclusive `flock` of the file at `path` (created if missing) off
 /// the async threads; `what` names it in the error. A dead holder's lock goes with it.
 pub(crate) async fn wait_for_lock(path: PathBuf, what: &str) -> Result<Flock<File>, EngineError> {
-    let what = what.to_string();
-    tokio::task::spawn_blocking(move || {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| EngineError::io(&path, e))?;
-        Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| EngineError::io(&path, e.into()))
-    })
-    .await
-    .map_err(|e| EngineError::Failed(format!("waiting for {what}: {e}")))?
+    tokio::task::spawn_blocking(move || flock_file(&path))
+        .await
+        .map_err(|e| EngineError::Failed(format!("waiting for {what}: {e}")))?
+}
+
+/// Opens (creating it if missing) and exclusively `flock`s the file at `path`, blocking
+/// until it is free. A dead holder's lock goes with it.
+fn flock_file(path: &Path) -> Result<Flock<File>, EngineError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| EngineError::io(path, e))?;
+    Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| EngineError::io(path, e.into()))
 }
 
 /// Locks and loads the state of a project's state directory (created if missing).
 pub fn lock(state_dir: &Path) -> Result<StateGuard, EngineError> {
     std::fs::create_dir_all(state_dir).map_err(|e| EngineError::io(state_dir, e))?;
-    let lock_path = state_dir.join("state.lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| EngineError::io(&lock_path, e))?;
-    let _ = file.as_fd();
-    let lock = Flock::lock(file, FlockArg::LockExclusive)
-        .map_err(|(_, e)| EngineError::io(&lock_path, e.into()))?;
+    let lock = flock_file(&state_dir.join("state.lock"))?;
     let path = state_dir.join("state.json");
     let state = match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
