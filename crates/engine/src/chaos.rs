@@ -298,6 +298,14 @@ pub async fn apply(
         }
         None => {
             let action = process_action(stack, env, spec);
+            // A commit's quiesce step would wait out its timeout on a service frozen under
+            // it: a pause waits for the commit instead (see `state::lock_env`).
+            let _paused = match action {
+                ChaosAction::Pause => {
+                    Some(state::lock_env(&stack.project.state_dir, &env.id).await?)
+                }
+                _ => None,
+            };
             stack
                 .client
                 .chaos(
