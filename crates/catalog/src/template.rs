@@ -43,6 +43,13 @@ pub trait Template: Send + Sync {
         Vec::new()
     }
 
+    /// The ports of `ctx` where a Kafka broker answers and advertises the service's name,
+    /// which only processes inside the environment can resolve: the host forwards of these
+    /// ports advertise themselves instead.
+    fn kafka_ports(&self, _ctx: &InstanceCtx) -> Vec<u16> {
+        Vec::new()
+    }
+
     /// Further long-running processes of the same instance, started after the server (in
     /// the same network namespace and cgroup), e.g. a schema registry beside a broker.
     fn companions(

@@ -141,6 +141,32 @@ fn kafka_topics_checkpoint_and_isolated_branches() {
         "inventory-events-value:[1] mark=-"
     );
 
+    // A client on the host, at the endpoint `status` gives: the broker it is told about is
+    // that endpoint (inside, the broker advertises `kafka:9092`, which the host cannot
+    // resolve), so it produces and a consumer group reads back.
+    let status = json_of(&p.vers(&["status", "--json"]));
+    let endpoint = status["environments"]
+        .as_array()
+        .and_then(|envs| envs.iter().find(|e| e["head"] == true))
+        .map(|e| e["services"][0]["host_endpoint"].clone())
+        .unwrap_or_default();
+    let endpoint = endpoint.as_str().unwrap_or_else(|| panic!("{status:#}"));
+    p.write(
+        "scripts/host_client.py",
+        include_str!("engine_kafka_host.py"),
+    );
+    let out = std::process::Command::new(&python)
+        .arg(p.dir.path().join("scripts/host_client.py"))
+        .arg(endpoint)
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&out).trim(),
+        "['order-0', 'order-1', 'order-2']",
+        "{}",
+        stderr(&out)
+    );
+
     eprintln!(
         "kafka e2e figures: up {} ms (with seeding), branch from a checkpoint {} ms",
         up_time.as_millis(),

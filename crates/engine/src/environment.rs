@@ -428,6 +428,10 @@ async fn start_one(
         Some(first) => tmpl.http_ports(first),
         None => Vec::new(),
     };
+    let kafka_ports = instances
+        .first()
+        .map(|first| tmpl.kafka_ports(first))
+        .unwrap_or_default();
     let memory_limit = instances.first().and_then(|i| i.memory_limit);
     let cpu_limit = svc
         .resources
@@ -439,6 +443,7 @@ async fn start_one(
         front: p.front,
         ports: p.ports.clone(),
         http_ports,
+        kafka_ports,
         pods: p
             .pods
             .iter()

@@ -84,12 +84,20 @@ async fn open_one(
     let local = listener.local_addr()?;
     let target = SocketAddr::from((spec.front, container));
     let what = format!("host port {} of {}", local.port(), spec.name);
+    let kafka = spec
+        .kafka_ports
+        .contains(&container)
+        .then_some(super::kafka_forward::Advertised {
+            host: local,
+            broker_port: container,
+        });
     let task = tokio::spawn(forward_loop(
         listener,
         ns.clone(),
         target,
         allowed.to_vec(),
         what,
+        kafka,
     ));
     Ok((container, local.to_string(), task))
 }
@@ -169,13 +177,15 @@ pub(super) async fn take_host_ports(
 }
 
 /// Accepts host connections from `allowed` uids and splices each into the environment's
-/// namespace; others are closed unread and logged.
+/// namespace; others are closed unread and logged. With `kafka`, connections go through
+/// the Kafka forward, which advertises the host address in place of the broker's.
 async fn forward_loop(
     listener: TcpListener,
     ns: tokio::runtime::Handle,
     target: SocketAddr,
     allowed: Vec<u32>,
     what: String,
+    kafka: Option<super::kafka_forward::Advertised>,
 ) {
     let mut refused = 0u64;
     loop {
@@ -191,6 +201,7 @@ async fn forward_loop(
         let Ok(std_stream) = stream.into_std() else {
             continue;
         };
+        let kafka = kafka.clone();
         ns.spawn(async move {
             let Ok(mut inbound) = TcpStream::from_std(std_stream) else {
                 return;
@@ -200,7 +211,14 @@ async fn forward_loop(
             };
             let _ = inbound.set_nodelay(true);
             let _ = outbound.set_nodelay(true);
-            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            match kafka {
+                Some(advertised) => {
+                    super::kafka_forward::relay(inbound, outbound, advertised).await
+                }
+                None => {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            }
         });
     }
 }

@@ -8,6 +8,7 @@ pub mod diskfill;
 mod engine_reach;
 mod environments;
 mod forwards;
+mod kafka_forward;
 mod port_owner;
 mod probes;
 pub mod protocol;

@@ -76,6 +76,10 @@ pub struct ServiceSpec {
     pub ports: Vec<u16>,
     /// Ports that speak HTTP (HTTP faults apply).
     pub http_ports: Vec<u16>,
+    /// Ports where a Kafka broker advertises the service's name: their host forwards put
+    /// their own address in its place (see `supervisor::kafka_forward`).
+    #[serde(default)]
+    pub kafka_ports: Vec<u16>,
     /// Each replica's pod; its address is the proxy's backend for that replica.
     pub pods: Vec<PodSpec>,
     /// The processes of every replica (each runs in its replica's pod).

@@ -131,6 +131,10 @@ impl Template for Kafka {
         env
     }
 
+    fn kafka_ports(&self, ctx: &InstanceCtx) -> Vec<u16> {
+        vec![ctx.port(0, PORT)]
+    }
+
     fn http_ports(&self, ctx: &InstanceCtx) -> Vec<u16> {
         if registry_on(ctx) {
             vec![registry::port(ctx)]
