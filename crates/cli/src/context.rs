@@ -26,17 +26,18 @@ pub fn manifest(project: &Project) -> Result<Manifest, Exit> {
 /// manifest's checkpoints and the project's tags, printing diagnostics (file:line:col) on
 /// failure. The state is read only when the project has one (nothing is created).
 pub fn fork_points(project: &Project, m: &Manifest) -> Result<(), Exit> {
-    fork_point_errors(project, m).map_err(|d| Exit::manifest(&project.manifest_path, &d))
+    fork_point_errors(project, Some(m)).map_err(|d| Exit::manifest(&project.manifest_path, &d))
 }
 
-/// [`fork_points`] as diagnostics (for `validate --json`).
+/// [`fork_points`] as diagnostics (for `validate --json`); with no `m` (a manifest that
+/// does not parse), against the checkpoint names in its text.
 pub fn fork_point_errors(
     project: &Project,
-    m: &Manifest,
+    m: Option<&Manifest>,
 ) -> Result<(), vers_manifest::Diagnostics> {
     let path = &project.manifest_path;
     let Ok(src) = std::fs::read_to_string(path) else {
-        // `m` was just read from there; `load` reports an unreadable manifest itself.
+        // `load` reports an unreadable manifest itself.
         return Ok(());
     };
     let state = if project.state_dir.join("state.json").is_file() {
@@ -45,9 +46,11 @@ pub fn fork_point_errors(
         vers_engine::state::State::default()
     };
     let tags: Vec<String> = state.tags.keys().cloned().collect();
-    vers_manifest::check_fork_points(&src, path, m, &tags, &|name| {
-        state.find_checkpoint(name).is_some()
-    })
+    let in_project = |name: &str| state.find_checkpoint(name).is_some();
+    match m {
+        Some(m) => vers_manifest::check_fork_points(&src, path, m, &tags, &in_project),
+        None => vers_manifest::check_fork_points_in_text(&src, path, &tags, &in_project),
+    }
 }
 
 /// A client of the project's daemon (started when needed), without reading the manifest

@@ -498,3 +498,25 @@ fn wait_for_a_warm_branch(p: &TempProject, global: &[&str]) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// One `validate` shows every mistake: a suite forking from a checkpoint that does not
+/// exist is reported beside an error elsewhere in the manifest, not only once that is fixed.
+#[test]
+fn validate_reports_an_unknown_fork_point_beside_other_errors() {
+    let p = TempProject::new(
+        "name: both\nservices:\n  web:\n    command: python3 -m http.server 3000\n    healthcheck:\n      path: health\ntests:\n  t:\n    command: 'true'\n    checkpoint: seded\n",
+    );
+    let out = p.vers(&["validate", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let doc = json_of(&out);
+    let errors = doc["errors"].as_array().cloned().unwrap_or_default();
+    let lines: Vec<u64> = errors.iter().filter_map(|e| e["line"].as_u64()).collect();
+    assert_eq!(lines, [6, 10], "{doc:#}");
+    assert!(
+        errors[1]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("`seded`"),
+        "{doc:#}"
+    );
+}

@@ -23,12 +23,47 @@ pub fn check_fork_points(
     tags: &[String],
     in_project: &dyn Fn(&str) -> bool,
 ) -> Result<(), Diagnostics> {
-    let mut cx = Ctx::new(src, path);
+    check(src, path, &crate::checkpoint_names(m), tags, in_project)
+}
+
+/// [`check_fork_points`] for a manifest that does not parse (other errors are reported
+/// beside these, so one `validate` shows every mistake): the checkpoints are the names
+/// under `checkpoints:` in the text. Nothing is checked when the text is not YAML.
+pub fn check_fork_points_in_text(
+    src: &str,
+    path: &Path,
+    tags: &[String],
+    in_project: &dyn Fn(&str) -> bool,
+) -> Result<(), Diagnostics> {
     let Ok(Some(root)) = yaml::parse(src) else {
-        // `m` was parsed from `src`, so this does not happen; nothing to point at otherwise.
         return Ok(());
     };
-    let checkpoints = crate::checkpoint_names(m);
+    let mut names: Vec<String> = match map_get(&root, "checkpoints").map(|c| &c.kind) {
+        Some(NodeKind::Seq(items)) => items
+            .iter()
+            .filter_map(|c| map_get(c, "name").and_then(Node::scalar))
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if !names.iter().any(|n| n == crate::SERVICES_READY) {
+        names.insert(0, crate::SERVICES_READY.to_string());
+    }
+    check(src, path, &names, tags, in_project)
+}
+
+fn check(
+    src: &str,
+    path: &Path,
+    checkpoints: &[String],
+    tags: &[String],
+    in_project: &dyn Fn(&str) -> bool,
+) -> Result<(), Diagnostics> {
+    let mut cx = Ctx::new(src, path);
+    let Ok(Some(root)) = yaml::parse(src) else {
+        // The manifest was parsed from `src`; nothing to point at otherwise.
+        return Ok(());
+    };
     let known = |name: &str| {
         checkpoints.iter().any(|c| c == name) || tags.iter().any(|t| t == name) || in_project(name)
     };

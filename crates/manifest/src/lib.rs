@@ -30,6 +30,7 @@ mod read;
 pub mod scaffold;
 mod scenario;
 mod selector;
+mod syntax_hint;
 pub mod templates;
 mod units;
 mod validate;
@@ -46,7 +47,7 @@ pub use fault::{
     human as human_duration, FaultAction, FaultError, FaultField, FaultOption, FaultScope,
     FaultSpec, CHAOS_ACTIONS,
 };
-pub use fork::check_fork_points;
+pub use fork::{check_fork_points, check_fork_points_in_text};
 pub use interpolate::{check_interpolation, interpolate, InterpolationError};
 pub use locate::config_key_position;
 pub use model::{
@@ -111,7 +112,11 @@ fn parse(src: &str, path: &Path, project_dir: Option<&Path>) -> Result<Manifest,
             return Err(cx.finish());
         }
         Err(e) => {
-            cx.err(e.pos, format!("YAML syntax error: {}", e.message));
+            let hint = syntax_hint::explain(src, &e);
+            match hint.help {
+                Some(help) => cx.err_help(hint.pos, hint.message, help),
+                None => cx.err(hint.pos, hint.message),
+            }
             return Err(cx.finish());
         }
     };

@@ -11,8 +11,17 @@ use crate::exit::Exit;
 /// `vers integration validate`.
 pub fn validate(file: Option<&Path>, json: bool) -> Result<i32, Exit> {
     let project = context::project(file)?;
-    let loaded = vers_manifest::load(&project.manifest_path)
-        .and_then(|m| context::fork_point_errors(&project, &m).map(|()| m));
+    let loaded = match vers_manifest::load(&project.manifest_path) {
+        Ok(m) => context::fork_point_errors(&project, Some(&m)).map(|()| m),
+        // The names suites fork from are checked too, so one run shows every mistake.
+        Err(mut d) => {
+            if let Err(more) = context::fork_point_errors(&project, None) {
+                d.0.extend(more.0);
+                d.0.sort_by_key(|e| (e.line, e.column));
+            }
+            Err(d)
+        }
+    };
     match loaded {
         Ok(m) => {
             if json {
