@@ -11,6 +11,7 @@ mod chaos;
 mod cli_terms;
 mod deploy;
 mod environments;
+mod framing;
 mod inspect;
 mod manifest;
 mod testing;
@@ -226,13 +227,13 @@ fn segment(s: &str) -> String {
 
 /// `vers mcp`: serves MCP on stdin/stdout until the client closes it.
 pub async fn serve(file: Option<&Path>) -> Result<i32, Exit> {
+    let stdio = framing::stdio();
     let server = VersMcp::new(file.map(Path::to_path_buf))
-        .serve(rmcp::transport::stdio())
+        .serve((stdio.input, stdio.output))
         .await
         .map_err(|e| Exit::failure(format!("mcp: starting the session: {e}")))?;
-    server
-        .waiting()
-        .await
-        .map_err(|e| Exit::failure(format!("mcp: {e}")))?;
+    let ended = server.waiting().await;
+    let _ = stdio.writer.await;
+    ended.map_err(|e| Exit::failure(format!("mcp: {e}")))?;
     Ok(0)
 }
