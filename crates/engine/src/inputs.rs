@@ -4,7 +4,8 @@
 //! project directory except `.vers/`, `.git/` and `node_modules/` (installed dependencies,
 //! which their lockfile already stands for). Either way `vers-export/` at the project's top,
 //! where `vers export` writes what it derives from the manifest, is left out, so exporting
-//! never makes the next `up` or `test` re-seed.
+//! never makes the next `up` or `test` re-seed; so are the files vers wrote into the
+//! project itself (a `--junit` report, see [`note_written`]).
 
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -32,6 +33,8 @@ impl ProjectFiles {
     /// be read (a tracked file deleted from the work tree) are left out.
     pub fn read(dir: &Path) -> ProjectFiles {
         let mut paths = git_files(dir).unwrap_or_else(|| walk(dir));
+        let written = written_files(dir);
+        paths.retain(|p| !written.contains(p));
         paths.retain(|p| {
             p.components().next().is_none_or(|c| {
                 let first = c.as_os_str().to_string_lossy();
@@ -196,6 +199,41 @@ fn save_hashes(path: &Path, entries: &[(PathBuf, Stamp, [u8; 32])]) {
     let _ = crate::atomic_file::write(path, text.as_bytes());
 }
 
+/// Where vers lists the files it wrote into the project, one path per line relative to it.
+const WRITTEN: &str = ".vers/inputs/written";
+
+/// Notes that vers wrote the file at `path` (a JUnit report of `vers integration test
+/// --junit`): it is vers's output, so the next run does not take it for a changed input and
+/// seed again. A path outside the project `project_dir` is not noted.
+pub fn note_written(project_dir: &Path, path: &Path) -> std::io::Result<()> {
+    let (Ok(dir), Ok(file)) = (project_dir.canonicalize(), path.canonicalize()) else {
+        return Ok(());
+    };
+    let Ok(rel) = file.strip_prefix(&dir) else {
+        return Ok(());
+    };
+    let mut written = written_files(&dir);
+    if written.iter().any(|p| p == rel) {
+        return Ok(());
+    }
+    written.push(rel.to_path_buf());
+    let text: String = written
+        .iter()
+        .map(|p| format!("{}\n", p.display()))
+        .collect();
+    crate::atomic_file::write(&dir.join(WRITTEN), text.as_bytes())
+}
+
+/// The files [`note_written`] noted in the project `dir`.
+fn written_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_to_string(dir.join(WRITTEN))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(PathBuf::from)
+        .collect()
+}
+
 /// What `git ls-files` lists under `dir` (tracked, and untracked but not ignored), relative
 /// to `dir`; None when `dir` is not in a git work tree or git is missing.
 fn git_files(dir: &Path) -> Option<Vec<PathBuf>> {
@@ -314,6 +352,33 @@ mod tests {
         assert_eq!(
             hash_of(&third, "old.txt"),
             <[u8; 32]>::from(Sha256::digest(b"OLD"))
+        );
+    }
+
+    #[test]
+    fn a_report_vers_wrote_into_the_project_is_not_an_input() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "vers-integration.yaml", "name: x");
+        write(d.path(), "reports/junit.xml", "<testsuites/>");
+        let before = ProjectFiles::read(d.path());
+        assert!(before.paths().any(|p| p == Path::new("reports/junit.xml")));
+        note_written(d.path(), &d.path().join("reports/junit.xml")).unwrap();
+        note_written(d.path(), &d.path().join("reports/junit.xml")).unwrap();
+        // Outside the project: not noted.
+        let elsewhere = tempfile::tempdir().unwrap();
+        write(elsewhere.path(), "junit.xml", "<testsuites/>");
+        note_written(d.path(), &elsewhere.path().join("junit.xml")).unwrap();
+        assert_eq!(
+            written_files(d.path()),
+            [PathBuf::from("reports/junit.xml")]
+        );
+        let after = ProjectFiles::read(d.path());
+        assert!(!after.paths().any(|p| p == Path::new("reports/junit.xml")));
+        // A later report with other contents changes nothing.
+        write(d.path(), "reports/junit.xml", "<testsuites tests=\"2\"/>");
+        assert_eq!(
+            ProjectFiles::read(d.path()).digest(Path::new(""), None),
+            after.digest(Path::new(""), None)
         );
     }
 

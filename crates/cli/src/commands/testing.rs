@@ -85,6 +85,9 @@ pub async fn test(file: Option<&Path>, args: TestArgs) -> Result<i32, Exit> {
     let project_name = answer["project"].as_str().unwrap_or_default();
     if let Some(path) = &args.junit {
         testrun::junit::write(&report, project_name, path)?;
+        if let Err(e) = vers_engine::inputs::note_written(&project.dir, path) {
+            eprintln!("warning: noting {} as vers's output: {e}", path.display());
+        }
     }
     if args.json {
         println!(
