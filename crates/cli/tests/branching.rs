@@ -199,6 +199,18 @@ fn commit_branch_checkout_rollback_and_log() {
         log.contains("services-ready") && log.contains("one"),
         "{log}"
     );
+    // Deleting HEAD leaves none: the advice is to check out what is left, not `up` (which
+    // would replace the root environment and its data).
+    p.ok(&["branch", "--alias", "gone", "--from", "one"]);
+    p.ok(&["checkout", "gone"]);
+    p.ok(&["branch", "delete", "gone", "--force"]);
+    let out = p.vers(&["execute", "true"]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("vers checkout NAME") && stderr(&out).contains("root (paused)"),
+        "{}",
+        stderr(&out)
+    );
     p.ok(&["checkout", "root"]);
     assert_eq!(
         stdout(&p.vers(&["execute", "redis-cli -h redis get v"])).trim(),
@@ -231,6 +243,16 @@ fn a_wrong_checkpoint_name_or_tag_costs_nothing() {
     }
     let log = p.json(&["log", "--json"]);
     assert!(!log.to_string().contains("a b/.."), "{log}");
+    // Reusing a tag moves it to the new checkpoint and says where it was.
+    let first = p.json(&["commit", "--tag", "again"]);
+    let out = p.vers(&["commit", "--tag", "again"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let from = first["commit_id"].as_str().unwrap();
+    assert!(
+        stderr(&out).contains(&format!("tag `again` moved from {from} to ")),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -478,6 +478,40 @@ fn two_ups_at_once_leave_one_root() {
     assert_eq!(roots[0]["head"], true, "{list}");
 }
 
+/// Two `up` at once build one after the other: builds run in the project's directories
+/// (`npm ci` rewrites `node_modules`), so two at once would break each other. The build
+/// here fails if another one runs beside it.
+#[test]
+fn two_ups_at_once_build_one_at_a_time() {
+    let p = TempProject::new("name: twobuilds\nservices: {}\n");
+    let busy = p.scratch.path().join("building");
+    p.write(
+        "vers-integration.yaml",
+        &format!(
+            "name: twobuilds\nservices:\n  web:\n    build:\n      context: ./web\n      command: mkdir {b} && sleep 1 && rmdir {b}\n    command: python3 -m http.server 3000\n",
+            b = busy.display()
+        ),
+    );
+    p.write("web/index.html", "hi");
+    let spawn = || {
+        std::process::Command::new(vers_bin())
+            .args(["up", "--no-checkpoints"])
+            .current_dir(p.path())
+            .env("CI", "true")
+            .env_remove("VERS_ENV")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for up in [a, b] {
+        let out = up.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    assert!(!busy.exists());
+}
+
 /// A `vm.memory_mib` beyond the machine's memory is refused before anything starts, and a
 /// running root survives the refused `up`.
 #[test]
@@ -613,6 +647,11 @@ fn fixed_host_ports_follow_checkout() {
     p.ok(&["commit", "--tag", "base"]);
     p.ok(&["branch", "--alias", "side"]);
     p.ok(&["checkout", "side"]);
+    p.ok(&["execute", "redis-cli -h redis set who side"]);
+    assert_eq!(from_host(), "side");
+    // A rollback restarts the branch's services: it keeps the port all the same.
+    p.ok(&["rollback", "base"]);
+    assert_eq!(from_host(), "root");
     p.ok(&["execute", "redis-cli -h redis set who side"]);
     assert_eq!(from_host(), "side");
     let st = p.json(&["status", "--json"]);

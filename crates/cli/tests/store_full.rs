@@ -322,6 +322,13 @@ fn the_store_grows_then_says_it_is_full_refuses_to_commit_and_still_deletes() {
     assert_eq!(st["store"]["limit_bytes"], 800 * MIB, "{st}");
     let forced = vers_with(&p, "800mb", &["commit", "--tag", "forced", "--force"]);
     assert!(forced.status.success(), "{}", stderr(&forced));
+    // Rolled back to a checkpoint taken before the store filled, the data is whole again:
+    // commit takes it without --force (the record counts whole seconds).
+    std::thread::sleep(Duration::from_millis(1100));
+    let back = vers_with(&p, "800mb", &["rollback", "mid"]);
+    assert!(back.status.success(), "{}", stderr(&back));
+    let whole = vers_with(&p, "800mb", &["commit", "--tag", "whole"]);
+    assert!(whole.status.success(), "{}", stderr(&whole));
 
     // Nothing left mounted or attached.
     let down = vers_with(&p, "800mb", &["down", "--all"]);

@@ -22,11 +22,7 @@ pub fn head(stack: &Stack) -> Result<EnvRecord, EngineError> {
         .ok()
         .filter(|v| !v.is_empty())
         .or(st.head.clone())
-        .ok_or_else(|| {
-            EngineError::NotFound(
-                "no environment is running; start one with `vers integration up`".into(),
-            )
-        })?;
+        .ok_or_else(|| no_head(&st))?;
     let env = st.find_env(&key).cloned().ok_or_else(|| {
         EngineError::NotFound(format!(
             "environment `{key}` does not exist (see `vers branch list`)"
@@ -38,6 +34,35 @@ pub fn head(stack: &Stack) -> Result<EnvRecord, EngineError> {
     // A warm branch named by `VERS_ENV` is used as the user's: it leaves its pool first.
     let (_, now) = pool::claim_for_user(stack, &env.id)?;
     now.ok_or_else(|| EngineError::Failed(format!("environment `{key}` vanished")))
+}
+
+/// Why there is no HEAD: nothing was started, or HEAD was deleted while other environments
+/// live on, which `vers checkout` (not `up`, which would replace the root) brings back.
+fn no_head(st: &state::State) -> EngineError {
+    let others: Vec<String> = st
+        .envs
+        .values()
+        .filter(|e| e.warm.is_none() && !e.test_run)
+        .map(|e| format!("{} ({})", e.name, status_word(e.status)))
+        .collect();
+    if others.is_empty() {
+        return EngineError::NotFound(
+            "no environment is running; start one with `vers integration up`".into(),
+        );
+    }
+    EngineError::NotFound(format!(
+        "no environment is checked out (HEAD was deleted); the project has {}: check one out \
+         with `vers checkout NAME` (`vers integration up` would replace the root environment)",
+        others.join(", ")
+    ))
+}
+
+fn status_word(s: EnvStatus) -> &'static str {
+    match s {
+        EnvStatus::Running => "running",
+        EnvStatus::Paused => "paused",
+        EnvStatus::Stopped => "stopped",
+    }
 }
 
 /// The HEAD environment ([`head`]), which must be running: commands that act on its
@@ -412,10 +437,16 @@ pub async fn rollback(
             stack.project.logs_dir().join(&env.id).display()
         )));
     }
+    // Started again, a branch's services listen on free host ports: as HEAD it takes the
+    // fixed ones back, as at its checkout.
+    if state::read(&stack.project.state_dir)?.head.as_deref() == Some(env.id.as_str()) {
+        take_fixed_host_ports(stack, &env, progress).await;
+    }
     let mut g = state::lock(&stack.project.state_dir)?;
     if let Some(e) = g.state.envs.get_mut(&env.id) {
         e.parent_checkpoint = Some(ckpt.id.clone());
         e.status = EnvStatus::Running;
+        e.restored = state::now();
     }
     g.save()?;
     Ok(ckpt)

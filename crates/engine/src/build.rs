@@ -45,6 +45,23 @@ pub async fn build_apps(
     force: bool,
     progress: &dyn Progress,
 ) -> Result<(), EngineError> {
+    if !services.iter().any(|name| {
+        stack
+            .manifest
+            .services
+            .get(name)
+            .is_some_and(|s| s.build.is_some())
+    }) {
+        return Ok(());
+    }
+    // Builds run in the project's directories (`npm ci` rewrites `node_modules`): two at once
+    // (two `up`s, an `up` and a `test`) would break each other. The second one waits, then
+    // finds the first one's build done.
+    let state_dir = &stack.project.state_dir;
+    std::fs::create_dir_all(state_dir).map_err(|e| EngineError::io(state_dir, e))?;
+    let _one_build =
+        crate::state::wait_for_lock(stack.project.state_dir.join("build.lock"), "another build")
+            .await?;
     let mut done_contexts = Vec::new();
     for name in services {
         let Some(svc) = stack.manifest.services.get(name) else {

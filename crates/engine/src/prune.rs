@@ -175,6 +175,7 @@ mod tests {
                 services: Vec::new(),
                 status: EnvStatus::Running,
                 created: 1,
+                restored: 0,
                 matrix: Default::default(),
                 test_run: false,
                 manifest_hash: None,

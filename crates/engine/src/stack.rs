@@ -153,6 +153,7 @@ impl Stack {
                 services: services.to_vec(),
                 status: EnvStatus::Running,
                 created: state::now(),
+                restored: 0,
                 matrix: matrix.clone(),
                 test_run,
                 manifest_hash,

@@ -40,6 +40,10 @@ pub struct EnvRecord {
     pub status: EnvStatus,
     /// Unix seconds of creation.
     pub created: u64,
+    /// Unix seconds its data was last reset to a checkpoint (`vers rollback`); 0 = never.
+    /// What happened to its data before (a full store) no longer applies after.
+    #[serde(default)]
+    pub restored: u64,
     /// Matrix combination this environment runs, if any.
     #[serde(default)]
     pub matrix: BTreeMap<String, String>,

@@ -92,9 +92,9 @@ pub fn report(state_dir: &Path) -> Option<StoreReport> {
     })
 }
 
-/// Refuses to checkpoint environment `env_id` when the store was full since it started
-/// (some of its writes may have failed with ENOSPC, so its data may be broken), unless
-/// `force`.
+/// Refuses to checkpoint environment `env_id` when the store was full since it started or
+/// was last rolled back (some of its writes may have failed with ENOSPC, so its data may be
+/// broken), unless `force`.
 pub fn check_commit(project: &Project, env_id: &str, force: bool) -> Result<(), EngineError> {
     let Some(rec) = read_record(&project.state_dir) else {
         return Ok(());
@@ -103,7 +103,7 @@ pub fn check_commit(project: &Project, env_id: &str, force: bool) -> Result<(), 
     let Some(env) = st.envs.get(env_id) else {
         return Ok(());
     };
-    if rec.last < env.created {
+    if rec.last < env.created.max(env.restored) {
         return Ok(());
     }
     let now = if rec.full {

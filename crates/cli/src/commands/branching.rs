@@ -31,6 +31,9 @@ pub async fn commit(file: Option<&Path>, args: CommitArgs) -> Result<i32, Exit> 
     let answer = api
         .call(Method::POST, "/api/commit", Some(&req), &Silent)
         .await?;
+    if let Some(note) = answer["note"].as_str() {
+        eprintln!("note: {note}");
+    }
     println!(
         "{}",
         serde_json::json!({"commit_id": answer["commit_id"], "tag": answer["tag"]})

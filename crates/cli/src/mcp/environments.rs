@@ -118,14 +118,17 @@ impl VersMcp {
     ) -> CallToolResult {
         let status = self.call::<()>(Method::GET, "/api/status", None).await;
         reply(status.and_then(|s| {
-            let head = s["environments"]
-                .as_array()
-                .and_then(|envs| envs.iter().find(|e| e["head"] == true))
-                .ok_or_else(|| {
-                    vers_engine::EngineError::Failed(
-                        "no environment is running; start one with integration_up".into(),
-                    )
-                })?;
+            let envs = s["environments"].as_array().cloned().unwrap_or_default();
+            let head = envs.iter().find(|e| e["head"] == true).ok_or_else(|| {
+                vers_engine::EngineError::Failed(if envs.is_empty() {
+                    "no environment is running; start one with integration_up".into()
+                } else {
+                    "no environment is checked out (HEAD was deleted): see vers_branch_list \
+                     and check one out with vers_branch_checkout (integration_up would \
+                     replace the root environment)"
+                        .into()
+                })
+            })?;
             Ok(json!({
                 "environment": head["id"],
                 "name": head["name"],

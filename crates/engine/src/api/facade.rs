@@ -175,9 +175,22 @@ pub async fn execute(
         }
         Op::Commit(r) => {
             let stack = open(project).await?;
+            let before = state::read(&project.state_dir)?.tags.get(&r.tag).cloned();
             let rec =
                 branches::commit_env(&stack, r.env.as_deref(), &r.tag, r.message, r.force).await?;
-            Ok(json!({ "commit_id": rec.id, "tag": rec.name, "checkpoint": rec }))
+            // A tag names one checkpoint at a time: reusing it moves it, as `git tag -f`
+            // would, and says so (the earlier checkpoint keeps its id).
+            let moved = before.filter(|id| *id != rec.id).map(|from| {
+                format!(
+                    "tag `{}` moved from {from} to {}; {from} is still there (`vers checkout {from}`)",
+                    rec.name, rec.id
+                )
+            });
+            let mut answer = json!({ "commit_id": rec.id, "tag": rec.name, "checkpoint": rec });
+            if let Some(note) = moved {
+                answer["note"] = json!(note);
+            }
+            Ok(answer)
         }
         Op::Branch(r) => {
             let stack = open(project).await?;
