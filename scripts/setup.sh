@@ -14,6 +14,8 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v bc >/dev/null || need_apt+=(bc)
+# The Kafka stand-in's groups forget their members when its broker starts (see kafka/tansu.rs).
+command -v sqlite3 >/dev/null || need_apt+=(sqlite3)
 command -v pg_isready >/dev/null || need_apt+=(postgresql-client)
 # Engines from PyPI (LocalStack, the mongodb stand-in) get virtual environments of the distribution's Python.
 /usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)

@@ -196,3 +196,42 @@ fn kafka_option_the_stand_in_refuses_names_its_line() {
     assert!(!text.contains("events: events:"), "{text}");
     p.vers(&["down", "--all"]);
 }
+
+/// A consumer that was in a group when the checkpoint was taken (a worker killed, or simply
+/// running: it never left) is gone in a branch: a new consumer of the group gets the
+/// partitions at once and reads from the committed offsets, instead of waiting for the
+/// departed member forever.
+#[test]
+fn a_branch_forgets_the_members_a_group_had_at_checkpoint_time() {
+    let python = python();
+    let p = TempProject::new(&format!(
+        r#"
+name: groups
+services:
+  kafka:
+    template: kafka@3
+    config:
+      topics:
+        - name: jobs
+          partitions: 2
+checkpoints:
+  - name: joined
+    after: {py} scripts/groups.py ghost
+tests:
+  rejoin:
+    command: {py} scripts/groups.py rejoin
+    timeout: 60s
+    branches:
+      - name: one
+      - name: two
+"#,
+        py = python.display()
+    ));
+    p.write("scripts/groups.py", include_str!("engine_kafka_groups.py"));
+    let out = p.vers(&["up"]);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let out = p.vers(&["test", "--parallel", "--json"]);
+    let report = json_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["summary"]["passed"], 2, "{report:#}");
+}

@@ -29,8 +29,10 @@ pub(crate) const TANSU: CrateSpec = CrateSpec {
 pub(crate) const TANSU_NOTE: &str = "Kafka wire protocol, not Apache Kafka: one broker keeping \
 topics, messages and committed offsets in SQLite; topics are not created automatically on first \
 use (declare them under `topics`); retention.ms and cleanup.policy are applied by a sweep every \
-10 minutes, not continuously; compacted topics keep tombstones; no Kafka Connect, no consumer \
-groups declared ahead of their consumers, no broker_settings; with `schema_registry: true` the \
+10 minutes, not continuously; compacted topics keep tombstones; consumer groups forget their \
+members when the broker starts, a branch's included (committed offsets stay; with `sqlite3` on \
+the machine; else consumers of a group joined at checkpoint time wait for its departed members); \
+no Kafka Connect, no consumer groups declared ahead of their consumers, no broker_settings; with `schema_registry: true` the \
 registry on 8081 is vers's own Confluent-compatible one (schemas kept in the data directory, \
 compatibility checked for AVRO only)";
 

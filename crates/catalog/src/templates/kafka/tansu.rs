@@ -104,11 +104,38 @@ fn policy_problem(value: &str) -> Option<String> {
     (!known).then(|| format!("`{value}`: use delete, compact or compact,delete"))
 }
 
+/// Forgets every consumer group's members and generation before the broker starts, keeping
+/// the groups' committed offsets: `$0` is sqlite3, the rest the broker's command line.
+/// tansu keeps a group's members in its database and does not expire them, so a branch of
+/// a checkpoint taken while a consumer was in a group would wait for that consumer forever
+/// (a new consumer of the group got no partitions). A restarted Apache Kafka forgets them
+/// once their session times out; here they are gone at once.
+const FORGET_MEMBERS: &str = "[ -f tansu.db ] && \"$0\" tansu.db \
+    'delete from consumer_group_detail' >/dev/null 2>&1; exec \"$@\"";
+
 /// The broker: listening on the instance's bind address only, advertising the service name,
-/// storing everything in `tansu.db` in the data directory.
+/// storing everything in `tansu.db` in the data directory. With `sqlite3` on the machine,
+/// started through [`FORGET_MEMBERS`].
 pub(crate) fn launch(ctx: &InstanceCtx, engine: &EngineBinary, port: u16) -> Launch {
+    let broker = engine.bin_dir.join(super::discover::TANSU.binary);
+    let mut launch = broker_launch(ctx, broker, port);
+    if let Some(sqlite) = crate::binaries::on_path("sqlite3") {
+        let mut args = vec![
+            "-c".to_string(),
+            FORGET_MEMBERS.to_string(),
+            sqlite.display().to_string(),
+            launch.program.display().to_string(),
+        ];
+        args.append(&mut launch.args);
+        launch.program = "/bin/sh".into();
+        launch.args = args;
+    }
+    launch
+}
+
+fn broker_launch(ctx: &InstanceCtx, program: std::path::PathBuf, port: u16) -> Launch {
     Launch {
-        program: engine.bin_dir.join(super::discover::TANSU.binary),
+        program,
         args: vec![
             "broker".into(),
             "--cluster-id".into(),
