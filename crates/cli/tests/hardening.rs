@@ -165,6 +165,72 @@ fn down_all_removes_the_projects_runtime_and_cgroup_directories() {
     }
 }
 
+/// `down --all` also removes what no environment record names: here a namespace and a
+/// cgroup with a process in it, as a run cancelled between starting a branch and recording
+/// it leaves them.
+#[test]
+fn down_all_removes_an_environment_no_record_names() {
+    let p = TempProject::new("name: unrecorded\nservices:\n  redis:\n    template: redis@7\n");
+    p.ok(&["up"]);
+    let key = project_key(&p);
+    let netns = format!("vers-{key}-e99");
+    let made = std::process::Command::new("ip")
+        .args(["netns", "add", &netns])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // The unified hierarchy, or (cgroup v1) each controller's that vers uses.
+    let hierarchies: Vec<std::path::PathBuf> =
+        if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+            vec!["/sys/fs/cgroup".into()]
+        } else {
+            ["freezer", "memory", "pids"]
+                .iter()
+                .map(|c| Path::new("/sys/fs/cgroup").join(c))
+                .filter(|d| d.join("vers").join(&key).is_dir())
+                .collect()
+        };
+    assert!(!hierarchies.is_empty(), "no cgroup of project {key}");
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .unwrap();
+    for h in &hierarchies {
+        let cgroup = h.join("vers").join(&key).join("e99");
+        std::fs::create_dir_all(&cgroup).unwrap();
+        std::fs::write(cgroup.join("cgroup.procs"), sleeper.id().to_string()).unwrap();
+    }
+    p.ok(&["down", "--all"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let gone = loop {
+        if sleeper.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if std::time::Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let listed = std::process::Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .unwrap();
+    let left = String::from_utf8_lossy(&listed.stdout).contains(&netns);
+    if !gone {
+        let _ = sleeper.kill();
+    }
+    if left {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "delete", &netns])
+            .status();
+    }
+    assert!(
+        gone,
+        "the process in the unrecorded environment's cgroup still runs"
+    );
+    assert!(!left, "{netns} is left");
+}
+
 const CRASHY: &str = r#"
 name: crashy
 services:

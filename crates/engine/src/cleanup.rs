@@ -13,26 +13,7 @@ use crate::state::{self, EnvStatus};
 pub fn clean_leftovers(project: &Project) -> Result<CleanupReport, EngineError> {
     project.claim_key()?;
     let mut report = CleanupReport::default();
-    // Processes first: they may hold mounts and namespaces.
-    let root = project.cgroup_root();
-    if let Ok(children) = vers_runtime::cgroup::list_children(&root) {
-        for child in children {
-            let path = format!("{root}/{child}");
-            if let Ok(cg) = vers_runtime::cgroup::Cgroup::open(&path) {
-                let _ = cg.thaw();
-                report.processes += cg.procs().map(|p| p.len()).unwrap_or(0);
-                let _ = cg.kill_all();
-                let _ = cg.remove();
-            }
-        }
-    }
-    if let Ok(names) = vers_runtime::netns::list_netns(&project.netns_prefix()) {
-        for name in names {
-            if vers_runtime::netns::delete_netns(&name).is_ok() {
-                report.namespaces += 1;
-            }
-        }
-    }
+    (report.processes, report.namespaces) = remove_environments(project);
     if project.state_dir.exists() {
         let mut guard = state::lock(&project.state_dir)?;
         let mut dead_test_envs = Vec::new();
@@ -71,6 +52,35 @@ pub fn clean_leftovers(project: &Project) -> Result<CleanupReport, EngineError> 
     let _ = std::fs::remove_dir_all(project.runtime_dir());
     project.claim_key()?;
     Ok(report)
+}
+
+/// Kills every process in the project's environment cgroups, removes those cgroups and the
+/// project's network namespaces; returns how many processes and namespaces. Only for when no
+/// supervisor serves the project any more: at daemon start, and at the end of `down --all`,
+/// where it also removes an environment a cancelled operation started but never recorded.
+pub fn remove_environments(project: &Project) -> (usize, usize) {
+    let (mut processes, mut namespaces) = (0, 0);
+    // Processes first: they may hold mounts and namespaces.
+    let root = project.cgroup_root();
+    if let Ok(children) = vers_runtime::cgroup::list_children(&root) {
+        for child in children {
+            let path = format!("{root}/{child}");
+            if let Ok(cg) = vers_runtime::cgroup::Cgroup::open(&path) {
+                let _ = cg.thaw();
+                processes += cg.procs().map(|p| p.len()).unwrap_or(0);
+                let _ = cg.kill_all();
+                let _ = cg.remove();
+            }
+        }
+    }
+    if let Ok(names) = vers_runtime::netns::list_netns(&project.netns_prefix()) {
+        for name in names {
+            if vers_runtime::netns::delete_netns(&name).is_ok() {
+                namespaces += 1;
+            }
+        }
+    }
+    (processes, namespaces)
 }
 
 /// Removes the project's runtime directories when its daemon stops: the cgroup under which

@@ -203,6 +203,16 @@ pub async fn down(stack: &Stack, all: bool, deployments: bool) -> Result<DownOut
             return failed.map_or(Ok(outcome), Err);
         }
         let _ = stack.client.shutdown().await;
+        // What the supervisor did not know of (an environment a cancelled run started but
+        // never recorded) goes too: `down --all` leaves no process or namespace behind.
+        let (processes, namespaces) = crate::cleanup::remove_environments(&stack.project);
+        if processes + namespaces > 0 {
+            tracing::warn!(
+                processes,
+                namespaces,
+                "down --all removed processes and namespaces no environment record named"
+            );
+        }
         let mut g = state::lock(&stack.project.state_dir)?;
         g.state.head = None;
         for e in g.state.envs.values_mut() {
