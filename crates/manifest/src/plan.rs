@@ -27,9 +27,10 @@ pub struct Plan {
 pub struct TestPlan {
     /// Suite name.
     pub suite: String,
-    /// Branch names (the suite's name when it declares neither branches nor scenarios).
+    /// Every branch the suite runs: its branches, then its scenarios (the suite's name when
+    /// it declares neither).
     pub branches: Vec<String>,
-    /// Scenario names (each runs on its own branch); omitted from JSON when there are none.
+    /// Which of `branches` are scenarios; omitted from JSON when there are none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub scenarios: Vec<String>,
 }
@@ -53,10 +54,15 @@ pub fn plan(m: &Manifest) -> Plan {
         .into_iter()
         .map(|suite| {
             let s = &m.tests[suite.as_str()];
+            // Scenarios are branches too (SPEC section 3): each runs on its own.
             let branches = if s.branches.is_empty() && s.scenarios.is_empty() {
                 vec![suite.clone()]
             } else {
-                s.branches.iter().map(|b| b.name.clone()).collect()
+                s.branches
+                    .iter()
+                    .map(|b| b.name.clone())
+                    .chain(s.scenarios.iter().map(|c| c.name.clone()))
+                    .collect()
             };
             let scenarios = s.scenarios.iter().map(|c| c.name.clone()).collect();
             TestPlan {

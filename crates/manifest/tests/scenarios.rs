@@ -77,7 +77,7 @@ fn the_hosted_format_decodes_to_fault_specs() {
     let json = serde_json::to_value(plan(&m)).unwrap();
     assert_eq!(
         json["tests"][0],
-        serde_json::json!({"suite": "chaos", "branches": [], "scenarios": ["database-crash", "redis-unavailable"]})
+        serde_json::json!({"suite": "chaos", "branches": ["database-crash", "redis-unavailable"], "scenarios": ["database-crash", "redis-unavailable"]})
     );
 }
 
@@ -381,7 +381,7 @@ tests:
         "      - name: db-down\n        inject",
     ));
     let p = plan(&m);
-    assert_eq!(p.tests[0].branches, ["baseline"]);
+    assert_eq!(p.tests[0].branches, ["baseline", "db-down"]);
     assert_eq!(p.tests[0].scenarios, ["db-down"]);
 }
 
