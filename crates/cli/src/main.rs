@@ -33,8 +33,8 @@ fn main() {
     std::process::exit(code);
 }
 
-/// `vers status | head`: once the reader of stdout is gone, printing fails with a broken
-/// pipe (Rust ignores SIGPIPE, so `println!` panics). Exit then as a program killed by
+/// `vers status | head`: once the reader of stdout (or of stderr, `2>&1 | head`) is gone,
+/// printing fails with a broken pipe (Rust ignores SIGPIPE, so `println!` panics). Exit then as a program killed by
 /// SIGPIPE would (status 141), silently; every other panic keeps the default report.
 fn quiet_on_broken_pipe() {
     let default = std::panic::take_hook();
@@ -45,7 +45,9 @@ fn quiet_on_broken_pipe() {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
-        if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
+        let printing = text.contains("failed printing to stdout")
+            || text.contains("failed printing to stderr");
+        if printing && text.contains("Broken pipe") {
             std::process::exit(141);
         }
         default(info);

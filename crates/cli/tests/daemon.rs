@@ -827,6 +827,17 @@ fn a_broken_manifest_does_not_stop_serving_running_environments() {
     let err = String::from_utf8_lossy(&done.stderr);
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(done.status.code(), Some(141), "{err}");
+    // `vers validate 2>&1 | head` whose reader is gone: the diagnostics meet a closed pipe.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let done = Command::new(vers_bin())
+        .arg("validate")
+        .current_dir(p.path())
+        .stdout(Stdio::null())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert_eq!(done.code(), Some(141));
     p.ok(&["down"]);
 }
 
