@@ -79,8 +79,16 @@ fn dashboard_serves_the_tree_behind_its_token_and_follows_the_cli_live() {
         "/api/events",
         "/nope",
     ] {
-        assert_eq!(get(&format!("{base}{path}")).0, 401, "{path}");
+        let (code, body) = get(&format!("{base}{path}"));
+        assert_eq!(code, 401, "{path}");
         assert_eq!(get(&format!("{base}{path}?token={wrong}")).0, 401, "{path}");
+        // The API's refusals are in its own `{code, message}` shape.
+        if path.starts_with("/api/") {
+            let answer: serde_json::Value = serde_json::from_str(&body)
+                .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}"));
+            assert_eq!(answer["code"], "forbidden", "{path}: {body}");
+            assert!(answer["message"].as_str().unwrap_or("").contains("token"));
+        }
     }
 
     // The page's own JSON routes answer bad requests in the API's error shape.

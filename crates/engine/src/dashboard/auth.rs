@@ -68,31 +68,43 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A refused request: the API's `{code, message}` on `/api/` routes (as every answer of the
+/// API is), a line of text on the pages.
+fn refusal(api: bool, status: StatusCode, message: &str) -> Response {
+    if api {
+        let body = serde_json::json!({ "code": "forbidden", "message": message });
+        (status, axum::Json(body)).into_response()
+    } else {
+        (status, format!("{}: {message}\n", status.as_u16())).into_response()
+    }
+}
+
 /// Lets a request through only with the dashboard's token.
 pub async fn require_token(
     State(token): State<Arc<String>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let api = request.uri().path().starts_with("/api/");
     if !is_read(&request) && foreign(&request) {
-        return (
+        return refusal(
+            api,
             StatusCode::FORBIDDEN,
-            "403: actions are taken only from the dashboard's own page\n",
-        )
-            .into_response();
+            "actions are taken only from the dashboard's own page",
+        );
     }
     let mut response = match presented(&request) {
         Some(t) if same(t.as_bytes(), token.as_bytes()) => next.run(request).await,
-        _ if !is_read(&request) => (
+        _ if !is_read(&request) => refusal(
+            api,
             StatusCode::UNAUTHORIZED,
-            "401: actions need the dashboard's token in an `Authorization: Bearer` header\n",
-        )
-            .into_response(),
-        _ => (
+            "actions need the dashboard's token in an `Authorization: Bearer` header",
+        ),
+        _ => refusal(
+            api,
             StatusCode::UNAUTHORIZED,
-            "401: this dashboard needs its token; `vers dashboard` prints the URL with it\n",
-        )
-            .into_response(),
+            "this dashboard needs its token; `vers dashboard` prints the URL with it",
+        ),
     };
     // The token is in the page's URL: never send it on, never let the page be framed.
     let h = response.headers_mut();
