@@ -201,7 +201,10 @@ impl VersMcp {
     async fn export(&self, a: ExportArgs) -> Result<Value, EngineError> {
         let format = Format::parse(&a.format)?;
         let project = self.project()?;
-        let out = a.output.as_deref().map(|o| project.dir.join(o));
+        let out = match a.output.as_deref() {
+            Some(o) => Some(inside(&project.dir, o)?),
+            None => None,
+        };
         let (dir, compose_file): (PathBuf, Option<PathBuf>) = match (out, format) {
             (Some(o), Format::Compose) => (
                 o.parent()
@@ -229,5 +232,41 @@ impl VersMcp {
             "files": written,
             "notes": exported.notes,
         }))
+    }
+}
+
+/// `output` of `integration_export` under the project `dir`: a relative path that does not
+/// climb out of it (an agent's tool call writes files only inside the project).
+fn inside(dir: &Path, output: &str) -> Result<PathBuf, EngineError> {
+    let rel = Path::new(output);
+    if output.is_empty()
+        || rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(EngineError::Forbidden(format!(
+            "`output` {output:?} is outside the project: give a path relative to it without \
+             `..`, e.g. \"deploy/compose.yaml\" (or leave it out for vers-export/FORMAT/)"
+        )));
+    }
+    Ok(dir.join(rel))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_output_stays_inside_the_project() {
+        let dir = Path::new("/p");
+        assert_eq!(
+            inside(dir, "deploy/c.yaml").unwrap(),
+            Path::new("/p/deploy/c.yaml")
+        );
+        for bad in ["../escape/c.yaml", "/etc/evil", "a/../../b", ""] {
+            let e = inside(dir, bad).unwrap_err().to_string();
+            assert!(e.contains("outside the project"), "{bad}: {e}");
+        }
     }
 }
