@@ -573,6 +573,14 @@ fn env_status(p: &TempProject, name: &str) -> (String, String) {
 fn after_a_kill_of_the_daemon_up_and_checkout_start_environments_again_on_their_data() {
     let p = TempProject::new(RESUMABLE);
     p.ok(&["up"]);
+    // `db schema` of a postgres 16 works, or (no pg_dump 16 on the machine: the embedded
+    // engine has none) says which client tools to install.
+    let schema = p.vers(&["db", "schema"]);
+    assert!(
+        schema.status.success() || stderr(&schema).contains("postgresql-client-16"),
+        "{}",
+        stderr(&schema)
+    );
     let key = project_key(&p);
     p.ok(&[
         "execute",

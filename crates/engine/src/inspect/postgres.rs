@@ -183,8 +183,19 @@ impl<'a> Postgres<'a> {
             .map_err(|e| EngineError::Failed(format!("{}: {e}", self.service)))?;
         let done = environment::run_client(self.ctx, &self.service, &exec, DUMP_TIMEOUT).await?;
         if done.code != Some(0) {
+            // pg_dump refuses a server newer than itself; the fix is a newer pg_dump.
+            let fix = if done.stderr.contains("server version mismatch") {
+                format!(
+                    "\nThe PostgreSQL {major} engine here has no pg_dump of its own: install \
+                     PostgreSQL {major}'s client tools (`apt-get install postgresql-client-{major}` \
+                     from apt.postgresql.org), which vers then uses",
+                    major = self.engine.major
+                )
+            } else {
+                String::new()
+            };
             return Err(EngineError::Failed(format!(
-                "{} in {}: pg_dump of database {database} failed{}: {}",
+                "{} in {}: pg_dump of database {database} failed{}: {}{fix}",
                 self.service,
                 self.ctx.env_name,
                 if done.timed_out { " (timed out)" } else { "" },
