@@ -300,3 +300,34 @@ fn a_deployment_comes_back_on_its_port_when_its_daemon_died() {
     assert_eq!(list["deployments"][0]["state"], "running", "{list}");
     assert_eq!(web(&list["deployments"][0]), ep, "{list}");
 }
+
+/// A deployment and a preview never take HEAD's fixed host port (`ports:`): HEAD keeps
+/// answering on it, and they get free ports of their own.
+#[test]
+fn deployments_and_previews_leave_heads_fixed_port_to_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let p = TempProject::new(&APP_STACK.replace(
+        "    command: python3 server.py\n",
+        &format!("    command: python3 server.py\n    ports: [\"{port}:3000\"]\n"),
+    ));
+    p.write("web/server.py", SERVER);
+    p.write("web/message.txt", "head\n");
+    p.ok(&["up"]);
+    let fixed = format!("127.0.0.1:{port}");
+    assert_eq!(get(&fixed), "head");
+    let out = p.vers(&["deploy", "demo", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let demo = web(&json_of(&out));
+    assert_ne!(demo, fixed);
+    assert_eq!(get(&demo), "head");
+    let preview = p.json(&["preview", "create", "pr1", "--json"]);
+    assert_ne!(web(&preview), fixed);
+    assert_ne!(web(&preview), demo);
+    // HEAD and the deployment keep theirs.
+    assert_eq!(get(&fixed), "head");
+    assert_eq!(get(&demo), "head");
+}

@@ -419,8 +419,7 @@ async fn start_version(
             std::os::unix::fs::symlink(code, &link).map_err(|e| EngineError::io(&link, e))?;
         }
         let mut ctx = stack.env_context(&id, env_name, &ckpt.matrix, BTreeMap::new());
-        ctx.host_ports = free_ports(ports, progress);
-        ctx.fixed_host_ports = true;
+        ctx.host_ports = wanted_ports(stack, &services, ports, progress);
         let engines = environment::preflight(&ctx, &services)?;
         stack.boot(&ctx, &services, &engines, progress).await?;
         host_ports_of(stack, &id).await
@@ -435,6 +434,48 @@ async fn start_version(
     }
 }
 
+/// The host ports a version of a deployment asks for: its remembered ones, then the
+/// manifest's fixed `ports:`, each only while nothing holds it. A deployment or preview never
+/// takes a port from HEAD or from another deployment (they would take it back and forth, and
+/// a preview's would be lost when it expires): it gets a free port instead, and says so.
+fn wanted_ports(
+    stack: &Stack,
+    services: &[String],
+    remembered: &BTreeMap<String, BTreeMap<u16, u16>>,
+    progress: &dyn Progress,
+) -> BTreeMap<String, BTreeMap<u16, u16>> {
+    let mut out = free_ports(remembered, progress);
+    for (name, svc) in &stack.manifest.services {
+        if !services.contains(name) {
+            continue;
+        }
+        for m in &svc.ports {
+            if remembered
+                .get(name)
+                .is_some_and(|r| r.contains_key(&m.container))
+            {
+                continue;
+            }
+            if is_free(m.host) {
+                out.entry(name.clone())
+                    .or_default()
+                    .insert(m.container, m.host);
+            } else {
+                progress.event(Event::Warning(format!(
+                    "{name}: host port {} is in use (HEAD or another deployment has it); \
+                     forwarding port {} to a free one (see `vers deployments`)",
+                    m.host, m.container
+                )));
+            }
+        }
+    }
+    out
+}
+
+fn is_free(port: u16) -> bool {
+    std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, port)).is_ok()
+}
+
 /// The remembered ports that nothing else holds now.
 fn free_ports(
     ports: &BTreeMap<String, BTreeMap<u16, u16>>,
@@ -443,7 +484,7 @@ fn free_ports(
     let mut out: BTreeMap<String, BTreeMap<u16, u16>> = BTreeMap::new();
     for (service, map) in ports {
         for (container, host) in map {
-            if std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, *host)).is_ok() {
+            if is_free(*host) {
                 out.entry(service.clone())
                     .or_default()
                     .insert(*container, *host);
@@ -703,8 +744,7 @@ async fn restart_one(
 ) -> Result<(), EngineError> {
     let vstack = stack_of(stack, v);
     let mut ctx = vstack.env_context(&rec.id, &rec.name, &rec.matrix, BTreeMap::new());
-    ctx.host_ports = free_ports(&d.ports, &crate::progress::Silent);
-    ctx.fixed_host_ports = true;
+    ctx.host_ports = wanted_ports(stack, &rec.services, &d.ports, &crate::progress::Silent);
     let engines = environment::preflight(&ctx, &rec.services)?;
     vstack
         .boot(&ctx, &rec.services, &engines, &crate::progress::Silent)
