@@ -22,6 +22,7 @@ pub use engine_binary::{EngineBinary, EngineSource, MissingEngine, StandIn};
 pub use error::CatalogError;
 pub use instance::{Exec, InstanceCtx, Launch, Probe};
 pub use template::Template;
+pub use templates::postgres::init_sql as postgres_init_sql;
 pub use templates::search::TANTIVY_VERSION as SEARCH_TANTIVY_VERSION;
 
 use templates::mocks::{Kind, Mock};

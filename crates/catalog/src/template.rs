@@ -31,8 +31,17 @@ pub trait Template: Send + Sync {
     /// data directory (databases, extensions, users, init scripts...).
     fn setup(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Result<Vec<Exec>, CatalogError>;
 
-    /// Best-effort commands run inside the environment before a checkpoint.
+    /// Commands run inside the environment before a checkpoint, so the data directory holds
+    /// what the engine keeps in memory.
     fn quiesce(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Vec<Exec>;
+
+    /// Whether a checkpoint needs [`Template::quiesce`] to succeed: true when the data
+    /// directory would otherwise miss writes (Redis without an AOF, LocalStack's state);
+    /// false when it is crash-consistent anyway and the steps only shorten the next start's
+    /// recovery (PostgreSQL's CHECKPOINT: a server still in crash recovery cannot run it).
+    fn quiesce_required(&self) -> bool {
+        true
+    }
 
     /// Extra environment for clients of this service (e.g. `PGHOST`); may be empty.
     fn connection_env(&self, ctx: &InstanceCtx) -> BTreeMap<String, String>;
@@ -48,6 +57,14 @@ pub trait Template: Send + Sync {
     /// ports advertise themselves instead.
     fn kafka_ports(&self, _ctx: &InstanceCtx) -> Vec<u16> {
         Vec::new()
+    }
+
+    /// Whether the engine must be started again once a full disk has room again: true for an
+    /// engine that stays up but broken (the MongoDB stand-in's storage panics and fails every
+    /// operation while it still answers `ping`). Engines that recover by themselves (Postgres
+    /// restarts its server after a PANIC, Redis retries its save) keep running.
+    fn restart_after_disk_full(&self) -> bool {
+        false
     }
 
     /// Further long-running processes of the same instance, started after the server (in

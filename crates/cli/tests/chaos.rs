@@ -193,6 +193,23 @@ fn pause_stalls_requests_until_recover() {
         "yes"
     );
     assert!(active_faults(&p).is_empty());
+
+    // The timer of a timed pause that was recovered does not end a later open-ended one.
+    p.ok(&[
+        "chaos",
+        "inject",
+        "--service",
+        "redis",
+        "--action",
+        "pause",
+        "--duration",
+        "2s",
+    ]);
+    p.ok(&["chaos", "recover", "--service", "redis"]);
+    p.ok(&["chaos", "inject", "--service", "redis", "--action", "pause"]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(service_state(&p, "redis"), "paused");
+    p.ok(&["chaos", "recover"]);
 }
 
 /// A checkpoint of an environment with a paused service does not wait on that service
@@ -666,4 +683,62 @@ fn resilience_example_survives_every_fault() {
         (10000..11000).contains(&at),
         "kill asked after 10s, applied at {at} ms"
     );
+}
+
+/// A checkpoint whose service cannot write what it holds in memory (redis on a full disk) is
+/// refused naming that service, instead of a checkpoint silently without its data; once the
+/// disk has room, the same commit goes through.
+#[test]
+fn a_commit_is_refused_while_a_service_cannot_save_its_data() {
+    let p = TempProject::new(STACK);
+    p.ok(&["up"]);
+    p.ok(&["execute", "redis-cli -h redis set kept yes"]);
+    p.ok(&[
+        "chaos",
+        "inject",
+        "--service",
+        "redis",
+        "--action",
+        "disk-fill",
+        "--percentage",
+        "100",
+        "--no-checkpoint",
+    ]);
+    let out = p.vers(&["commit", "--tag", "full"]);
+    assert_eq!(code(&out), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("redis: its quiesce step") && stderr(&out).contains("--force"),
+        "{}",
+        stderr(&out)
+    );
+    let log = p.json(&["log", "--json"]);
+    assert!(!log.to_string().contains("\"full\""), "{log}");
+    p.ok(&["chaos", "recover"]);
+    p.ok(&["commit", "--tag", "whole"]);
+}
+
+/// A checkpoint forced through during a disk-fill holds the fill file, but a branch of it
+/// starts without it: a fault's leftover is not data.
+#[test]
+fn a_branch_of_a_checkpoint_taken_during_a_disk_fill_starts_without_the_fill() {
+    let p = TempProject::new(STACK);
+    p.ok(&["up"]);
+    p.ok(&[
+        "chaos",
+        "inject",
+        "--service",
+        "redis",
+        "--action",
+        "disk-fill",
+        "--percentage",
+        "50",
+        "--no-checkpoint",
+    ]);
+    p.ok(&["commit", "--tag", "filled", "--force"]);
+    p.ok(&["chaos", "recover"]);
+    let branch = p.json(&["branch", "--alias", "after", "--from", "filled"]);
+    let id = branch["id"].as_str().unwrap();
+    let redis_dir = p.path().join(".vers/store/volumes").join(id).join("redis");
+    assert!(redis_dir.is_dir(), "{}", redis_dir.display());
+    assert!(!redis_dir.join(".vers-chaos-fill").exists());
 }

@@ -143,3 +143,36 @@ fn mongodb_branches_of_a_checkpoint_see_the_seed_and_only_their_own_writes() {
     let out = p.vers(&["execute", &check]);
     assert_eq!(stdout(&out).trim(), "0 5", "{}", stderr(&out));
 }
+
+/// A MongoDB that met a full disk (its storage engine panics: every operation fails while
+/// `ping` still answers) works again after `chaos recover`: vers starts it again on its data,
+/// which keeps what was written before the fill.
+#[test]
+fn mongodb_works_again_after_a_disk_fill_is_recovered() {
+    let p = TempProject::new("name: mongo-fill\nservices:\n  mongodb:\n    template: mongodb@7\n");
+    p.write("fill.py", include_str!("engine_mongodb_fill.py"));
+    let py = python().display().to_string();
+    p.ok(&["up"]);
+    assert_eq!(
+        p.ok(&["execute", &format!("{py} fill.py before")]).trim(),
+        "ok"
+    );
+    p.ok(&[
+        "chaos",
+        "inject",
+        "--service",
+        "mongodb",
+        "--action",
+        "disk-fill",
+        "--percentage",
+        "99",
+        "--no-checkpoint",
+    ]);
+    let filled = p.ok(&["execute", &format!("{py} fill.py fill")]);
+    assert!(filled.contains("failed after"), "{filled}");
+    p.ok(&["chaos", "recover"]);
+    assert_eq!(
+        p.ok(&["execute", &format!("{py} fill.py after")]).trim(),
+        "1 True"
+    );
+}

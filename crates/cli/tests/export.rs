@@ -176,7 +176,10 @@ fn saas_starter_export_carries_its_services_over() {
         "pg_isready -U postgres"
     );
     let init = std::fs::read_to_string(out.join("postgres-init/postgres.sql")).unwrap();
-    assert!(init.contains("CREATE DATABASE \"analytics\""), "{init}");
+    assert!(
+        init.contains("format('CREATE DATABASE %I', 'analytics')"),
+        "{init}"
+    );
     assert!(
         init.contains("CREATE EXTENSION IF NOT EXISTS \"pg_trgm\""),
         "{init}"
@@ -227,4 +230,56 @@ fn saas_starter_export_carries_its_services_over() {
     let refused = p.vers(&["export", "ami"]);
     assert_eq!(refused.status.code(), Some(2));
     assert!(stderr(&refused).contains("hosted"), "{}", stderr(&refused));
+}
+
+/// What the export writes runs where it goes: the postgres init script is vers's own setup
+/// (the users get their grants: on PostgreSQL 15 a user without them cannot create a table),
+/// and an app's HTTP healthcheck asks with what its image has, Kubernetes's own `httpGet` or
+/// bash for a Debian image, never curl, which slim images lack.
+#[test]
+fn exported_postgres_users_keep_their_grants_and_http_probes_need_no_curl() {
+    let p = TempProject::new(
+        "name: exp\nservices:\n  db:\n    template: postgres@15\n    config:\n      databases: [app]\n      users:\n        - name: appuser\n          password: s3cret\n          grants: [ALL]\n  web:\n    command: python3 -m http.server 8080\n    ports: [\"8080\"]\n    healthcheck:\n      path: /\n    depends_on: [db]\n",
+    );
+    let out = p.scratch.path().join("c");
+    let compose = out.join("compose.yaml");
+    p.ok(&["export", "compose", "-o", compose.to_str().unwrap()]);
+    let c = &yaml_to_json(&compose)[0];
+    let probe = c["services"]["web"]["healthcheck"]["test"][1]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        probe.contains("/dev/tcp/localhost/8080") && !probe.contains("curl"),
+        "{probe}"
+    );
+    let k8s = p.scratch.path().join("k");
+    p.ok(&["export", "kubernetes", "-o", k8s.to_str().unwrap()]);
+    let docs = yaml_to_json(&k8s.join("web.yaml"));
+    let deployment = docs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .unwrap_or_else(|| panic!("{docs:#}"));
+    let web = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        web["readinessProbe"]["httpGet"],
+        serde_json::json!({"path": "/", "port": 8080}),
+        "{web:#}"
+    );
+
+    // The init script, run as the image runs it on a fresh server, lets appuser create tables.
+    let init = std::fs::read_to_string(out.join("postgres-init/db.sql")).unwrap();
+    let fresh = TempProject::new("name: fresh\nservices:\n  db:\n    template: postgres@15\n");
+    fresh.write("init.sql", &init);
+    fresh.ok(&["up", "--no-checkpoints"]);
+    fresh.ok(&[
+        "execute",
+        "psql -v ON_ERROR_STOP=1 -h db -U postgres -d postgres -f init.sql",
+    ]);
+    fresh.ok(&[
+        "execute",
+        "PGPASSWORD=s3cret psql -v ON_ERROR_STOP=1 -h db -U appuser -d app -c 'create table t (x int)'",
+    ]);
 }

@@ -426,6 +426,7 @@ pub async fn rollback(
             ckpt.name, env.name, env.id
         )));
     }
+    crate::supervisor::diskfill::remove_fill_files(&stack.snap.volume_path(&env.id));
     if let Err(e) = stack.boot(&ctx, &env.services, &engines, progress).await {
         let _ = stack.client.delete_env(&env.id).await;
         mark_stopped()?;

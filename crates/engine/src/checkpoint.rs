@@ -219,7 +219,19 @@ pub async fn take(
     new: NewCheckpoint<'_>,
 ) -> Result<(CheckpointRecord, Duration), EngineError> {
     crate::store_space::check_commit(&ctx.project, &ctx.env_id, new.force)?;
-    environment::quiesce(ctx, new.services, engines).await;
+    let failed = environment::quiesce(ctx, new.services, engines).await;
+    if !failed.is_empty() && !new.force {
+        return Err(EngineError::Failed(format!(
+            "not checkpointing {}: a service could not write what it holds in memory, so the \
+             checkpoint would miss it.\n{}\nFix the service (its log: `vers logs SERVICE`), or \
+             commit anyway with `vers commit --force`",
+            ctx.env_name,
+            failed.join("\n")
+        )));
+    }
+    for f in &failed {
+        tracing::warn!("checkpointing {} anyway (forced): {f}", ctx.env_name);
+    }
     let id = {
         let mut g = state::lock(&ctx.project.state_dir)?;
         if let Ok(snap) = crate::storage::snapshotter(&ctx.project) {

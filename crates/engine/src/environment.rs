@@ -444,6 +444,7 @@ async fn start_one(
         ports: p.ports.clone(),
         http_ports,
         kafka_ports,
+        restart_after_fill: tmpl.restart_after_disk_full(),
         pods: p
             .pods
             .iter()
@@ -920,14 +921,17 @@ pub fn log_tail(ctx: &EnvContext, name: &str, n: usize) -> String {
     }
 }
 
-/// Runs every template's quiesce step (e.g. PostgreSQL CHECKPOINT) before a snapshot; best effort.
-/// A service that is paused or stopped (a chaos fault) is skipped: it cannot answer, and
-/// waiting for it would hold the checkpoint for the step's whole timeout.
+/// Runs every template's quiesce step (e.g. PostgreSQL CHECKPOINT, LocalStack writing its
+/// state to disk) before a snapshot, and returns the steps that failed, each as a line
+/// naming its service: a snapshot after a failed one would miss what that service keeps in
+/// memory. A service that is paused or stopped (a chaos fault) is skipped: it cannot answer,
+/// and waiting for it would hold the checkpoint for the step's whole timeout.
 pub async fn quiesce(
     ctx: &EnvContext,
     services: &[String],
     engines: &BTreeMap<String, EngineBinary>,
-) {
+) -> Vec<String> {
+    let mut failed = Vec::new();
     let idle: Vec<String> = match ctx.client.envs().await {
         Ok(envs) => envs
             .iter()
@@ -957,7 +961,7 @@ pub async fn quiesce(
         };
         for step in tmpl.quiesce(&inst, engine) {
             let cmd = engine_step(ctx, name, &step);
-            let _ = exec::run_in_env(
+            let done = exec::run_in_env(
                 &ctx.project,
                 &ctx.env_id,
                 &cmd,
@@ -965,8 +969,31 @@ pub async fn quiesce(
                 Some(Duration::from_secs(30)),
             )
             .await;
+            let why = match done {
+                Ok(d) if d.code == Some(0) => continue,
+                _ if !tmpl.quiesce_required() => continue,
+                Ok(d) if d.timed_out => "timed out after 30 s".to_string(),
+                Ok(d) => format!(
+                    "exited with {}: {}",
+                    d.code.unwrap_or(-1),
+                    last_line(&d.output)
+                ),
+                Err(e) => e.to_string(),
+            };
+            failed.push(format!("{name}: its quiesce step {why}"));
         }
     }
+    failed
+}
+
+/// The last non-empty line of a command's output, for a one-line error.
+fn last_line(output: &str) -> &str {
+    output
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
 }
 
 /// Environment variables a test command, hook or script sees for the services of an

@@ -137,6 +137,7 @@ impl Stack {
             None => self.snap.create_volume(&id).map(|_| ()),
         }
         .map_err(|e| EngineError::Failed(format!("creating the data volume of {name}: {e}")))?;
+        crate::supervisor::diskfill::remove_fill_files(&self.snap.volume_path(&id));
         crate::error::failpoint("env-after-volume")?;
         let size = crate::chaos::environment_volume_bytes(&self.manifest);
         match self.snap.set_volume_size(&id, Some(size)) {

@@ -258,11 +258,16 @@ impl Template for Redis {
         // `dump.rdb` now (SAVE returns once it is on disk), so the checkpoint holds every key.
         // With one: rewrite the AOF (into an RDB preamble) and wait until the rewrite is done.
         let script = if mode != Persistence::Aof {
-            // A periodic BGSAVE in progress makes SAVE fail: retry until it is done.
+            // A periodic BGSAVE in progress makes SAVE fail: retry until it is done. Any other
+            // failure (a full disk) fails at once, saying why.
             format!(
                 "for _ in $(seq 600); do\n\
-                   case \"$({cli} save)\" in OK) exit 0 ;; esac\n\
-                   sleep 0.05\n\
+                   answer=\"$({cli} save 2>&1)\"\n\
+                   case \"$answer\" in\n\
+                     OK) exit 0 ;;\n\
+                     *'in progress'*) sleep 0.05 ;;\n\
+                     *) echo \"SAVE: $answer\"; exit 1 ;;\n\
+                   esac\n\
                  done\n\
                  exit 1\n"
             )
@@ -271,7 +276,9 @@ impl Template for Redis {
                 "{cli} bgrewriteaof >/dev/null || exit 1\n\
              for _ in $(seq 600); do\n\
                case \"$({cli} info persistence)\" in\n\
-                 *aof_rewrite_in_progress:0*aof_rewrite_scheduled:0*) exit 0 ;;\n\
+                 *aof_rewrite_in_progress:0*aof_rewrite_scheduled:0*aof_last_bgrewrite_status:ok*) exit 0 ;;\n\
+                 *aof_rewrite_in_progress:0*aof_rewrite_scheduled:0*aof_last_bgrewrite_status:err*)\n\
+                   echo 'BGREWRITEAOF failed (see the redis log)'; exit 1 ;;\n\
                esac\n\
                sleep 0.05\n\
              done\n\

@@ -77,14 +77,6 @@ fn unhandled(name: &str, config: &Value, handled: &[&str]) -> Vec<String> {
     }
 }
 
-fn sql_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-fn sql_text(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// The container for service `name` of template `t`.
 pub fn container(name: &str, svc: &Service, t: &TemplateRef) -> Container {
     let c = &svc.config;
@@ -96,37 +88,9 @@ pub fn container(name: &str, svc: &Service, t: &TemplateRef) -> Container {
                 .insert("POSTGRES_HOST_AUTH_METHOD".into(), "trust".into());
             out.data_path = Some("/var/lib/postgresql/data".into());
             out.health = Some("pg_isready -U postgres".into());
-            let dbs = strs(c, "databases");
-            let exts = strs(c, "extensions");
-            let mut sql = String::new();
-            for db in &dbs {
-                sql.push_str(&format!("CREATE DATABASE {};\n", sql_ident(db)));
-            }
-            if let Some(Value::Array(users)) = c.get("users") {
-                for u in users {
-                    let Some(user) = u.get("name").and_then(Value::as_str) else {
-                        continue;
-                    };
-                    let pw = u.get("password").and_then(Value::as_str).unwrap_or("");
-                    sql.push_str(&format!(
-                        "CREATE ROLE {} LOGIN PASSWORD {};\n",
-                        sql_ident(user),
-                        sql_text(pw)
-                    ));
-                }
-            }
-            for db in dbs.iter().map(String::as_str).chain(["postgres"]) {
-                if exts.is_empty() {
-                    break;
-                }
-                sql.push_str(&format!("\\connect {}\n", sql_ident(db)));
-                for e in &exts {
-                    sql.push_str(&format!(
-                        "CREATE EXTENSION IF NOT EXISTS {};\n",
-                        sql_ident(e)
-                    ));
-                }
-            }
+            // The statements vers's own setup runs (roles, databases, grants, extensions);
+            // the manifest was validated, so its config reads.
+            let sql = vers_catalog::postgres_init_sql(name, c).unwrap_or_default();
             if !sql.is_empty() {
                 out.files.push((
                     format!("postgres-init/{name}.sql"),

@@ -172,7 +172,18 @@ pub(crate) fn write(
                 .collect();
             container.insert("ports".into(), json!(ports));
         }
+        // An HTTP healthcheck is Kubernetes's own `httpGet`: no tool in the image needed.
+        let http = u
+            .svc
+            .healthcheck
+            .as_ref()
+            .filter(|h| h.command.is_none())
+            .and_then(|h| h.path.clone())
+            .zip(u.ports.first());
         let probe = match (&u.health, u.ports.first()) {
+            _ if http.is_some() => {
+                http.map(|(path, port)| json!({ "httpGet": { "path": path, "port": port } }))
+            }
             (Some(h), _) => Some(json!({ "exec": { "command": ["sh", "-c", h] } })),
             (None, Some(p)) => Some(json!({ "tcpSocket": { "port": p } })),
             (None, None) => None,

@@ -232,13 +232,23 @@ fn health(
         }
         if let Some(path) = &h.path {
             let url = format!("http://localhost:{port}{path}");
-            let node = app
+            let from = app
                 .as_ref()
                 .and_then(|a| a.dockerfile.as_deref())
-                .is_some_and(|d| d.starts_with("FROM node"));
-            return Some(if node {
+                .unwrap_or("");
+            // Slim images have neither curl nor wget: ask with what the image has.
+            return Some(if from.starts_with("FROM node") {
                 format!(
                     "node -e \"require('http').get('{url}', r => process.exit(r.statusCode < 400 ? 0 : 1)).on('error', () => process.exit(1))\""
+                )
+            } else if from.starts_with("FROM python") {
+                format!(
+                    "python3 -c \"import urllib.request; urllib.request.urlopen('{url}', timeout=5)\""
+                )
+            } else if app.is_some() {
+                // Debian's bash speaks TCP through /dev/tcp.
+                format!(
+                    "bash -c 'exec 3<>/dev/tcp/localhost/{port} && printf \"GET {path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n\" >&3 && head -n 1 <&3 | grep -q \" [23][0-9][0-9] \"'"
                 )
             } else {
                 format!("curl -fsS {url} || wget -q -O /dev/null {url}")

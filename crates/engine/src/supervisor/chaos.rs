@@ -61,7 +61,12 @@ async fn recover_service(d: &Daemon, env: &EnvSpec, s: &mut Service) -> Result<b
         p.clear_faults();
     }
     s.faults.clear();
+    let filled = s.stresses.names().iter().any(|n| n == "disk-fill");
     s.stresses.end_all();
+    s.process_fault += 1;
+    if filled {
+        restart_engine_after_fill(d, env, s).await?;
+    }
     if s.paused {
         s.cgroup.thaw().map_err(internal)?;
         s.paused = false;
@@ -107,15 +112,32 @@ async fn end_action(
         ChaosAction::Kill => {
             restart_if_dead(d, env, s).await?;
         }
-        ChaosAction::CpuStress { .. }
-        | ChaosAction::MemoryStress { .. }
-        | ChaosAction::DiskFill { .. } => {
+        ChaosAction::CpuStress { .. } | ChaosAction::MemoryStress { .. } => {
             if let Some(id) = stress {
                 s.stresses.end(id);
             }
         }
+        ChaosAction::DiskFill { .. } => {
+            if stress.is_some_and(|id| s.stresses.end(id)) {
+                restart_engine_after_fill(d, env, s).await?;
+            }
+        }
     }
     Ok(())
+}
+
+/// Starts an engine that stays up but broken after a full disk again on its data once a
+/// disk-fill of it ends (see `ServiceSpec::restart_after_fill`): it recovers its data on start.
+async fn restart_engine_after_fill(
+    d: &Daemon,
+    env: &EnvSpec,
+    s: &mut Service,
+) -> Result<(), ApiError> {
+    if !s.spec.restart_after_fill || s.stopped || s.paused {
+        return Ok(());
+    }
+    let _ = s.cgroup.kill_all();
+    start_processes(d, env, s).await
 }
 
 pub(super) async fn chaos(
@@ -130,6 +152,10 @@ pub(super) async fn chaos(
         return Err(bad(format!("service {name} is not running")));
     }
     let mut stress = None;
+    if matches!(req.action, ChaosAction::Pause | ChaosAction::Kill) {
+        svc.process_fault += 1;
+    }
+    let process_fault = svc.process_fault;
     match &req.action {
         ChaosAction::Pause => {
             svc.cgroup.freeze().map_err(internal)?;
@@ -194,8 +220,12 @@ pub(super) async fn chaos(
                 return;
             };
             if let Ok((spec, svc)) = env.service_mut(&name2) {
-                let spec = spec.clone();
-                let _ = end_action(&d2, &spec, svc, &req.action, stress).await;
+                let ended = matches!(req.action, ChaosAction::Pause | ChaosAction::Kill)
+                    && svc.process_fault != process_fault;
+                if !ended {
+                    let spec = spec.clone();
+                    let _ = end_action(&d2, &spec, svc, &req.action, stress).await;
+                }
             }
         });
     }

@@ -14,6 +14,18 @@ pub const FILL_FILE: &str = ".vers-chaos-fill";
 /// Space left alone on a filesystem without a quota, so the rest of the machine keeps going.
 const SPARE_BYTES: u64 = 16 * 1024 * 1024;
 
+/// Deletes the fill file of each service data directory of `volume`, a volume just made
+/// from a checkpoint (a forced commit during a disk-fill): a fault's leftover is not data,
+/// and a branch or a rollback starts with the room its volume has. Returns how many.
+pub fn remove_fill_files(volume: &Path) -> usize {
+    let Ok(dirs) = std::fs::read_dir(volume) else {
+        return 0;
+    };
+    dirs.flatten()
+        .filter(|d| std::fs::remove_file(d.path().join(FILL_FILE)).is_ok())
+        .count()
+}
+
 /// A disk fill in force.
 #[derive(Debug)]
 pub struct Filled {

@@ -80,6 +80,10 @@ pub struct ServiceSpec {
     /// their own address in its place (see `supervisor::kafka_forward`).
     #[serde(default)]
     pub kafka_ports: Vec<u16>,
+    /// Whether the service is started again on its data when a disk-fill of it ends (its
+    /// engine stays up but broken after a full disk, see `Template::restart_after_disk_full`).
+    #[serde(default)]
+    pub restart_after_fill: bool,
     /// Each replica's pod; its address is the proxy's backend for that replica.
     pub pods: Vec<PodSpec>,
     /// The processes of every replica (each runs in its replica's pod).

@@ -288,6 +288,7 @@ async fn make_service(
         forwards: Vec::new(),
         paused: false,
         stopped: false,
+        process_fault: 0,
         faults: Vec::new(),
         stresses: Default::default(),
     };

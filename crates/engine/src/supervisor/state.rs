@@ -42,6 +42,9 @@ pub(super) struct Service {
     pub forwards: Vec<super::forwards::Forward>,
     pub paused: bool,
     pub stopped: bool,
+    /// Which pause or kill is in force: counted up by each one and by each recover, so the
+    /// timer of one that has ended (recovered, or replaced) never ends a later one.
+    pub process_fault: u64,
     pub faults: Vec<(u64, vers_proxy::Fault, Vec<vers_proxy::FaultId>)>,
     /// Stress and disk-fill faults in force.
     pub stresses: super::stress::Stresses,

@@ -310,6 +310,12 @@ impl Template for MongoDb {
         }])
     }
 
+    fn restart_after_disk_full(&self) -> bool {
+        // WiredTiger panics on a full disk: the stand-in keeps answering `ping` and fails
+        // every other operation, and mongod aborts; both need a start on their data.
+        true
+    }
+
     fn quiesce(&self, ctx: &InstanceCtx, engine: &EngineBinary) -> Vec<Exec> {
         let server = Server::of(engine);
         let Ok(settings) = settings(ctx, server) else {

@@ -79,6 +79,63 @@ fn psql_exec(psql: &Path, ctx: &InstanceCtx, db: &str, extra: &[String]) -> Exec
 }
 
 /// The configured users.
+/// What `setup` runs before the init scripts, in order: (database, SQL) for databases and
+/// roles, then each database's extensions and grants, then full grant clauses; and the first
+/// database (where init scripts run). Empty scripts are left out.
+fn setup_scripts(
+    cfg: &Config<'_>,
+    service: &str,
+) -> Result<(String, Vec<(String, String)>), CatalogError> {
+    let databases = cfg.strings("databases")?;
+    let extensions = cfg.strings("extensions")?;
+    let users = users(cfg)?;
+    let mut grants: Vec<(String, Grant)> = Vec::new();
+    for (i, u) in users.iter().enumerate() {
+        for (j, g) in u.grants.iter().enumerate() {
+            let key = format!("users[{i}].grants[{j}]");
+            grants.push((u.name.clone(), sql::parse_grant(g, service, &key)?));
+        }
+    }
+    let first_db = databases
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "postgres".into());
+    let mut scripts = vec![(
+        "postgres".to_string(),
+        sql::roles_and_databases(&databases, &users),
+    )];
+    let simple: Vec<(String, Grant)> = grants
+        .iter()
+        .filter(|(_, g)| !matches!(g, Grant::Clause(_)))
+        .cloned()
+        .collect();
+    if !databases.iter().any(|d| d == "postgres") {
+        let none: &[(String, Grant)] = if databases.is_empty() { &simple } else { &[] };
+        scripts.push((
+            "postgres".into(),
+            sql::per_database("postgres", &extensions, none),
+        ));
+    }
+    for db in &databases {
+        scripts.push((db.clone(), sql::per_database(db, &extensions, &simple)));
+    }
+    scripts.push((first_db.clone(), sql::clauses(&grants)));
+    scripts.retain(|(_, text)| !text.is_empty());
+    Ok((first_db, scripts))
+}
+
+/// The databases, roles, grants and extensions of service `service`'s `config` as one psql
+/// script (`\connect`ing to each database in turn): the statements `setup` runs, for an
+/// exported stack's `docker-entrypoint-initdb.d`. Init scripts are not in it.
+pub fn init_sql(service: &str, config: &serde_json::Value) -> Result<String, CatalogError> {
+    let cfg = Config::new(service, config);
+    let (_, scripts) = setup_scripts(&cfg, service)?;
+    Ok(scripts
+        .into_iter()
+        .map(|(db, text)| format!("\\connect {}\n{text}", sql::ident(&db)))
+        .collect())
+}
+
 fn users(cfg: &Config<'_>) -> Result<Vec<User>, CatalogError> {
     cfg.objects("users")?
         .into_iter()
@@ -256,64 +313,28 @@ impl Template for Postgres {
     fn setup(&self, ctx: &InstanceCtx, _engine: &EngineBinary) -> Result<Vec<Exec>, CatalogError> {
         let cfg = Config::new(&ctx.service, &ctx.config);
         let psql = psql()?;
-        let databases = cfg.strings("databases")?;
-        let extensions = cfg.strings("extensions")?;
-        let users = users(&cfg)?;
-        let mut grants: Vec<(String, Grant)> = Vec::new();
-        for (i, u) in users.iter().enumerate() {
-            for (j, g) in u.grants.iter().enumerate() {
-                let key = format!("users[{i}].grants[{j}]");
-                grants.push((u.name.clone(), sql::parse_grant(g, &ctx.service, &key)?));
-            }
-        }
-        let first_db = databases
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "postgres".into());
+        let (first_db, scripts) = setup_scripts(&cfg, &ctx.service)?;
         let mut steps = Vec::new();
-        let mut file_no = 0;
-        let mut script =
-            |db: &str, text: String, steps: &mut Vec<Exec>| -> Result<(), CatalogError> {
-                if text.is_empty() {
-                    return Ok(());
-                }
-                file_no += 1;
-                let path = ctx.run_dir.join(format!("setup-{file_no}.sql"));
-                write(&path, &text)?;
-                steps.push(psql_exec(
-                    &psql,
-                    ctx,
-                    db,
-                    &["-f".into(), path.display().to_string()],
-                ));
-                Ok(())
-            };
-        script(
-            "postgres",
-            sql::roles_and_databases(&databases, &users),
-            &mut steps,
-        )?;
-        let simple: Vec<(String, Grant)> = grants
-            .iter()
-            .filter(|(_, g)| !matches!(g, Grant::Clause(_)))
-            .cloned()
-            .collect();
-        if !databases.iter().any(|d| d == "postgres") {
-            let none: &[(String, Grant)] = if databases.is_empty() { &simple } else { &[] };
-            script(
-                "postgres",
-                sql::per_database("postgres", &extensions, none),
-                &mut steps,
-            )?;
+        for (file_no, (db, text)) in scripts.into_iter().enumerate() {
+            let path = ctx.run_dir.join(format!("setup-{}.sql", file_no + 1));
+            write(&path, &text)?;
+            steps.push(psql_exec(
+                &psql,
+                ctx,
+                &db,
+                &["-f".into(), path.display().to_string()],
+            ));
         }
-        for db in &databases {
-            script(db, sql::per_database(db, &extensions, &simple), &mut steps)?;
-        }
-        script(&first_db, sql::clauses(&grants), &mut steps)?;
         for (i, rel) in cfg.strings("init_scripts")?.iter().enumerate() {
             steps.push(init_script(ctx, &cfg, &psql, &first_db, i, rel)?);
         }
         Ok(steps)
+    }
+
+    fn quiesce_required(&self) -> bool {
+        // The data directory of a frozen server is crash-consistent (WAL): CHECKPOINT only
+        // shortens the replay when a branch starts.
+        false
     }
 
     fn quiesce(&self, ctx: &InstanceCtx, _engine: &EngineBinary) -> Vec<Exec> {
