@@ -734,6 +734,22 @@ fn a_project_in_a_private_directory_lets_its_engines_reach_their_data() {
     );
 }
 
+/// Runs `cmd`, whose program is a copy of the binary just written, retrying while it is
+/// busy (`ETXTBSY`): a child another test thread forked meanwhile holds the copy's write
+/// descriptor until its own exec.
+fn output_of_fresh_copy(cmd: &mut std::process::Command) -> std::process::Output {
+    const ETXTBSY: i32 = 26;
+    for _ in 0..100 {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other.unwrap(),
+        }
+    }
+    cmd.output().unwrap()
+}
+
 #[test]
 fn commands_that_need_the_daemon_tell_a_user_without_root_to_use_sudo() {
     use std::os::unix::fs::PermissionsExt;
@@ -749,15 +765,15 @@ fn commands_that_need_the_daemon_tell_a_user_without_root_to_use_sudo() {
     std::fs::copy(vers_bin(), &bin).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
     let as_nobody = |args: &[&str]| {
-        std::process::Command::new(&bin)
-            .args(args)
-            .current_dir(p.path())
-            .env("CI", "true")
-            .env_remove("VERS_ENV")
-            .uid(65534)
-            .gid(65534)
-            .output()
-            .unwrap()
+        output_of_fresh_copy(
+            std::process::Command::new(&bin)
+                .args(args)
+                .current_dir(p.path())
+                .env("CI", "true")
+                .env_remove("VERS_ENV")
+                .uid(65534)
+                .gid(65534),
+        )
     };
     let validate = as_nobody(&["integration", "validate"]);
     assert!(validate.status.success(), "{}", stderr(&validate));
@@ -834,12 +850,12 @@ fn a_daemon_keeps_starting_mocks_after_its_binary_is_replaced() {
     std::fs::copy(vers_bin(), &exe).unwrap();
     let p = TempProject::new("name: upgraded\nservices:\n  stripe:\n    template: stripe-mock\n");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(&exe)
-            .current_dir(p.path())
-            .args(args)
-            .env("CI", "true")
-            .output()
-            .unwrap();
+        let out = output_of_fresh_copy(
+            std::process::Command::new(&exe)
+                .current_dir(p.path())
+                .args(args)
+                .env("CI", "true"),
+        );
         assert!(out.status.success(), "vers {args:?}: {}", stderr(&out));
         stdout(&out)
     };
