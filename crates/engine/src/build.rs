@@ -60,8 +60,7 @@ pub async fn build_apps(
     let state_dir = &stack.project.state_dir;
     std::fs::create_dir_all(state_dir).map_err(|e| EngineError::io(state_dir, e))?;
     let _one_build =
-        crate::state::wait_for_lock(stack.project.state_dir.join("build.lock"), "another build")
-            .await?;
+        crate::state::wait_for_lock(state_dir.join("build.lock"), "another build").await?;
     let mut done_contexts = Vec::new();
     for name in services {
         let Some(svc) = stack.manifest.services.get(name) else {
